@@ -1,0 +1,128 @@
+/**
+ * One declarative description of the config, from which both the validator and the JSON Schema
+ * (schemas/immiscible-config.schema.json, used by the editor) are derived, so they cannot drift.
+ */
+
+export type FieldSpec =
+  | { type: 'integer'; default?: number; min?: number; max?: number; description: string }
+  | { type: 'number'; default?: number; min?: number; max?: number; exclusiveMin?: number; description: string }
+  | { type: 'boolean'; default: boolean; description: string }
+  | { type: 'string'; default?: string; enum?: readonly string[]; minLength?: number; description: string }
+  | { type: 'integerArray'; default: number[]; min?: number; minItems?: number; description: string }
+  | { type: 'object'; fields: Record<string, FieldSpec>; description: string };
+
+const int = (d: number, min: number, description: string, max?: number): FieldSpec => ({
+  type: 'integer',
+  default: d,
+  min,
+  max,
+  description,
+});
+
+export const CONFIG_SPEC: FieldSpec = {
+  type: 'object',
+  description: 'Immiscible Lab run configuration (version 1).',
+  fields: {
+    $schema: { type: 'string', description: 'Path or URL of this JSON Schema (ignored by the trainer).' },
+    version: { type: 'integer', default: 1, min: 1, max: 1, description: 'Config format version.' },
+    name: { type: 'string', default: '', description: 'Run name shown in the sidebar (defaults to the config file name).' },
+    group: { type: 'string', default: '', description: 'Experiment group the run belongs to.' },
+    seed: int(0, 0, 'Seed of weights, data order, noise and assignment.', 4294967295),
+    backend: {
+      type: 'string',
+      default: 'auto',
+      enum: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+      description: 'Compute backend; auto picks the fastest available and records why others were not used.',
+    },
+    data: {
+      type: 'object',
+      description: 'Training data. Nothing is downloaded: the embedded MNIST or a file of yours.',
+      fields: {
+        source: {
+          type: 'string',
+          default: 'mnist',
+          enum: ['mnist', 'idx', 'cifar10', 'folder', 'toy2d'],
+          description: 'mnist: embedded copy; idx: IDX files (e.g. Fashion-MNIST); cifar10: binary batches; folder: PNG/JPEG images; toy2d: 2-D points.',
+        },
+        split: { type: 'string', default: 'train', enum: ['train', 'test'], description: 'mnist: which split.' },
+        path: { type: 'string', minLength: 1, description: 'idx: images file; cifar10: folder or .bin file; folder: image folder.' },
+        labels: { type: 'string', minLength: 1, description: 'idx: optional labels file.' },
+        imageSize: int(28, 4, 'Side of the square images the model sees.', 512),
+        flip: { type: 'boolean', default: false, description: 'Random horizontal flip.' },
+        limit: int(0, 0, 'Use only the first N examples (0 = all).'),
+        distribution: {
+          type: 'string',
+          default: 'moons',
+          enum: ['moons', 'gaussians8', 'checkerboard', 'swissroll', 'rings'],
+          description: 'toy2d: the distribution.',
+        },
+        count: int(8192, 16, 'toy2d: number of points.'),
+      },
+    },
+    model: {
+      type: 'object',
+      description: 'Denoiser network.',
+      fields: {
+        type: { type: 'string', default: 'unet', enum: ['unet', 'mlp'], description: 'unet for images, mlp for 2-D points.' },
+        baseChannels: int(16, 4, 'unet: channels of the first level.', 1024),
+        channelMults: { type: 'integerArray', default: [1, 2, 2], min: 1, minItems: 1, description: 'unet: channel multiplier per level; each level after the first halves the resolution.' },
+        resBlocks: int(1, 1, 'unet: residual blocks per level.', 8),
+        attentionResolutions: { type: 'integerArray', default: [], min: 1, minItems: 0, description: 'unet: resolutions (sides) at which self-attention is applied.' },
+        dropout: { type: 'number', default: 0, min: 0, max: 0.9, description: 'unet: dropout in residual blocks.' },
+        groups: int(8, 1, 'unet: GroupNorm groups (must divide every channel count).'),
+        classConditional: { type: 'boolean', default: false, description: 'Condition on labels (needs a labelled data set).' },
+        labelDropout: { type: 'number', default: 0.1, min: 0, max: 1, description: 'Probability of dropping the label in training, for classifier-free guidance.' },
+        hidden: int(128, 8, 'mlp: hidden width.', 4096),
+        layers: int(3, 1, 'mlp: hidden layers.', 16),
+      },
+    },
+    diffusion: {
+      type: 'object',
+      description: 'DDPM forward process; the model predicts the noise (epsilon).',
+      fields: {
+        timesteps: int(1000, 2, 'Number of diffusion steps T.', 100000),
+        schedule: { type: 'string', default: 'linear', enum: ['linear', 'cosine'], description: 'Beta schedule.' },
+        betaStart: { type: 'number', default: 0.0001, exclusiveMin: 0, max: 0.999, description: 'linear: first beta.' },
+        betaEnd: { type: 'number', default: 0.02, exclusiveMin: 0, max: 0.999, description: 'linear: last beta.' },
+      },
+    },
+    assignment: {
+      type: 'object',
+      description: 'Immiscible noise assignment (arXiv 2406.12303, kNN variant arXiv 2505.18521).',
+      fields: {
+        mode: { type: 'string', default: 'none', enum: ['none', 'linear', 'knn'], description: 'none: plain DDPM; linear: exact linear sum assignment over the batch; knn: nearest of k fresh noise draws per image.' },
+        cost: { type: 'string', default: 'l2', enum: ['l2', 'sqeuclidean'], description: 'Distance: l2 (unsquared, as the authors) or sqeuclidean.' },
+        k: int(4, 1, 'knn: noise candidates per image.', 1024),
+      },
+    },
+    training: {
+      type: 'object',
+      description: 'Optimisation and what is written during training.',
+      fields: {
+        steps: int(1000, 1, 'Training steps.'),
+        batchSize: int(64, 1, 'Images per step.', 65536),
+        lr: { type: 'number', default: 0.001, exclusiveMin: 0, max: 1, description: 'Adam learning rate after warm-up.' },
+        warmupSteps: int(100, 0, 'Linear learning-rate warm-up steps.'),
+        gradClip: { type: 'number', default: 1, min: 0, description: 'Clip the global gradient norm to this (0 = off).' },
+        emaDecay: { type: 'number', default: 0.999, min: 0, max: 1, description: 'Maximum EMA decay; the effective decay is min(this, (1+n)/(10+n)).' },
+        logEvery: int(1, 1, 'Steps between metrics lines.'),
+        sampleEvery: int(100, 0, 'Steps between sample grids (0 = only at the end).'),
+        checkpointEvery: int(200, 0, 'Steps between checkpoints (0 = only at the end and on stop).'),
+        keepCheckpoints: int(3, 1, 'Checkpoints kept on disk (the newest).'),
+      },
+    },
+    sampling: {
+      type: 'object',
+      description: 'How sample grids are drawn (with EMA weights).',
+      fields: {
+        sampler: { type: 'string', default: 'ddim', enum: ['ddim', 'ddpm'], description: 'ddim or ancestral ddpm.' },
+        steps: int(50, 1, 'ddim: sampling steps (ddpm uses every timestep).'),
+        eta: { type: 'number', default: 0, min: 0, max: 1, description: 'ddim: 0 is deterministic, 1 is DDPM-like.' },
+        count: int(64, 1, 'Images per grid.', 1024),
+        guidanceScale: { type: 'number', default: 1, min: 0, description: 'Classifier-free guidance scale (1 = conditional only, no guidance).' },
+        seed: int(1234, 0, 'Seed of the fixed grid noise.', 4294967295),
+        clipDenoised: { type: 'boolean', default: true, description: 'Clip the predicted clean image to [-1, 1].' },
+      },
+    },
+  },
+};

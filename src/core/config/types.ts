@@ -1,0 +1,109 @@
+/** The run configuration: one JSON file per run. Version 1. */
+
+export const CONFIG_VERSION = 1;
+
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type DataSource = 'mnist' | 'idx' | 'cifar10' | 'folder' | 'toy2d';
+export type ToyDistribution = 'moons' | 'gaussians8' | 'checkerboard' | 'swissroll' | 'rings';
+export type AssignmentMode = 'none' | 'linear' | 'knn';
+export type AssignmentCost = 'l2' | 'sqeuclidean';
+export type ScheduleName = 'linear' | 'cosine';
+export type SamplerName = 'ddim' | 'ddpm';
+export type ModelType = 'unet' | 'mlp';
+
+export interface DataConfig {
+  source: DataSource;
+  /** mnist: which split of the embedded copy. */
+  split: 'train' | 'test';
+  /** idx: images file; cifar10: folder of data_batch_*.bin or one .bin file; folder: image folder. */
+  path?: string;
+  /** idx: optional labels file. */
+  labels?: string;
+  /** Side of the square images given to the model (resized; folder images are center-cropped). */
+  imageSize: number;
+  /** Random horizontal flip during training. */
+  flip: boolean;
+  /** Use only the first N examples (0 = all). */
+  limit: number;
+  /** toy2d: which distribution and how many points. */
+  distribution: ToyDistribution;
+  count: number;
+}
+
+export interface ModelConfig {
+  type: ModelType;
+  /** unet */
+  baseChannels: number;
+  channelMults: number[];
+  resBlocks: number;
+  attentionResolutions: number[];
+  dropout: number;
+  groups: number;
+  classConditional: boolean;
+  /** Probability of dropping the label during training (classifier-free guidance). */
+  labelDropout: number;
+  /** mlp */
+  hidden: number;
+  layers: number;
+}
+
+export interface DiffusionConfig {
+  timesteps: number;
+  schedule: ScheduleName;
+  betaStart: number;
+  betaEnd: number;
+}
+
+export interface AssignmentConfig {
+  mode: AssignmentMode;
+  cost: AssignmentCost;
+  /** knn: noise candidates per image. */
+  k: number;
+}
+
+export interface TrainingConfig {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  gradClip: number;
+  emaDecay: number;
+  logEvery: number;
+  sampleEvery: number;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+}
+
+export interface SamplingConfig {
+  sampler: SamplerName;
+  steps: number;
+  eta: number;
+  /** Images in the grid (a square number is laid out square). */
+  count: number;
+  guidanceScale: number;
+  /** Seed of the fixed noise the grids start from, so grids compare across steps and runs. */
+  seed: number;
+  clipDenoised: boolean;
+}
+
+export interface RunConfig {
+  version: 1;
+  name: string;
+  group: string;
+  seed: number;
+  backend: BackendName;
+  data: DataConfig;
+  model: ModelConfig;
+  diffusion: DiffusionConfig;
+  assignment: AssignmentConfig;
+  training: TrainingConfig;
+  sampling: SamplingConfig;
+}
+
+/** What a user may write: every field optional except where validation says otherwise. */
+export type DeepPartial<T> = T extends (infer U)[]
+  ? U[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+export type RunConfigInput = DeepPartial<RunConfig>;

@@ -1,0 +1,46 @@
+/**
+ * Trainer-to-host events: one JSON object per line on the trainer's stdout (when not on a
+ * terminal), also appended to the run's events.jsonl so a host that reattaches can catch up.
+ */
+import type { RunStatus } from '../run/format';
+
+export const PROTOCOL_VERSION = 1;
+
+interface Base {
+  v: typeof PROTOCOL_VERSION;
+  time: string;
+  runId: string;
+}
+
+export type TrainerEvent =
+  | (Base & { type: 'started'; runDir: string; step: number; totalSteps: number; backend: string; device: string; resumed: boolean })
+  | (Base & { type: 'progress'; step: number; totalSteps: number; loss: number; imagesPerSec: number; etaSeconds: number | null })
+  | (Base & { type: 'sample'; step: number; file: string })
+  | (Base & { type: 'checkpoint'; step: number; dir: string })
+  | (Base & { type: 'log'; level: 'info' | 'warn' | 'error'; message: string })
+  | (Base & { type: 'finished'; status: RunStatus; step: number; error: string | null });
+
+export type TrainerEventType = TrainerEvent['type'];
+
+type Payload<T extends TrainerEventType> = Omit<Extract<TrainerEvent, { type: T }>, 'v' | 'time' | 'runId' | 'type'>;
+
+export function makeEvent<T extends TrainerEventType>(type: T, runId: string, payload: Payload<T>): TrainerEvent {
+  return { v: PROTOCOL_VERSION, time: new Date().toISOString(), runId, type, ...payload } as unknown as TrainerEvent;
+}
+
+const TYPES: readonly TrainerEventType[] = ['started', 'progress', 'sample', 'checkpoint', 'log', 'finished'];
+
+/** Parses one stdout line; returns null for anything that is not one of our events. */
+export function parseEvent(line: string): TrainerEvent | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (o.v !== PROTOCOL_VERSION || typeof o.type !== 'string' || !TYPES.includes(o.type as TrainerEventType)) return null;
+  if (typeof o.runId !== 'string' || typeof o.time !== 'string') return null;
+  return o as unknown as TrainerEvent;
+}

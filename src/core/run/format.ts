@@ -1,0 +1,78 @@
+/**
+ * The run directory: the contract between trainer, extension and other tools.
+ * Documented in docs/run-format.md; bump RUN_FORMAT_VERSION on any incompatible change.
+ */
+
+export const RUN_FORMAT_VERSION = 1;
+
+export const RUN_FILES = {
+  record: 'run.json',
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  events: 'events.jsonl',
+  log: 'train.log',
+  samples: 'samples',
+  checkpoints: 'checkpoints',
+} as const;
+
+export type RunStatus = 'created' | 'running' | 'stopped' | 'completed' | 'failed';
+
+export interface RunRecord {
+  formatVersion: number;
+  id: string;
+  name: string;
+  group: string;
+  status: RunStatus;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** Heartbeat: refreshed while the trainer runs, so a dead process can be told from a live one. */
+  updatedAt: string;
+  pid: number | null;
+  host: string;
+  backend: string | null;
+  device: string | null;
+  /** Why each other backend was not used. */
+  backendReasons: Record<string, string>;
+  configHash: string;
+  step: number;
+  totalSteps: number;
+  error: { message: string; stack?: string } | null;
+}
+
+export interface AssignmentStats {
+  mode: string;
+  /** Mean distance between each image and its noise before and after assignment. */
+  distBefore: number;
+  distAfter: number;
+  ms: number;
+}
+
+export interface MetricsLine {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  assign: AssignmentStats | null;
+  imagesPerSec: number;
+  /** Seconds of training, summed over resumes. */
+  wallTime: number;
+  time: string;
+}
+
+export interface CheckpointInfo {
+  step: number;
+  dir: string;
+}
+
+export interface SampleInfo {
+  step: number;
+  file: string;
+}
+
+export const sampleFileName = (step: number): string => `step-${String(step).padStart(7, '0')}.png`;
+export const checkpointDirName = (step: number): string => `step-${String(step).padStart(7, '0')}`;
+export const stepFromName = (name: string): number | null => {
+  const m = /^step-(\d+)(\.png)?$/.exec(name);
+  return m ? Number(m[1]) : null;
+};

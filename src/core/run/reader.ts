@@ -1,0 +1,102 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  RUN_FILES,
+  stepFromName,
+  type CheckpointInfo,
+  type MetricsLine,
+  type RunRecord,
+  type SampleInfo,
+} from './format';
+import { readJsonLines } from './fsAtomic';
+import type { RunConfig } from '../config/types';
+
+export interface RunSummary {
+  dir: string;
+  id: string;
+  record: RunRecord | null;
+  /** Why run.json could not be read; the run is shown as broken, never dropped. */
+  recordError: string | null;
+}
+
+/** Reads run.json; a missing or broken file is reported, not thrown. */
+export function readRunRecord(dir: string): RunSummary {
+  const id = path.basename(dir);
+  const file = path.join(dir, RUN_FILES.record);
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    const problem = recordProblem(parsed);
+    if (problem) return { dir, id, record: null, recordError: `${file}: ${problem}` };
+    return { dir, id, record: parsed as RunRecord, recordError: null };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'missing' : err instanceof SyntaxError ? `not valid JSON (${err.message})` : err.message;
+    return { dir, id, record: null, recordError: `${file}: ${why}` };
+  }
+}
+
+function recordProblem(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null) return 'expected an object';
+  const r = v as Record<string, unknown>;
+  if (typeof r.formatVersion !== 'number') return 'expected a numeric "formatVersion"';
+  if (typeof r.id !== 'string') return 'expected a string "id"';
+  if (typeof r.status !== 'string') return 'expected a string "status"';
+  if (typeof r.step !== 'number') return 'expected a numeric "step"';
+  return null;
+}
+
+export function readRunConfig(dir: string): RunConfig {
+  return JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.config), 'utf8')) as RunConfig;
+}
+
+export interface MetricsRead {
+  metrics: MetricsLine[];
+  tornTail: boolean;
+  badLines: number[];
+}
+
+export function readMetrics(dir: string): MetricsRead {
+  const r = readJsonLines<MetricsLine>(path.join(dir, RUN_FILES.metrics));
+  return { metrics: r.records, tornTail: r.tornTail, badLines: r.badLines };
+}
+
+function listSteps(dir: string, isDir: boolean): { step: number; name: string }[] {
+  let names: fs.Dirent[];
+  try {
+    names = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return names
+    .filter((d) => d.isDirectory() === isDir)
+    .map((d) => ({ step: stepFromName(d.name), name: d.name }))
+    .filter((x): x is { step: number; name: string } => x.step !== null)
+    .sort((a, b) => a.step - b.step);
+}
+
+export function listSamples(dir: string): SampleInfo[] {
+  const sdir = path.join(dir, RUN_FILES.samples);
+  return listSteps(sdir, false).map((s) => ({ step: s.step, file: path.join(sdir, s.name) }));
+}
+
+/** Complete checkpoints only: a checkpoint directory appears by rename once fully written. */
+export function listCheckpoints(dir: string): CheckpointInfo[] {
+  const cdir = path.join(dir, RUN_FILES.checkpoints);
+  return listSteps(cdir, true)
+    .map((s) => ({ step: s.step, dir: path.join(cdir, s.name) }))
+    .filter((c) => fs.existsSync(path.join(c.dir, 'state.json')));
+}
+
+/** Every run directory under a runs folder (a folder holding run.json, or none but looking like a run). */
+export function listRunDirs(runsDir: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(runsDir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => path.join(runsDir, e.name))
+    .sort();
+}

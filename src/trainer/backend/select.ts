@@ -1,0 +1,158 @@
+// Picks the TF.js compute backend for a training run and says why the others were not used,
+// so the UI can show which backend and device a run got (see
+// /work/shared/notes/compute-backends.md).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, sep } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmConvGradients } from './wasmConvGrads';
+
+export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+
+export interface BackendChoice {
+  /** The tf backend name now active (`tf.getBackend()`). */
+  name: string;
+  /** Human-readable device description for the UI. */
+  device: string;
+  /** For every other backend: why it was not used. */
+  reasons: Record<string, string>;
+}
+
+/** The 'auto' order: fastest first. */
+const AUTO_ORDER = ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+type BackendName = (typeof AUTO_ORDER)[number];
+
+type Attempt = { ok: true; device: string } | { ok: false; reason: string };
+
+const WASM_BINARIES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'];
+
+/**
+ * Packages are resolved at run time from the installed node_modules, not from a path fixed at
+ * build time (esbuild moves our JS to dist/). The bundle and tsx both run this as CommonJS, where
+ * `require` exists. Under ESM we resolve from the entry script instead of `import.meta.url`,
+ * which esbuild's CommonJS output would leave empty (with a build warning).
+ */
+function nodeRequire(): NodeJS.Require {
+  if (typeof require === 'function') return require;
+  return createRequire(process.argv[1] ?? join(process.cwd(), 'index.js'));
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Not every resolvable package loads; `require.resolve` answers without running anything. */
+function resolves(pkg: string): boolean {
+  try {
+    nodeRequire().resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tryTensorflow(): Promise<Attempt> {
+  // Native TensorFlow is optional: its install downloads libtensorflow, so we never depend on it.
+  const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].filter(resolves);
+  if (candidates.length === 0) {
+    return { ok: false, reason: 'not installed (optional: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node)' };
+  }
+  const failures: string[] = [];
+  for (const pkg of candidates) {
+    try {
+      // Loading registers the 'tensorflow' backend with the tfjs-core it imports.
+      nodeRequire()(pkg);
+    } catch (e) {
+      failures.push(`${pkg} is installed but failed to load: ${message(e)}`);
+      continue;
+    }
+    if (tf.findBackendFactory('tensorflow') == null) {
+      failures.push(`${pkg} loaded but registered no 'tensorflow' backend with our @tensorflow/tfjs ${tf.version_core} (version mismatch?)`);
+      continue;
+    }
+    if (!(await tf.setBackend('tensorflow'))) {
+      failures.push(`${pkg}: tf.setBackend('tensorflow') failed`);
+      continue;
+    }
+    const device = pkg.endsWith('-gpu')
+      ? 'native TensorFlow (libtensorflow 2.9; CUDA GPU when CUDA 11.2 / cuDNN 8.1 load, else CPU)'
+      : 'CPU (native TensorFlow)';
+    return { ok: true, device };
+  }
+  return { ok: false, reason: failures.join('; ') };
+}
+
+async function tryWebgpu(): Promise<Attempt> {
+  // Placeholder: the Dawn-based WebGPU path (npm `webgpu`) comes in a later issue.
+  return { ok: false, reason: 'not implemented yet (later issue)' };
+}
+
+/** The directory holding the .wasm binaries, found at run time (our JS is bundled elsewhere). */
+function wasmBinaryDir(): string {
+  const pkgJson = nodeRequire().resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  return join(dirname(pkgJson), 'dist');
+}
+
+async function tryWasm(): Promise<Attempt> {
+  try {
+    const dir = wasmBinaryDir();
+    const missing = WASM_BINARIES.filter((f) => !existsSync(join(dir, f)));
+    if (missing.length > 0) return { ok: false, reason: `missing ${missing.join(', ')} in ${dir}` };
+    // A prefix, not a file map: tfjs picks the SIMD or plain binary itself. Must precede the
+    // backend's first initialization; later calls only set the same prefix again.
+    setWasmPaths(dir + sep);
+    registerWasmConvGradients();
+    if (!(await tf.setBackend('wasm'))) return { ok: false, reason: `tf.setBackend('wasm') failed (binaries from ${dir})` };
+  } catch (e) {
+    return { ok: false, reason: `failed to initialize: ${message(e)}` };
+  }
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = getThreadsCount();
+  return { ok: true, device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, XNNPACK, ${threads} thread${threads === 1 ? '' : 's'})` };
+}
+
+async function tryCpu(): Promise<Attempt> {
+  if (!(await tf.setBackend('cpu'))) return { ok: false, reason: "tf.setBackend('cpu') failed" };
+  return { ok: true, device: 'CPU (plain JavaScript; slow conv gradients)' };
+}
+
+const ATTEMPTS: Record<BackendName, () => Promise<Attempt>> = {
+  tensorflow: tryTensorflow,
+  webgpu: tryWebgpu,
+  wasm: tryWasm,
+  cpu: tryCpu,
+};
+
+function isBackendName(s: string): s is BackendName {
+  return (AUTO_ORDER as readonly string[]).includes(s);
+}
+
+/**
+ * Activates the requested backend ('auto': the first usable one of tensorflow, webgpu, wasm,
+ * cpu). A specific backend that cannot be used throws an Error saying why.
+ */
+export async function selectBackend(requested: BackendRequest): Promise<BackendChoice> {
+  // Requests come from JSON configs and settings, so check at run time too.
+  if (requested !== 'auto' && !isBackendName(requested)) {
+    throw new Error(`Unknown backend '${String(requested)}': expected one of auto, ${AUTO_ORDER.join(', ')}`);
+  }
+  const reasons: Record<string, string> = {};
+  if (requested !== 'auto') {
+    const attempt = await ATTEMPTS[requested]();
+    if (!attempt.ok) throw new Error(`Backend '${requested}' cannot be used: ${attempt.reason}`);
+    for (const other of AUTO_ORDER) if (other !== requested) reasons[other] = `not requested ('${requested}' was requested)`;
+    return { name: tf.getBackend(), device: attempt.device, reasons };
+  }
+  for (let i = 0; i < AUTO_ORDER.length; i++) {
+    const name = AUTO_ORDER[i];
+    const attempt = await ATTEMPTS[name]();
+    if (!attempt.ok) {
+      reasons[name] = attempt.reason;
+      continue;
+    }
+    for (const later of AUTO_ORDER.slice(i + 1)) reasons[later] = `not needed: '${name}' comes first in the auto order and works`;
+    return { name: tf.getBackend(), device: attempt.device, reasons };
+  }
+  throw new Error(`No TF.js backend could be used: ${AUTO_ORDER.map((n) => `${n}: ${reasons[n]}`).join('; ')}`);
+}

@@ -1,0 +1,139 @@
+/**
+ * `immiscible` command line: train, resume, sample, validate, schema.
+ * On a terminal it shows a progress bar; otherwise it prints one JSON event per line on stdout
+ * (the protocol in src/core/protocol) for the extension host.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { applyOverrides, ConfigError, validateConfig } from '../core/config/validate';
+import { configJsonSchema } from '../core/config/schema';
+import type { RunConfig } from '../core/config/types';
+import { RUN_FILES } from '../core/run/format';
+import { readRunConfig, readRunRecord } from '../core/run/reader';
+import { RunWriter } from '../core/run/writer';
+import type { TrainerEvent } from '../core/protocol/events';
+import { train } from './train/trainer';
+import { ProgressBar } from './progress';
+import { sampleCommand } from './sampleCommand';
+
+const USAGE = `usage:
+  immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
+  immiscible train --resume RUN_DIR
+  immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm]
+  immiscible validate FILE
+  immiscible schema`;
+
+class UsageError extends Error {}
+
+function loadConfigFile(file: string, overrides: string[]): RunConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(file, [{ path: '', expected: 'a readable config file', found: 'no such file' }]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, [{ path: '', expected: 'valid JSON', found: (e as Error).message }]);
+  }
+  const r = validateConfig(applyOverrides(parsed, overrides));
+  if (!r.ok) throw new ConfigError(file, r.issues);
+  return r.config;
+}
+
+async function trainCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      resume: { type: 'string' },
+      runs: { type: 'string', default: 'runs' },
+      name: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
+      'stop-at-step': { type: 'string' },
+    },
+  });
+  let run: RunWriter;
+  let config: RunConfig;
+  if (values.resume) {
+    const summary = readRunRecord(values.resume);
+    if (!summary.record) throw new UsageError(`cannot resume: ${summary.recordError}`);
+    if (summary.record.status === 'completed') throw new UsageError(`${values.resume}: run already completed`);
+    run = RunWriter.open(values.resume);
+    config = readRunConfig(values.resume);
+  } else {
+    if (!values.config) throw new UsageError('train needs --config FILE or --resume RUN_DIR');
+    config = loadConfigFile(values.config, values.set ?? []);
+    const name = values.name ?? (config.name || path.basename(values.config).replace(/(\.immiscible)?\.json$/, ''));
+    config = { ...config, name };
+    run = RunWriter.create(values.runs ?? 'runs', config, name);
+  }
+
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    run.log(`[info] ${sig}: stopping after this step and writing a checkpoint`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const tty = process.stderr.isTTY === true && process.stdout.isTTY === true;
+  const bar = tty ? new ProgressBar(process.stderr) : null;
+  const emit = (e: TrainerEvent): void => {
+    if (bar) bar.onEvent(e);
+    else process.stdout.write(JSON.stringify(e) + '\n');
+  };
+  if (bar) process.stderr.write(`run ${run.dir}\n`);
+  const stopAt = values['stop-at-step'] ? Number(values['stop-at-step']) : undefined;
+  const status = await train({ run, config, resume: Boolean(values.resume), emit, signal: controller.signal, stopAtStep: stopAt });
+  bar?.finish(status, run.dir);
+  return status === 'failed' ? 1 : 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'train':
+        return await trainCommand(rest);
+      case 'sample':
+        return await sampleCommand(rest);
+      case 'validate': {
+        if (!rest[0]) throw new UsageError('validate needs a config file');
+        loadConfigFile(rest[0], []);
+        process.stdout.write(`${rest[0]}: valid\n`);
+        return 0;
+      }
+      case 'schema':
+        process.stdout.write(JSON.stringify(configJsonSchema(), null, 2) + '\n');
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
+        return cmd ? 0 : 2;
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(e.message + '\n');
+      return 2;
+    }
+    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`immiscible: ${(e as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`immiscible: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+export { RUN_FILES };

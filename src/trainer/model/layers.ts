@@ -1,0 +1,72 @@
+/**
+ * Functional layers: each takes the model's weights by name, so the same code runs with the
+ * trainable variables and with their EMA copies. NHWC throughout.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ParamRegistry, Weights } from './params';
+
+export function w(weights: Weights, name: string): tf.Tensor {
+  const t = weights[name];
+  if (!t) throw new Error(`missing weight ${name}`);
+  return t;
+}
+
+export function declareConv(reg: ParamRegistry, name: string, k: number, cin: number, cout: number, zero = false): void {
+  if (zero) reg.add(`${name}.w`, [k, k, cin, cout], { kind: 'zeros' });
+  else reg.he(`${name}.w`, [k, k, cin, cout], k * k * cin);
+  reg.add(`${name}.b`, [cout], { kind: 'zeros' });
+}
+
+export function conv(weights: Weights, name: string, x: tf.Tensor4D, stride = 1): tf.Tensor4D {
+  const k = w(weights, `${name}.w`) as tf.Tensor4D;
+  return tf.add(tf.conv2d(x, k, stride, 'same'), w(weights, `${name}.b`));
+}
+
+export function declareDense(reg: ParamRegistry, name: string, cin: number, cout: number, zero = false): void {
+  if (zero) reg.add(`${name}.w`, [cin, cout], { kind: 'zeros' });
+  else reg.he(`${name}.w`, [cin, cout], cin);
+  reg.add(`${name}.b`, [cout], { kind: 'zeros' });
+}
+
+export function dense(weights: Weights, name: string, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(tf.matMul(x, w(weights, `${name}.w`) as tf.Tensor2D), w(weights, `${name}.b`));
+}
+
+export function declareGroupNorm(reg: ParamRegistry, name: string, ch: number): void {
+  reg.add(`${name}.gamma`, [ch], { kind: 'ones' });
+  reg.add(`${name}.beta`, [ch], { kind: 'zeros' });
+}
+
+export function groupNorm(weights: Weights, name: string, x: tf.Tensor4D, groups: number, eps = 1e-5): tf.Tensor4D {
+  const [b, h, wd, c] = x.shape;
+  const g = Math.min(groups, c);
+  const xg = tf.reshape(x, [b, h, wd, g, c / g]);
+  const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
+  const norm = tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, eps))), [b, h, wd, c]);
+  return tf.add(tf.mul(norm, w(weights, `${name}.gamma`)), w(weights, `${name}.beta`));
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** Nearest-neighbour 2x upsampling by broadcasting, whose gradient is a plain sum on every backend. */
+export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, wd, c] = x.shape;
+  const expanded = tf.mul(tf.reshape(x, [b, h, 1, wd, 1, c]), tf.ones([1, 1, 2, 1, 2, 1]));
+  return tf.reshape(expanded, [b, h * 2, wd * 2, c]);
+}
+
+/** Sinusoidal embedding of the timestep (Vaswani et al.; as in DDPM). */
+export function timestepEmbedding(t: Float32Array, dim: number): tf.Tensor2D {
+  const half = Math.floor(dim / 2);
+  const out = new Float32Array(t.length * dim);
+  for (let i = 0; i < t.length; i++) {
+    for (let j = 0; j < half; j++) {
+      const freq = Math.exp((-Math.log(10000) * j) / half);
+      out[i * dim + j] = Math.sin(t[i] * freq);
+      out[i * dim + half + j] = Math.cos(t[i] * freq);
+    }
+  }
+  return tf.tensor2d(out, [t.length, dim]);
+}

@@ -1,0 +1,61 @@
+/**
+ * Adam (Kingma & Ba) with bias correction and global-norm gradient clipping, kept in our own
+ * variables so its whole state goes into checkpoints.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamState {
+  t: number;
+  m: Map<string, tf.Variable>;
+  v: Map<string, tf.Variable>;
+}
+
+export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+export function newAdamState(params: Map<string, tf.Variable>): AdamState {
+  const zeros = (): Map<string, tf.Variable> =>
+    new Map([...params].map(([k, p]) => [k, tf.tidy(() => tf.variable(tf.zerosLike(p), false))]));
+  return { t: 0, m: zeros(), v: zeros() };
+}
+
+/** Learning rate with linear warm-up over `warmup` steps (step counts from 1). */
+export function learningRate(step: number, lr: number, warmup: number): number {
+  return warmup > 0 ? lr * Math.min(1, step / warmup) : lr;
+}
+
+/** The global L2 norm of all gradients, as a scalar tensor (no read-back). */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/**
+ * Applies one Adam update in place. Gradients are scaled by min(1, clip / norm) when clip > 0.
+ * Returns the unclipped gradient norm tensor (caller disposes).
+ */
+export function adamStep(
+  params: Map<string, tf.Variable>,
+  grads: Map<string, tf.Tensor>,
+  state: AdamState,
+  lr: number,
+  clip: number,
+): tf.Scalar {
+  const norm = globalNorm([...grads.values()]);
+  state.t += 1;
+  const bc1 = 1 - ADAM.beta1 ** state.t;
+  const bc2 = 1 - ADAM.beta2 ** state.t;
+  tf.tidy(() => {
+    const scale = clip > 0 ? tf.div(clip, tf.maximum(norm, clip)) : tf.scalar(1);
+    for (const [name, p] of params) {
+      const g0 = grads.get(name);
+      if (!g0) continue;
+      const g = tf.mul(g0, scale);
+      const m = state.m.get(name) as tf.Variable;
+      const v = state.v.get(name) as tf.Variable;
+      m.assign(tf.add(tf.mul(m, ADAM.beta1), tf.mul(g, 1 - ADAM.beta1)));
+      v.assign(tf.add(tf.mul(v, ADAM.beta2), tf.mul(tf.square(g), 1 - ADAM.beta2)));
+      const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), ADAM.eps));
+      p.assign(tf.sub(p, tf.mul(update, lr)));
+    }
+  });
+  return norm;
+}

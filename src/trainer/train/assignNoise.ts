@@ -1,0 +1,38 @@
+/**
+ * Draws the noise of a batch and applies immiscible assignment. The noise stays a set of exact
+ * Gaussian draws: `linear` only permutes it, `knn` selects one of k fresh draws per image.
+ */
+import type { AssignmentConfig } from '../../core/config/types';
+import type { AssignmentStats } from '../../core/run/format';
+import { linearSumAssignment, meanPairDistance, nearestOfK, pairwiseCost } from '../assignment';
+import type { Rng } from '../rng';
+
+export interface AssignedNoise {
+  noise: Float32Array;
+  stats: AssignmentStats;
+}
+
+export function assignNoise(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng): AssignedNoise {
+  if (cfg.mode === 'knn') {
+    const cand = rng.fillNormal(new Float32Array(b * cfg.k * d));
+    const t0 = performance.now();
+    const pick = nearestOfK(x, cand, b, cfg.k, d, cfg.cost);
+    const noise = new Float32Array(b * d);
+    const first = new Float32Array(b * d);
+    for (let i = 0; i < b; i++) {
+      noise.set(cand.subarray((i * cfg.k + pick[i]) * d, (i * cfg.k + pick[i] + 1) * d), i * d);
+      first.set(cand.subarray(i * cfg.k * d, (i * cfg.k + 1) * d), i * d);
+    }
+    const ms = performance.now() - t0;
+    return { noise, stats: { mode: 'knn', distBefore: meanPairDistance(x, first, b, d), distAfter: meanPairDistance(x, noise, b, d), ms } };
+  }
+  const drawn = rng.fillNormal(new Float32Array(b * d));
+  const before = meanPairDistance(x, drawn, b, d);
+  if (cfg.mode === 'none') return { noise: drawn, stats: { mode: 'none', distBefore: before, distAfter: before, ms: 0 } };
+  const t0 = performance.now();
+  const col = linearSumAssignment(pairwiseCost(x, drawn, b, d, cfg.cost), b);
+  const noise = new Float32Array(b * d);
+  for (let i = 0; i < b; i++) noise.set(drawn.subarray(col[i] * d, (col[i] + 1) * d), i * d);
+  const ms = performance.now() - t0;
+  return { noise, stats: { mode: 'linear', distBefore: before, distAfter: meanPairDistance(x, noise, b, d), ms } };
+}

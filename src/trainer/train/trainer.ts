@@ -1,0 +1,244 @@
+/**
+ * The training loop: one run directory, from a fresh start or its latest checkpoint, until its
+ * step budget or a stop request. Everything random comes from saved Rng states, so a resumed
+ * run reproduces the losses of an uninterrupted one on the same backend.
+ */
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { RunConfig } from '../../core/config/types';
+import { RUN_FILES, sampleFileName, type MetricsLine, type RunStatus } from '../../core/run/format';
+import { parseJsonLines, writeFileAtomic } from '../../core/run/fsAtomic';
+import { listCheckpoints } from '../../core/run/reader';
+import { configHash, type RunWriter } from '../../core/run/writer';
+import { makeEvent, type TrainerEvent } from '../../core/protocol/events';
+import { selectBackend } from '../backend/select';
+import { BatchSampler, gatherImages, gatherPoints, loadDataset, type Dataset } from '../data';
+import { makeSchedule, type Schedule } from '../diffusion/schedule';
+import { qSample } from '../diffusion/process';
+import { sample } from '../diffusion/sampler';
+import type { Denoiser } from '../model/denoiser';
+import { buildMlp } from '../model/mlp';
+import { asWeights } from '../model/params';
+import { buildUnet } from '../model/unet';
+import { Rng } from '../rng';
+import { encodeGrid } from '../sample/grid';
+import { encodeScatter } from '../sample/scatter';
+import { adamStep, learningRate } from './adam';
+import { assignNoise } from './assignNoise';
+import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { emaDecay, updateEma } from './ema';
+import { disposeModelState, freshModelState, restoreModelState, snapshotArrays, type ModelState } from './modelState';
+
+export interface TrainOptions {
+  run: RunWriter;
+  config: RunConfig;
+  resume: boolean;
+  emit: (e: TrainerEvent) => void;
+  /** Aborted by SIGINT/SIGTERM: the loop checkpoints and marks the run stopped. */
+  signal: AbortSignal;
+  /** Stop after this step even if the budget is larger (tests of interruption). */
+  stopAtStep?: number;
+}
+
+export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
+  if (ds.kind === 'points') return buildMlp(config.model, ds.dim);
+  if (ds.height !== ds.width) throw new Error(`${ds.description}: expected square images, found ${ds.height}x${ds.width}`);
+  return buildUnet(config.model, ds.height, ds.channels, ds.numClasses);
+}
+
+export function gridLabels(config: RunConfig, ds: Dataset): Int32Array | null {
+  if (!config.model.classConditional) return null;
+  return Int32Array.from({ length: config.sampling.count }, (_, i) => i % ds.numClasses);
+}
+
+/** Removes metrics lines after the checkpoint we resume from, so the log has each step once. */
+function truncateMetrics(run: RunWriter, step: number): void {
+  const file = run.path(RUN_FILES.metrics);
+  if (!fs.existsSync(file)) return;
+  const { records } = parseJsonLines<MetricsLine>(fs.readFileSync(file, 'utf8'));
+  const kept = records.filter((m) => m.step <= step);
+  writeFileAtomic(file, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+}
+
+export async function train(o: TrainOptions): Promise<RunStatus> {
+  const { run, config } = o;
+  const runId = run.current.id;
+  const emit = (e: TrainerEvent): void => {
+    run.appendEvent(e);
+    o.emit(e);
+  };
+  const log = (level: 'info' | 'warn' | 'error', message: string): void => {
+    run.log(`[${level}] ${message}`);
+    emit(makeEvent('log', runId, { level, message }));
+  };
+
+  let state: ModelState | null = null;
+  let step = 0;
+  try {
+    const backend = await selectBackend(config.backend);
+    const ds = loadDataset(config.data, config.seed);
+    if (config.model.classConditional && !ds.labels)
+      throw new Error(`model.classConditional is true but ${ds.description} has no labels`);
+    const model = buildModel(config, ds);
+    const schedule = makeSchedule(config.diffusion.schedule, config.diffusion.timesteps, config.diffusion.betaStart, config.diffusion.betaEnd);
+    const perExample = model.exampleShape.reduce((a, b) => a * b, 1);
+
+    let rng: Rng;
+    let sampler: BatchSampler;
+    let wallBase = 0;
+    const checkpoints = o.resume ? listCheckpoints(run.dir) : [];
+    if (o.resume && checkpoints.length) {
+      const latest = checkpoints[checkpoints.length - 1];
+      const ck = readCheckpoint(latest.dir);
+      if (ck.state.configHash !== configHash(config)) throw new Error(`${latest.dir}: checkpoint was written with another config`);
+      state = restoreModelState(model, ck);
+      rng = Rng.fromState(ck.state.rng);
+      sampler = BatchSampler.fromState(ds.count, ck.state.sampler);
+      step = ck.state.step;
+      wallBase = ck.state.wallTime;
+      truncateMetrics(run, step);
+      log('info', `resumed from checkpoint at step ${step}`);
+    } else {
+      if (o.resume) log('warn', 'no checkpoint found: starting from step 0');
+      const initRng = new Rng(config.seed);
+      state = freshModelState(model, initRng);
+      rng = new Rng((config.seed + 0x9e3779b9) >>> 0);
+      sampler = new BatchSampler(ds.count, (config.seed + 1) >>> 0);
+      fs.rmSync(run.path(RUN_FILES.metrics), { force: true });
+    }
+
+    const total = config.training.steps;
+    run.update({
+      status: 'running',
+      pid: process.pid,
+      startedAt: run.current.startedAt ?? new Date().toISOString(),
+      endedAt: null,
+      error: null,
+      backend: backend.name,
+      device: backend.device,
+      backendReasons: backend.reasons,
+      step,
+    });
+    emit(makeEvent('started', runId, { runDir: run.dir, step, totalSteps: total, backend: backend.name, device: backend.device, resumed: o.resume }));
+    log('info', `backend ${backend.name} (${backend.device}); ${model.params.count()} parameters; data ${ds.description} (${ds.count} examples)`);
+
+    const s = state;
+    const varList = [...s.params.values()];
+    const nameOf = new Map(varList.map((v, i) => [v.name, [...s.params.keys()][i]]));
+    const started = performance.now();
+    let lastBeat = 0;
+    let lastProgress = 0;
+    let recent = { images: 0, ms: 0 };
+
+    const saveCheckpoint = async (): Promise<void> => {
+      const arrays = await snapshotArrays(model, s);
+      const dir = writeCheckpoint(
+        run.path(RUN_FILES.checkpoints),
+        {
+          step,
+          wallTime: wallBase + (performance.now() - started) / 1000,
+          configHash: configHash(config),
+          adamT: s.adam.t,
+          emaUpdates: s.emaUpdates,
+          rng: rng.state(),
+          sampler: sampler.state(),
+        },
+        arrays,
+        config.training.keepCheckpoints,
+      );
+      emit(makeEvent('checkpoint', runId, { step, dir }));
+    };
+    const saveSamples = async (): Promise<void> => {
+      const pixels = await sample({
+        model,
+        weights: asWeights(s.ema),
+        schedule,
+        sampling: config.sampling,
+        count: config.sampling.count,
+        labels: gridLabels(config, ds),
+        nullLabel: ds.numClasses,
+      });
+      const png =
+        ds.kind === 'points'
+          ? encodeScatter(pixels)
+          : encodeGrid(pixels, { count: config.sampling.count, height: ds.height, width: ds.width, channels: ds.channels });
+      const file = run.path(RUN_FILES.samples, sampleFileName(step));
+      writeFileAtomic(file, png);
+      emit(makeEvent('sample', runId, { step, file }));
+    };
+
+    if (step === 0 && config.training.sampleEvery > 0) await saveSamples();
+    const stopAt = Math.min(total, o.stopAtStep ?? total);
+    while (step < stopAt && !o.signal.aborted) {
+      const t0 = performance.now();
+      const b = config.training.batchSize;
+      const { indices } = sampler.next(b);
+      const batch = ds.kind === 'points' ? gatherPoints(ds, indices) : gatherImages(ds, indices, config.data.flip, rng);
+      const labels = batch.labels && config.model.classConditional ? batch.labels.slice() : null;
+      if (labels) for (let i = 0; i < b; i++) if (rng.uniform() < config.model.labelDropout) labels[i] = ds.numClasses;
+      const tSteps = Int32Array.from({ length: b }, () => rng.int(schedule.timesteps));
+      const { noise, stats } = assignNoise(batch.x, b, perExample, config.assignment, rng);
+      const xt = qSample(batch.x, noise, tSteps, schedule, perExample);
+      const dropoutSeed = rng.nextUint32();
+      const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
+
+      const { lossT, normT } = tf.tidy(() => {
+        const shape = [b, ...model.exampleShape];
+        const xtT = tf.tensor(xt, shape);
+        const epsT = tf.tensor(noise, shape);
+        const tF = Float32Array.from(tSteps);
+        const { value, grads } = tf.variableGrads(() => {
+          const pred = model.apply(asWeights(s.params), { x: xtT, t: tF, labels, training: true, seed: dropoutSeed });
+          return tf.mean(tf.square(tf.sub(pred, epsT))) as tf.Scalar;
+        }, varList);
+        const byName = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g]));
+        const norm = adamStep(s.params, byName, s.adam, lr, config.training.gradClip);
+        return { lossT: value, normT: norm };
+      });
+      s.emaUpdates += 1;
+      updateEma(s.ema, s.params, emaDecay(s.emaUpdates, config.training.emaDecay));
+      const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
+      lossT.dispose();
+      normT.dispose();
+      const loss = lossArr[0];
+      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step + 1} (try a lower training.lr)`);
+      step += 1;
+      const ms = performance.now() - t0;
+      recent = { images: recent.images * 0.9 + b, ms: recent.ms * 0.9 + ms };
+      const imagesPerSec = (recent.images / recent.ms) * 1000;
+      const wallTime = wallBase + (performance.now() - started) / 1000;
+      if (step % config.training.logEvery === 0 || step === total)
+        run.appendMetrics({ step, loss, lr, gradNorm: normArr[0], assign: stats, imagesPerSec, wallTime, time: new Date().toISOString() });
+      const now = performance.now();
+      if (now - lastProgress > 250 || step === stopAt) {
+        lastProgress = now;
+        const eta = ((total - step) * b) / imagesPerSec;
+        emit(makeEvent('progress', runId, { step, totalSteps: total, loss, imagesPerSec, etaSeconds: Number.isFinite(eta) ? eta : null }));
+      }
+      if (now - lastBeat > 5000) {
+        lastBeat = now;
+        run.update({ step });
+      }
+      if (config.training.sampleEvery > 0 && step % config.training.sampleEvery === 0 && step < total) await saveSamples();
+      if (config.training.checkpointEvery > 0 && step % config.training.checkpointEvery === 0 && step < total) await saveCheckpoint();
+    }
+
+    const done = step >= total;
+    if (done) await saveSamples();
+    await saveCheckpoint();
+    const status: RunStatus = done ? 'completed' : 'stopped';
+    run.update({ status, step, endedAt: new Date().toISOString(), pid: null });
+    emit(makeEvent('finished', runId, { status, step, error: null }));
+    return status;
+  } catch (e) {
+    const err = e as Error;
+    run.update({ status: 'failed', step, endedAt: new Date().toISOString(), pid: null, error: { message: err.message, stack: err.stack } });
+    log('error', err.message);
+    emit(makeEvent('finished', runId, { status: 'failed', step, error: err.message }));
+    return 'failed';
+  } finally {
+    if (state) disposeModelState(state);
+  }
+}
+
+export type { Schedule };
