@@ -1,1 +1,135 @@
-export {};
+/**
+ * `npm run bench:train`: the training step time of the same UNet per available TF.js backend,
+ * and in Debian's PyTorch (/usr/bin/python3, 2 threads) in the same run, with the ratio.
+ * Options: --models demo,standard32 --batches 16,64 --steps N --backends wasm,cpu
+ */
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { validateConfig } from '../src/core/config/validate';
+import type { ModelConfig } from '../src/core/config/types';
+import { selectBackend, type BackendRequest } from '../src/trainer/backend/select';
+import { buildUnet } from '../src/trainer/model/unet';
+import { asWeights } from '../src/trainer/model/params';
+import { adamStep } from '../src/trainer/train/adam';
+import { freshModelState, disposeModelState } from '../src/trainer/train/modelState';
+import { Rng } from '../src/trainer/rng';
+
+interface ModelSpec {
+  name: string;
+  size: number;
+  channels: number;
+  model: Partial<ModelConfig>;
+}
+
+const MODELS: Record<string, ModelSpec> = {
+  demo: { name: 'demo: MNIST 14x14, UNet 16-32', size: 14, channels: 1, model: { baseChannels: 16, channelMults: [1, 2], resBlocks: 1, groups: 8 } },
+  standard32: { name: 'standard: 32x32x3, UNet 32-64-128', size: 32, channels: 3, model: { baseChannels: 32, channelMults: [1, 2, 4], resBlocks: 1, groups: 8 } },
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function timeTfjs(spec: ModelSpec, batch: number, warmup: number, steps: number): Promise<{ ms: number[]; params: number }> {
+  const r = validateConfig({ data: { imageSize: spec.size }, model: spec.model });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const model = buildUnet(r.config.model, spec.size, spec.channels, 0);
+  const state = freshModelState(model, new Rng(0));
+  const vars = [...state.params.values()];
+  const names = [...state.params.keys()];
+  const nameOf = new Map(vars.map((v, i) => [v.name, names[i]]));
+  const x = tf.randomNormal([batch, spec.size, spec.size, spec.channels]);
+  const eps = tf.randomNormal([batch, spec.size, spec.size, spec.channels]);
+  const rng = new Rng(1);
+  const t = Float32Array.from({ length: batch }, () => rng.int(1000));
+  const ms: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    const norm = tf.tidy(() => {
+      const { grads } = tf.variableGrads(
+        () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x, t, labels: null, training: true, seed: i }), eps))) as tf.Scalar,
+        vars,
+      );
+      return adamStep(state.params, new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-3, 1);
+    });
+    await norm.data();
+    norm.dispose();
+    if (i >= warmup) ms.push(performance.now() - t0);
+  }
+  x.dispose();
+  eps.dispose();
+  disposeModelState(state);
+  return { ms, params: model.params.count() };
+}
+
+function timeTorch(spec: ModelSpec, batch: number, warmup: number, steps: number): { ms: number[]; params: number; version: string } | string {
+  const py = '/usr/bin/python3';
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return 'PyTorch not installed (apt-get install python3-torch)';
+  const m = { baseChannels: 16, channelMults: [1, 2], resBlocks: 1, groups: 8, attentionResolutions: [] as number[], ...spec.model };
+  const arg = JSON.stringify({
+    size: spec.size,
+    channels: spec.channels,
+    base: m.baseChannels,
+    mults: m.channelMults,
+    resBlocks: m.resBlocks,
+    attn: m.attentionResolutions,
+    groups: m.groups,
+    batch,
+    warmup,
+    steps,
+    threads: 2,
+  });
+  const script = path.resolve(__dirname, '../bench/torch_unet.py');
+  const r = spawnSync(py, [script, arg], { encoding: 'utf8' });
+  if (r.status !== 0) return `PyTorch run failed: ${r.stderr.trim().split('\n').pop()}`;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { ms: number[]; params: number; torch: string };
+  return { ms: out.ms, params: out.params, version: out.torch };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string', default: 'demo,standard32' },
+      batches: { type: 'string', default: '16,64' },
+      steps: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '2' },
+      backends: { type: 'string', default: 'wasm' },
+    },
+  });
+  const steps = Number(values.steps);
+  const warmup = Number(values.warmup);
+  console.log(`bench:train on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
+  const results: Record<string, unknown>[] = [];
+  for (const key of (values.models ?? '').split(',')) {
+    const spec = MODELS[key];
+    if (!spec) throw new Error(`unknown model ${key}; known: ${Object.keys(MODELS).join(', ')}`);
+    for (const batch of (values.batches ?? '').split(',').map(Number)) {
+      const torch = timeTorch(spec, batch, warmup, steps);
+      const torchMs = typeof torch === 'string' ? null : median(torch.ms);
+      for (const b of (values.backends ?? '').split(',') as BackendRequest[]) {
+        const choice = await selectBackend(b);
+        const r = await timeTfjs(spec, batch, warmup, steps);
+        const ms = median(r.ms);
+        const ratio = torchMs ? ms / torchMs : null;
+        if (typeof torch !== 'string' && torch.params !== r.params) throw new Error(`parameter counts differ: tfjs ${r.params}, torch ${torch.params}`);
+        console.log(
+          `${spec.name.padEnd(36)} batch ${String(batch).padStart(3)}  ${choice.name.padEnd(5)} ${ms.toFixed(0).padStart(6)} ms/step` +
+            (torchMs ? `   torch ${torchMs.toFixed(0).padStart(5)} ms/step   ratio ${ratio?.toFixed(2)}x` : `   (${torch as string})`),
+        );
+        results.push({ model: key, params: r.params, batch, backend: choice.name, device: choice.device, ms, torchMs, ratio });
+      }
+    }
+  }
+  const anchor = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  console.log(JSON.stringify({ anchor: anchor.status === 0 ? `torch ${anchor.stdout.trim()} (2 threads)` : null, results }));
+}
+
+main().catch((e: unknown) => {
+  console.error((e as Error).message);
+  process.exitCode = 1;
+});

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { validateConfig } from '../core/config/validate';
+import { formatIssue, validateConfig } from '../core/config/validate';
 import { listCheckpoints, readRunConfig } from '../core/run/reader';
 import { selectBackend } from './backend/select';
 import { loadDataset } from './data';
@@ -13,6 +13,73 @@ import { encodeGrid } from './sample/grid';
 import { encodeScatter } from './sample/scatter';
 import { readCheckpoint } from './train/checkpoint';
 import { buildModel, gridLabels } from './train/trainer';
+
+export interface SampleOptions {
+  checkpoint?: number;
+  count?: number;
+  steps?: number;
+  sampler?: string;
+  seed?: number;
+}
+
+export interface RunSamples {
+  pixels: Float32Array;
+  png: Buffer;
+  step: number;
+  count: number;
+}
+
+/** Samples from a run's checkpoint (the latest unless one is named) with its EMA weights. */
+export async function sampleFromRun(runDir: string, o: SampleOptions): Promise<RunSamples> {
+  const base = readRunConfig(runDir);
+  const r = validateConfig({
+    ...base,
+    sampling: {
+      ...base.sampling,
+      ...(o.count !== undefined && { count: o.count }),
+      ...(o.steps !== undefined && { steps: o.steps }),
+      ...(o.sampler !== undefined && { sampler: o.sampler }),
+      ...(o.seed !== undefined && { seed: o.seed }),
+    },
+  });
+  if (!r.ok) throw new Error(`sampling options: ${r.issues.map(formatIssue).join('; ')}`);
+  const config = r.config;
+  const cks = listCheckpoints(runDir);
+  const ck = o.checkpoint !== undefined ? cks.find((c) => c.step === o.checkpoint) : cks[cks.length - 1];
+  if (!ck) throw new Error(`${runDir}: no checkpoint${o.checkpoint !== undefined ? ` at step ${o.checkpoint}` : ''} (have: ${cks.map((c) => c.step).join(', ') || 'none'})`);
+  await selectBackend(config.backend);
+  const ds = loadDataset(config.data, config.seed);
+  const model = buildModel(config, ds);
+  const loaded = readCheckpoint(ck.dir);
+  const ema = createVariables(model.params.specs, new Map(model.params.specs.map((s) => [s.name, loaded.arrays.get(`ema/${s.name}`)?.data ?? new Float32Array(0)])), false);
+  try {
+    const schedule = makeSchedule(config.diffusion.schedule, config.diffusion.timesteps, config.diffusion.betaStart, config.diffusion.betaEnd);
+    const pixels = await sample({
+      model,
+      weights: asWeights(ema),
+      schedule,
+      sampling: config.sampling,
+      count: config.sampling.count,
+      labels: gridLabels(config, ds),
+      nullLabel: ds.numClasses,
+      clip: config.sampling.clipDenoised && ds.kind === 'image',
+    });
+    const png =
+      ds.kind === 'points'
+        ? encodeScatter(pixels)
+        : encodeGrid(pixels, { count: config.sampling.count, height: ds.height, width: ds.width, channels: ds.channels });
+    return { pixels, png, step: ck.step, count: config.sampling.count };
+  } finally {
+    for (const v of ema.values()) v.dispose();
+  }
+}
+
+function intOption(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a non-negative integer, found ${JSON.stringify(v)}`);
+  return n;
+}
 
 export async function sampleCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,45 +95,16 @@ export async function sampleCommand(argv: string[]): Promise<number> {
     },
   });
   if (!values.run) throw new Error('sample needs --run RUN_DIR');
-  const base = readRunConfig(values.run);
-  const r = validateConfig({
-    ...base,
-    sampling: {
-      ...base.sampling,
-      ...(values.count && { count: Number(values.count) }),
-      ...(values.steps && { steps: Number(values.steps) }),
-      ...(values.sampler && { sampler: values.sampler }),
-      ...(values.seed && { seed: Number(values.seed) }),
-    },
-  });
-  if (!r.ok) throw new Error(`sampling options: ${r.issues.map((i) => `${i.path}: expected ${i.expected}, found ${i.found}`).join('; ')}`);
-  const config = r.config;
-  const cks = listCheckpoints(values.run);
-  const ck = values.checkpoint ? cks.find((c) => c.step === Number(values.checkpoint)) : cks[cks.length - 1];
-  if (!ck) throw new Error(`${values.run}: no checkpoint${values.checkpoint ? ` at step ${values.checkpoint}` : ''} (have: ${cks.map((c) => c.step).join(', ') || 'none'})`);
-  await selectBackend(config.backend);
-  const ds = loadDataset(config.data, config.seed);
-  const model = buildModel(config, ds);
-  const loaded = readCheckpoint(ck.dir);
-  const values2 = new Map(model.params.specs.map((s) => [s.name, loaded.arrays.get(`ema/${s.name}`)?.data ?? new Float32Array(0)]));
-  const ema = createVariables(model.params.specs, values2, false);
-  const schedule = makeSchedule(config.diffusion.schedule, config.diffusion.timesteps, config.diffusion.betaStart, config.diffusion.betaEnd);
   const t0 = performance.now();
-  const pixels = await sample({
-    model,
-    weights: asWeights(ema),
-    schedule,
-    sampling: config.sampling,
-    count: config.sampling.count,
-    labels: gridLabels(config, ds),
-    nullLabel: ds.numClasses,
+  const s = await sampleFromRun(values.run, {
+    checkpoint: intOption(values.checkpoint, 'checkpoint'),
+    count: intOption(values.count, 'count'),
+    steps: intOption(values.steps, 'steps'),
+    sampler: values.sampler,
+    seed: intOption(values.seed, 'seed'),
   });
-  const png =
-    ds.kind === 'points'
-      ? encodeScatter(pixels)
-      : encodeGrid(pixels, { count: config.sampling.count, height: ds.height, width: ds.width, channels: ds.channels });
-  const out = values.out ?? path.join(values.run, `sample-step-${ck.step}.png`);
-  fs.writeFileSync(out, png);
-  process.stdout.write(`${out} (${config.sampling.count} samples, step ${ck.step}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  const out = values.out ?? path.join(values.run, `sample-step-${s.step}.png`);
+  fs.writeFileSync(out, s.png);
+  process.stdout.write(`${out} (${s.count} samples, step ${s.step}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   return 0;
 }

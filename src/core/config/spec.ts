@@ -121,7 +121,7 @@ export const CONFIG_SPEC: FieldSpec = {
         count: int(64, 1, 'Images per grid.', 1024),
         guidanceScale: { type: 'number', default: 1, min: 0, description: 'Classifier-free guidance scale (1 = conditional only, no guidance).' },
         seed: int(1234, 0, 'Seed of the fixed grid noise.', 4294967295),
-        clipDenoised: { type: 'boolean', default: true, description: 'Clip the predicted clean image to [-1, 1].' },
+        clipDenoised: { type: 'boolean', default: true, description: 'Clip the predicted clean image to [-1, 1] (images only; 2-D points are never clipped).' },
       },
     },
   },

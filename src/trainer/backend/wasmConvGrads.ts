@@ -165,5 +165,9 @@ export function registerWasmConvGradients(): void {
   }
 }
 
-/** The stock kernel we replace, kept so benchmarks can compare against it. */
+/**
+ * The stock kernel we replace, kept so benchmarks can compare against it. If it was unregistered
+ * before the wasm backend started, its setupFunc never ran: call `setupFunc(tf.backend())` after
+ * re-registering it, or it fails with "wasmConv2DBackpropInput is not a function".
+ */
 export const stockWasmConv2DBackpropInput: tf.KernelConfig | undefined = tf.getKernel(tf.Conv2DBackpropInput, BACKEND);

@@ -16,6 +16,8 @@ export interface SampleRequest {
   /** Class per sample for a conditional model; `nullLabel` is the "no label" class. */
   labels: Int32Array | null;
   nullLabel: number;
+  /** Clip predicted clean images to [-1, 1]: right for pixels, wrong for unbounded data (2-D points). */
+  clip: boolean;
   /** Samples per forward pass. */
   chunk?: number;
 }
@@ -58,14 +60,14 @@ export async function sample(r: SampleRequest): Promise<Float32Array> {
           alphaBar: r.schedule.alphaBar[ts[i]],
           alphaBarPrev: i + 1 < ts.length ? r.schedule.alphaBar[ts[i + 1]] : 1,
           eta: r.sampling.eta,
-          clip: r.sampling.clipDenoised,
+          clip: r.clip,
         });
       }
     } else {
       for (let t = r.schedule.timesteps - 1; t >= 0; t--) {
         const eps = await predictEps(sub, xs, n, t);
         const z = stepRng.fillNormal(new Float32Array(xs.length));
-        ddpmUpdate(xs, eps, z, t, r.schedule, r.sampling.clipDenoised);
+        ddpmUpdate(xs, eps, z, t, r.schedule, r.clip);
       }
     }
     out.set(xs, start * per);

@@ -157,6 +157,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         count: config.sampling.count,
         labels: gridLabels(config, ds),
         nullLabel: ds.numClasses,
+        clip: config.sampling.clipDenoised && ds.kind === 'image',
       });
       const png =
         ds.kind === 'points'
@@ -170,6 +171,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     if (step === 0 && config.training.sampleEvery > 0) await saveSamples();
     const stopAt = Math.min(total, o.stopAtStep ?? total);
     while (step < stopAt && !o.signal.aborted) {
+      // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
+      await new Promise((r) => setImmediate(r));
       const t0 = performance.now();
       const b = config.training.batchSize;
       const { indices } = sampler.next(b);
