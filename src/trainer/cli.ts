@@ -20,7 +20,7 @@ import { sampleCommand } from './sampleCommand';
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
   immiscible train --resume RUN_DIR
-  immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm]
+  immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm] [--eta E] [--seed S] [--checkpoint STEP]
   immiscible validate FILE
   immiscible schema`;
 

@@ -20,6 +20,7 @@ export interface SampleOptions {
   steps?: number;
   sampler?: string;
   seed?: number;
+  eta?: number;
 }
 
 export interface RunSamples {
@@ -40,6 +41,7 @@ export async function sampleFromRun(runDir: string, o: SampleOptions): Promise<R
       ...(o.steps !== undefined && { steps: o.steps }),
       ...(o.sampler !== undefined && { sampler: o.sampler }),
       ...(o.seed !== undefined && { seed: o.seed }),
+      ...(o.eta !== undefined && { eta: o.eta }),
     },
   });
   if (!r.ok) throw new Error(`sampling options: ${r.issues.map(formatIssue).join('; ')}`);
@@ -92,6 +94,7 @@ export async function sampleCommand(argv: string[]): Promise<number> {
       steps: { type: 'string' },
       sampler: { type: 'string' },
       seed: { type: 'string' },
+      eta: { type: 'string' },
     },
   });
   if (!values.run) throw new Error('sample needs --run RUN_DIR');
@@ -102,6 +105,7 @@ export async function sampleCommand(argv: string[]): Promise<number> {
     steps: intOption(values.steps, 'steps'),
     sampler: values.sampler,
     seed: intOption(values.seed, 'seed'),
+    eta: values.eta === undefined ? undefined : Number(values.eta),
   });
   const out = values.out ?? path.join(values.run, `sample-step-${s.step}.png`);
   fs.writeFileSync(out, s.png);
