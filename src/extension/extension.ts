@@ -1,10 +1,57 @@
+/** Activation: the Runs view, the launcher and the commands of Immiscible Lab. */
 import * as vscode from 'vscode';
+import { launchPaired, launchRun } from './commands/launch';
+import { deleteRun, openRunFolder, resumeRun, showRunOutput, stopRun } from './commands/runActions';
+import { RunConfigProvider, restoreConfig, selectBackend, showConfigDiff, toggleAssignmentCommand } from './commands/configCommands';
+import { createState, type ExtensionState } from './state';
+import type { TreeNode } from './tree/runsTreeProvider';
 
-/** Activation entry point. Commands, views and the launcher arrive with the extension issue. */
+let state: ExtensionState | null = null;
+
 export function activate(context: vscode.ExtensionContext): void {
-  const channel = vscode.window.createOutputChannel('Immiscible Lab');
-  context.subscriptions.push(channel);
-  channel.appendLine('Immiscible Lab activated');
+  state = createState(context);
+  const needsFolder = (): ExtensionState | null => {
+    if (!state) void vscode.window.showWarningMessage('Immiscible Lab needs an open folder: runs are written inside the workspace.');
+    return state;
+  };
+  const register = (id: string, fn: (s: ExtensionState, ...args: TreeNode[]) => unknown): void => {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, (...args: TreeNode[]) => {
+        const s = needsFolder();
+        return s ? fn(s, ...args) : undefined;
+      }),
+    );
+  };
+  if (state) {
+    const s = state;
+    context.subscriptions.push(s);
+    const view = vscode.window.createTreeView('immiscible.runs', { treeDataProvider: s.tree, canSelectMany: true, showCollapseAll: true });
+    context.subscriptions.push(view);
+    context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(RunConfigProvider.scheme, new RunConfigProvider(s)));
+    context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor((e) => s.status.showConfigMode(e?.document)));
+    context.subscriptions.push(vscode.workspace.onDidSaveTextDocument((d) => d === vscode.window.activeTextEditor?.document && s.status.showConfigMode(d)));
+    s.status.showConfigMode(vscode.window.activeTextEditor?.document);
+  }
+  register('immiscible.launchRun', (s) => launchRun(s));
+  register('immiscible.launchPaired', (s) => launchPaired(s));
+  register('immiscible.stopRun', (s, n) => stopRun(s, n));
+  register('immiscible.resumeRun', (s, n) => resumeRun(s, n));
+  register('immiscible.deleteRun', (s, n) => deleteRun(s, n));
+  register('immiscible.openRunFolder', (s, n) => openRunFolder(s, n));
+  register('immiscible.showRunOutput', (s, n) => showRunOutput(s, n));
+  register('immiscible.toggleAssignment', (s) => toggleAssignmentCommand(s, context));
+  register('immiscible.restoreConfig', (s, n) => restoreConfig(s, n));
+  context.subscriptions.push(
+    vscode.commands.registerCommand('immiscible.showConfigDiff', (n?: TreeNode, selected?: TreeNode[]) => {
+      const s = needsFolder();
+      return s ? showConfigDiff(s, n, selected) : undefined;
+    }),
+  );
+  register('immiscible.refreshRuns', (s) => s.tree.refresh());
+  context.subscriptions.push(vscode.commands.registerCommand('immiscible.selectBackend', () => selectBackend()));
 }
 
-export function deactivate(): void {}
+export function deactivate(): void {
+  // Trainers are detached: they keep training and the next window reattaches to them.
+  state = null;
+}

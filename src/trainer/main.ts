@@ -1,5 +1,10 @@
 import { main } from './cli';
 
+// When the host reading our stdout goes away (a window reload), writes fail with EPIPE; training
+// must go on, and every event is also in the run's events.jsonl.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -88,8 +88,12 @@ async function tryWebgpu(): Promise<Attempt> {
   return { ok: false, reason: 'not implemented yet (later issue)' };
 }
 
-/** The directory holding the .wasm binaries, found at run time (our JS is bundled elsewhere). */
+/**
+ * The directory holding the .wasm binaries: `wasm/` beside the bundle when the build copied them
+ * there (the packaged extension has no node_modules), else the installed package.
+ */
 function wasmBinaryDir(): string {
+  if (typeof __dirname === 'string' && WASM_BINARIES.every((f) => existsSync(join(__dirname, 'wasm', f)))) return join(__dirname, 'wasm');
   const pkgJson = nodeRequire().resolve('@tensorflow/tfjs-backend-wasm/package.json');
   return join(dirname(pkgJson), 'dist');
 }

@@ -18,6 +18,8 @@ export type MnistSplit = 'train' | 'test';
  * ESM host, where `__filename` is undefined and `import.meta` would break the CJS bundle.
  */
 export function mnistDataDir(): string {
+  // The build puts gzipped copies beside the bundle (dist/mnist), for the packaged extension.
+  if (typeof __dirname === 'string' && existsSync(join(__dirname, 'mnist', 'train-images-idx3-ubyte.gz'))) return join(__dirname, 'mnist');
   const bases: string[] = [];
   if (typeof __filename === 'string') bases.push(__filename);
   bases.push(join(process.cwd(), 'noop.js'));
@@ -38,9 +40,11 @@ export function mnistDataDir(): string {
 export function mnistFiles(split: MnistSplit): { images: string; labels: string } {
   const dir = mnistDataDir();
   const prefix = split === 'train' ? 'train' : 't10k';
+  // IDX files are read raw or gzipped (readMaybeGzip looks at the bytes, not the name).
+  const file = (name: string): string => (existsSync(join(dir, name)) ? join(dir, name) : join(dir, `${name}.gz`));
   return {
-    images: join(dir, `${prefix}-images-idx3-ubyte`),
-    labels: join(dir, `${prefix}-labels-idx1-ubyte`),
+    images: file(`${prefix}-images-idx3-ubyte`),
+    labels: file(`${prefix}-labels-idx1-ubyte`),
   };
 }
 

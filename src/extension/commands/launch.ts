@@ -1,0 +1,62 @@
+/** Launch Run and Launch Paired Comparison: pick a config, ask for overrides, start trainers. */
+import * as vscode from 'vscode';
+import type { AssignmentMode } from '../../core/config/types';
+import type { ExtensionState } from '../state';
+import { pickConfig } from './configPicker';
+
+async function askInteger(title: string, value: number, min: number): Promise<number | undefined> {
+  const v = await vscode.window.showInputBox({
+    title,
+    value: String(value),
+    validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= min ? null : `an integer >= ${min}`),
+  });
+  return v === undefined ? undefined : Number(v.trim());
+}
+
+async function askMode(current: AssignmentMode, includeNone: boolean): Promise<AssignmentMode | undefined> {
+  const modes: { label: AssignmentMode; description: string }[] = [
+    { label: 'linear', description: 'exact linear sum assignment over the batch' },
+    { label: 'knn', description: 'nearest of k fresh noise draws per image' },
+  ];
+  if (includeNone) modes.unshift({ label: 'none', description: 'plain diffusion (no assignment)' });
+  const items = modes.map((m) => ({ ...m, picked: m.label === current, detail: m.label === current ? 'as in the config' : undefined }));
+  items.sort((a, b) => Number(b.picked) - Number(a.picked));
+  return (await vscode.window.showQuickPick(items, { title: 'Assignment mode' }))?.label;
+}
+
+function backendOverride(state: ExtensionState): string[] {
+  const b = state.settings().backend;
+  return b === 'auto' ? [] : [`backend=${b}`];
+}
+
+export async function launchRun(state: ExtensionState): Promise<void> {
+  const s = state.settings();
+  const picked = await pickConfig(state.extensionPath, s.defaultConfig, 'Launch Run');
+  if (!picked) return;
+  const { config, file } = picked;
+  const name = await vscode.window.showInputBox({ title: 'Run name', value: config.name || file.replace(/^.*[\\/]/, '').replace(/(\.immiscible)?\.json$/, '') });
+  if (name === undefined) return;
+  const seed = await askInteger('Seed', config.seed, 0);
+  if (seed === undefined) return;
+  const steps = await askInteger('Training steps', config.training.steps, 1);
+  if (steps === undefined) return;
+  const mode = await askMode(config.assignment.mode, true);
+  if (!mode) return;
+  state.launch({ config: file, name, set: [`seed=${seed}`, `training.steps=${steps}`, `assignment.mode=${mode}`, ...backendOverride(state)] });
+}
+
+export async function launchPaired(state: ExtensionState): Promise<void> {
+  const s = state.settings();
+  const picked = await pickConfig(state.extensionPath, s.defaultConfig, 'Launch Paired Comparison');
+  if (!picked) return;
+  const { config, file } = picked;
+  const mode = await askMode(config.assignment.mode === 'none' ? 'linear' : config.assignment.mode, false);
+  if (!mode) return;
+  const seed = await askInteger('Seed (shared by both runs)', config.seed, 0);
+  if (seed === undefined) return;
+  const base = config.name || file.replace(/^.*[\\/]/, '').replace(/(\.immiscible)?\.json$/, '');
+  const group = `${base}-paired-seed${seed}`;
+  const common = [`seed=${seed}`, `group=${group}`, ...backendOverride(state)];
+  state.launch({ config: file, name: `${base}-baseline`, set: [...common, 'assignment.mode=none'] });
+  state.launch({ config: file, name: `${base}-${mode}`, set: [...common, `assignment.mode=${mode}`] });
+}

@@ -1,0 +1,33 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { BackendName } from '../core/config/types';
+
+export interface Settings {
+  runsFolder: string;
+  defaultConfig: string;
+  backend: BackendName;
+  nodeExecutable: string;
+  gitTracking: 'commit' | 'off';
+  concurrentRuns: number;
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration('immiscible');
+  return {
+    runsFolder: c.get<string>('runsFolder', 'runs'),
+    defaultConfig: c.get<string>('defaultConfig', ''),
+    backend: c.get<BackendName>('backend', 'auto'),
+    nodeExecutable: c.get<string>('nodeExecutable', ''),
+    gitTracking: c.get<'commit' | 'off'>('gitTracking', 'commit'),
+    concurrentRuns: c.get<number>('concurrentRuns', 1),
+  };
+}
+
+/** The first workspace folder, where runs and configs live. */
+export function workspaceRoot(): string | null {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? null;
+}
+
+export function runsDir(s: Settings, root: string): string {
+  return path.isAbsolute(s.runsFolder) ? s.runsFolder : path.join(root, s.runsFolder);
+}

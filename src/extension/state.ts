@@ -1,0 +1,170 @@
+/**
+ * What the extension holds while active: the runs model and its view, the launcher, one output
+ * channel per run, progress notifications and git tracking of launched configs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { RUN_FILES } from '../core/run/format';
+import { writeJsonAtomic } from '../core/run/fsAtomic';
+import { trackRunConfig } from './git/configTracker';
+import { RunLauncher, type RunJob } from './launch';
+import { RunsTreeModel, RunsWatcher } from './runs';
+import { readSettings, runsDir, workspaceRoot, type Settings } from './settings';
+import { RunsTreeProvider } from './tree/runsTreeProvider';
+import { StatusBar } from './statusBar';
+
+/** Where the git record of a run goes: run.json has one writer, the trainer. */
+export const GIT_RECORD_FILE = 'git.json';
+
+export interface LaunchOptions {
+  config: string;
+  name: string;
+  set: string[];
+}
+
+export class ExtensionState implements vscode.Disposable {
+  readonly root: string;
+  readonly runsDir: string;
+  readonly model: RunsTreeModel;
+  readonly tree: RunsTreeProvider;
+  readonly launcher: RunLauncher;
+  readonly status: StatusBar;
+  private readonly watcher: RunsWatcher;
+  private readonly channels = new Map<string, vscode.OutputChannel>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    readonly extensionPath: string,
+    root: string,
+  ) {
+    this.root = root;
+    const s = readSettings();
+    this.runsDir = runsDir(s, root);
+    fs.mkdirSync(this.runsDir, { recursive: true });
+    this.model = new RunsTreeModel(this.runsDir);
+    this.tree = new RunsTreeProvider(this.model);
+    this.tree.refresh();
+    this.watcher = new RunsWatcher(this.runsDir, (dirs) => this.tree.refresh(dirs));
+    const node = s.nodeExecutable || process.execPath;
+    this.launcher = new RunLauncher({
+      trainerJs: path.join(extensionPath, 'dist', 'trainer.js'),
+      node,
+      // VS Code's own executable is Electron: it runs the trainer as plain Node with this.
+      env: s.nodeExecutable ? process.env : { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      cwd: root,
+      maxConcurrent: s.concurrentRuns,
+    });
+    this.status = new StatusBar();
+    this.wireLauncher();
+    this.reattachLiveRuns();
+  }
+
+  settings(): Settings {
+    return readSettings();
+  }
+
+  channel(runId: string, label?: string): vscode.OutputChannel {
+    let c = this.channels.get(runId);
+    if (!c) {
+      c = vscode.window.createOutputChannel(`Immiscible: ${label ?? runId}`);
+      this.channels.set(runId, c);
+    }
+    return c;
+  }
+
+  private wireLauncher(): void {
+    const l = this.launcher;
+    const chan = (job: RunJob): vscode.OutputChannel | null => (job.runId ? this.channel(job.runId) : null);
+    l.on('started', (job, e) => {
+      chan(job)?.appendLine(`${e.resumed ? 'resumed' : 'started'} on ${e.backend} (${e.device}) at step ${e.step}/${e.totalSteps}: ${e.runDir}`);
+      this.tree.refresh([e.runDir]);
+    });
+    l.on('progress', (job, e) => this.status.progress(job.runId ?? '', e));
+    l.on('log', (job, e) => chan(job)?.appendLine(`[${e.level}] ${e.message}`));
+    l.on('stderr', (job, line) => chan(job)?.appendLine(line));
+    l.on('sample', (job, e) => chan(job)?.appendLine(`sample grid at step ${e.step}: ${e.file}`));
+    l.on('checkpoint', (job, e) => chan(job)?.appendLine(`checkpoint at step ${e.step}`));
+    l.on('finished', (job, e) => {
+      chan(job)?.appendLine(`${e.status} at step ${e.step}${e.error ? `: ${e.error}` : ''}`);
+      this.status.finished(job.runId ?? '');
+      if (job.runDir) this.tree.refresh([job.runDir]);
+      if (e.status === 'failed') void vscode.window.showErrorMessage(`Run ${job.runId ?? ''} failed: ${e.error ?? 'see its output'}`);
+    });
+  }
+
+  /** After a reload: follow runs whose trainer still lives; settle those that died. */
+  private reattachLiveRuns(): void {
+    for (const run of this.model.runs) {
+      if (run.record?.status !== 'running') continue;
+      try {
+        this.launcher.reattach(run.dir);
+      } catch (e) {
+        this.channel(run.id, run.label).appendLine(`cannot reattach: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Starts (or queues) a trainer with progress in a notification; tracks its config in git. */
+  launch(o: LaunchOptions): RunJob {
+    const job = this.launcher.launch({ config: o.config, runsDir: this.runsDir, name: o.name, set: o.set });
+    this.follow(job, `Training ${o.name}`);
+    return job;
+  }
+
+  resume(runDir: string): RunJob {
+    const job = this.launcher.resume(runDir);
+    this.follow(job, `Resuming ${path.basename(runDir)}`);
+    return job;
+  }
+
+  private follow(job: RunJob, title: string): void {
+    let tracked = false;
+    const offStarted = this.launcher.on('started', (j, e) => {
+      if (j !== job || tracked || e.resumed) return;
+      tracked = true;
+      void this.track(e.runId, e.runDir);
+    });
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
+      token.onCancellationRequested(() => this.launcher.stop(job));
+      let last = 0;
+      const off = this.launcher.on('progress', (j, e) => {
+        if (j !== job) return;
+        const pct = (100 * e.step) / Math.max(1, e.totalSteps);
+        progress.report({ increment: pct - last, message: `step ${e.step}/${e.totalSteps} · loss ${e.loss.toFixed(4)} · ${e.imagesPerSec.toFixed(1)} img/s` });
+        last = pct;
+      });
+      return job.done.finally(() => {
+        off();
+        offStarted();
+      });
+    });
+  }
+
+  private async track(runId: string, runDir: string): Promise<void> {
+    const mode = this.settings().gitTracking;
+    try {
+      const configText = fs.readFileSync(path.join(runDir, RUN_FILES.config), 'utf8');
+      const r = await trackRunConfig({ workspace: this.root, runId, runDir, configText, mode });
+      writeJsonAtomic(path.join(runDir, GIT_RECORD_FILE), r);
+      if ('off' in r) this.channel(runId).appendLine(`git: ${r.reason}`);
+      else this.channel(runId).appendLine(`git: config committed to ${r.ref} (${r.commit.slice(0, 10)})${r.dirty ? ', uncommitted changes saved in git.patch' : ''}`);
+    } catch (e) {
+      this.channel(runId).appendLine(`git: tracking failed: ${(e as Error).message}`);
+    }
+  }
+
+  dispose(): void {
+    this.watcher.close();
+    this.launcher.dispose();
+    this.status.dispose();
+    for (const c of this.channels.values()) c.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+export function createState(context: vscode.ExtensionContext): ExtensionState | null {
+  const root = workspaceRoot();
+  if (!root) return null;
+  return new ExtensionState(context.extensionPath, root);
+}
