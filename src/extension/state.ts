@@ -50,8 +50,6 @@ export class ExtensionState implements vscode.Disposable {
     this.launcher = new RunLauncher({
       trainerJs: path.join(extensionPath, 'dist', 'trainer.js'),
       node,
-      // VS Code's own executable is Electron: it runs the trainer as plain Node with this.
-      env: s.nodeExecutable ? process.env : { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
       cwd: root,
       maxConcurrent: s.concurrentRuns,
     });

@@ -16,11 +16,13 @@ import type { TrainerEvent } from '../core/protocol/events';
 import { train } from './train/trainer';
 import { ProgressBar } from './progress';
 import { sampleCommand } from './sampleCommand';
+import { fdCommand } from './metrics/fdCommand';
 
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
   immiscible train --resume RUN_DIR
   immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm] [--eta E] [--seed S] [--checkpoint STEP]
+  immiscible fd A.json B.json [--factor cholesky|eigh] [--json]
   immiscible validate FILE
   immiscible schema`;
 
@@ -104,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest);
       case 'sample':
         return await sampleCommand(rest);
+      case 'fd':
+        return await fdCommand(rest);
       case 'validate': {
         if (!rest[0]) throw new UsageError('validate needs a config file');
         loadConfigFile(rest[0], []);
