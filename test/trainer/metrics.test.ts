@@ -10,7 +10,8 @@ import { FeatureStats, meanAndCovariance } from '../../src/trainer/metrics/stats
 import { drawSubset, kernelInceptionDistance, kidSubsetValue, mmdUnbiased } from '../../src/trainer/metrics/kid';
 import { fdCommand } from '../../src/trainer/metrics/fdCommand';
 
-const REFERENCE = '/work/shared/data/fid-reference-vectors.json';
+// A copy of shared/data/fid-reference-vectors.json (see its meta for how it was generated).
+const REFERENCE = path.resolve(__dirname, '../fixtures/fid-reference-vectors.json');
 
 interface FdCase {
   name: string;
