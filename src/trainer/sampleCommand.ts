@@ -6,13 +6,11 @@ import { formatIssue, validateConfig } from '../core/config/validate';
 import { listCheckpoints, readRunConfig } from '../core/run/reader';
 import { selectBackend } from './backend/select';
 import { loadDataset } from './data';
-import { sample } from './diffusion/sampler';
 import { makeSchedule } from './diffusion/schedule';
 import { createVariables, asWeights } from './model/params';
-import { encodeGrid } from './sample/grid';
-import { encodeScatter } from './sample/scatter';
+import { renderSamples } from './sample/render';
 import { readCheckpoint } from './train/checkpoint';
-import { buildModel, gridLabels } from './train/trainer';
+import { buildModel } from './train/trainer';
 
 export interface SampleOptions {
   checkpoint?: number;
@@ -56,20 +54,7 @@ export async function sampleFromRun(runDir: string, o: SampleOptions): Promise<R
   const ema = createVariables(model.params.specs, new Map(model.params.specs.map((s) => [s.name, loaded.arrays.get(`ema/${s.name}`)?.data ?? new Float32Array(0)])), false);
   try {
     const schedule = makeSchedule(config.diffusion.schedule, config.diffusion.timesteps, config.diffusion.betaStart, config.diffusion.betaEnd);
-    const pixels = await sample({
-      model,
-      weights: asWeights(ema),
-      schedule,
-      sampling: config.sampling,
-      count: config.sampling.count,
-      labels: gridLabels(config, ds),
-      nullLabel: ds.numClasses,
-      clip: config.sampling.clipDenoised && ds.kind === 'image',
-    });
-    const png =
-      ds.kind === 'points'
-        ? encodeScatter(pixels)
-        : encodeGrid(pixels, { count: config.sampling.count, height: ds.height, width: ds.width, channels: ds.channels });
+    const { pixels, png } = await renderSamples(model, asWeights(ema), schedule, config, ds);
     return { pixels, png, step: ck.step, count: config.sampling.count };
   } finally {
     for (const v of ema.values()) v.dispose();

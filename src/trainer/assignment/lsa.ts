@@ -1,12 +1,22 @@
 /**
- * Exact linear sum assignment (minimum-cost perfect matching of an n x n matrix) by shortest
- * augmenting paths with dual potentials: the algorithm of Crouse (2016) that scipy's
- * `linear_sum_assignment` implements, preceded by the column reduction and greedy start of
- * Jonker-Volgenant.
+ * Exact linear sum assignment (minimum-cost perfect matching of an n x n matrix).
+ *
+ * The algorithm is Jonker and Volgenant's LAPJV (1987): row and column reduction, reduction
+ * transfer and augmenting row reduction (an auction without epsilon) assign most rows cheaply,
+ * then shortest augmenting paths (Dijkstra on reduced costs, as in scipy's Crouse 2016 solver)
+ * finish the rest exactly. What makes it fast on dense matrices is that the rows are read
+ * lazily: each row keeps a list of its K cheapest columns under the current column duals and a
+ * lower bound for all the others, and a row is read in full only when that bound could matter.
+ *
+ * Duals: v[j] per column is stored; the row dual is implicit, u_i = c[i][x_i] - v[x_i], and every
+ * assigned row keeps its column a minimiser of c[i][j] - v[j] (complementary slackness), so the
+ * augmentation phase may treat reduced costs as non-negative. v only ever decreases, so a bound
+ * theta_i <= c[i][j] - v[j] over the columns j missing from row i's list stays valid until the
+ * row is read again.
  */
 
-/** Throws a RangeError naming the first problem: a bad n, a wrong length, or a non-finite entry. */
-function validate(cost: Float64Array, n: number): number {
+/** Throws a RangeError naming the first problem: a bad n or a wrong length. */
+function checkSize(cost: Float64Array, n: number): void {
   if (!Number.isInteger(n) || n < 0) {
     throw new RangeError(`linearSumAssignment: n must be a non-negative integer, got ${n}`);
   }
@@ -16,149 +26,652 @@ function validate(cost: Float64Array, n: number): number {
       `linearSumAssignment: expected n*n = ${size} entries for n = ${n}, found ${cost.length}`,
     );
   }
-  let maxAbs = 0;
-  for (let k = 0; k < size; k++) {
-    const c = cost[k];
-    if (!Number.isFinite(c)) {
-      const row = Math.floor(k / n);
-      throw new RangeError(
-        `linearSumAssignment: cost[${row}][${k - row * n}] (row ${row}, column ${k - row * n}) is ${c}; entries must be finite`,
-      );
-    }
-    const a = Math.abs(c);
-    if (a > maxAbs) maxAbs = a;
-  }
-  return maxAbs;
+}
+
+function nonFinite(cost: Float64Array, n: number, k: number): RangeError {
+  const row = Math.floor(k / n);
+  const c = cost[k];
+  return new RangeError(
+    `linearSumAssignment: cost[${row}][${k - row * n}] (row ${row}, column ${k - row * n}) is ${c}; entries must be finite`,
+  );
+}
+
+/** The first non-finite entry of row i, which the caller knows has one. */
+function firstNonFinite(c: Float64Array, n: number, i: number): RangeError {
+  const base = i * n;
+  let j = 0;
+  while (j < n - 1 && Number.isFinite(c[base + j])) j++;
+  return nonFinite(c, n, base + j);
 }
 
 /**
- * Minimum-cost perfect assignment of the n x n row-major `cost`; returns col with col[i] the
- * column given to row i. Ties may be broken either way: only the total cost is unique.
+ * One pass in row order: rejects non-finite entries (the first in row-major order is named) and
+ * returns max |c|; then leaves in v[j] the column minimum of c[i][j] - r_i, r_i the row minimum,
+ * and in argMin[j] its first row. Subtracting the row minima first matters for image-vs-noise
+ * costs: ||x_i||^2 makes the same few rows the minimum of every column otherwise, and column
+ * reduction would assign almost nothing. Each row is read from memory once and then from cache.
  */
-export function linearSumAssignment(cost: Float64Array, n: number): Int32Array {
-  const maxAbs = validate(cost, n);
-  const col4row = new Int32Array(n).fill(-1);
-  if (n === 0) return col4row;
-  if (n === 1) {
-    col4row[0] = 0;
-    return col4row;
-  }
-
-  // Path lengths and potentials are sums of up to ~2n reduced costs; near Number.MAX_VALUE they
-  // would overflow to Infinity and the comparisons would go wrong. A power-of-two scale is exact,
-  // so it leaves the optimal permutation unchanged.
-  let scale = 1;
-  const limit = Number.MAX_VALUE / (16 * (n + 1));
-  if (maxAbs > limit) scale = 2 ** -Math.ceil(Math.log2(maxAbs / limit));
-
-  // Column reduction. For image-vs-noise costs the per-noise norm dominates C's spread, and a
-  // solver starting every column at potential 0 then walks long augmenting paths; removing the
-  // column minima keeps the permutation and makes the solve 2-5x faster (shared/notes).
-  const size = n * n;
-  const w = new Float64Array(size);
-  const colMin = new Float64Array(n).fill(Infinity);
-  const argMin = new Int32Array(n);
+function reduce(c: Float64Array, n: number, v: Float64Array, argMin: Int32Array): number {
+  let maxAbs = 0;
+  v.fill(Infinity);
   for (let i = 0; i < n; i++) {
     const base = i * n;
+    let r = Infinity;
+    let mx = -Infinity;
+    // z stays 0 unless an entry is NaN or infinite (t * 0 is NaN for those): cheaper per entry
+    // than a test and branch, and the rare bad row is searched again for the exact place.
+    let z = 0;
     for (let j = 0; j < n; j++) {
-      const c = scale === 1 ? cost[base + j] : cost[base + j] * scale;
-      w[base + j] = c;
-      if (c < colMin[j]) {
-        colMin[j] = c;
+      const t = c[base + j];
+      r = t < r ? t : r;
+      mx = t > mx ? t : mx;
+      z += t * 0;
+    }
+    if (z !== 0) throw firstNonFinite(c, n, i);
+    const a = Math.max(-r, mx);
+    if (a > maxAbs) maxAbs = a;
+    for (let j = 0; j < n; j++) {
+      const t = c[base + j] - r;
+      if (t < v[j]) {
+        v[j] = t;
         argMin[j] = i;
       }
     }
   }
-  for (let i = 0; i < n; i++) {
-    const base = i * n;
-    for (let j = 0; j < n; j++) w[base + j] -= colMin[j];
+  return maxAbs;
+}
+
+/** Options of linearSumAssignmentWith; the defaults are what linearSumAssignment uses. */
+export interface LsaOptions {
+  /** Columns listed per row at the start (clamped to 2..n). */
+  candidates?: number;
+  /** Double the lists while full row reads cost more than listed ones (default true). */
+  grow?: boolean;
+  /** Passes of augmenting row reduction (default 2, as LAPJV). */
+  rowReductionPasses?: number;
+  /** Bids allowed per pass: a * n + b * (free rows), as [a, b]. */
+  rowReductionBudget?: [number, number];
+  /** Epsilon-scaling auction after row reduction: [first epsilon as a multiple of the bid
+   * scale, divisor per phase, phases], or false; by default used when row reduction leaves more
+   * than n/16 rows free. */
+  epsScaling?: [number, number, number] | false;
+}
+
+/** The solver's state for one matrix; a class so the hot loops see fixed-shape fields. */
+class Solver {
+  readonly n: number;
+  /** Candidates listed per row (2 <= k <= n); grows when full reads dominate. */
+  k: number;
+  readonly c: Float64Array;
+  /** Column duals. */
+  readonly v: Float64Array;
+  /** Column of each row, -1 while free. */
+  readonly x: Int32Array;
+  /** Row of each column, -1 while free. */
+  readonly y: Int32Array;
+  /** Row i's k listed columns and their costs at [i*k, (i+1)*k), and the bound for the rest. */
+  candCol: Int32Array;
+  candC: Float64Array;
+  readonly theta: Float64Array;
+  /** Whether row i has a list yet: rows are listed on first use, many never are. */
+  readonly built: Uint8Array;
+  // Selection scratch: a max-heap of the k smallest reduced costs seen so far.
+  private selVal: Float64Array;
+  private selCol: Int32Array;
+  // Dijkstra state. Heap items are columns 0..n-1 and, as n + i, the moment row i's unlisted
+  // columns must be read (their distance can be no less than that key).
+  private readonly d: Float64Array;
+  private readonly pred: Int32Array;
+  private readonly settled: Uint8Array;
+  private readonly hRow: Float64Array;
+  private readonly key: Float64Array;
+  private readonly heap: Int32Array;
+  private readonly pos: Int32Array;
+  private heapSize = 0;
+  private readonly touched: Int32Array;
+  private readonly improved: Int32Array;
+  private readonly settledList: Int32Array;
+  /** Entries read by listed scans and by full row reads since the lists last grew. */
+  listedWork = 0;
+  fullWork = 0;
+
+  constructor(c: Float64Array, n: number, k: number, v: Float64Array) {
+    this.n = n;
+    this.k = k;
+    this.c = c;
+    this.v = v;
+    this.x = new Int32Array(n).fill(-1);
+    this.y = new Int32Array(n).fill(-1);
+    this.candCol = new Int32Array(n * k);
+    this.candC = new Float64Array(n * k);
+    this.theta = new Float64Array(n);
+    this.built = new Uint8Array(n);
+    this.selVal = new Float64Array(k);
+    this.selCol = new Int32Array(k);
+    this.d = new Float64Array(n).fill(Infinity);
+    this.pred = new Int32Array(n);
+    this.settled = new Uint8Array(n);
+    this.hRow = new Float64Array(n);
+    this.key = new Float64Array(2 * n);
+    this.heap = new Int32Array(2 * n);
+    this.pos = new Int32Array(2 * n).fill(-1);
+    this.touched = new Int32Array(n);
+    this.improved = new Int32Array(n);
+    this.settledList = new Int32Array(n);
   }
 
-  // Greedy start: each column's minimum row, if still free, takes it. Those pairs have reduced
-  // cost exactly 0 under u = v = 0, so the partial matching already satisfies complementary
-  // slackness and only the remaining rows need an augmenting path.
-  const row4col = new Int32Array(n).fill(-1);
-  for (let j = 0; j < n; j++) {
-    const i = argMin[j];
-    if (col4row[i] === -1) {
-      col4row[i] = j;
-      row4col[j] = i;
+  /** Lists k columns per row from now on, rebuilding every row's list under the current v. */
+  resize(k: number): void {
+    const n = this.n;
+    this.k = k;
+    this.candCol = new Int32Array(n * k);
+    this.candC = new Float64Array(n * k);
+    this.selVal = new Float64Array(k);
+    this.selCol = new Int32Array(k);
+    this.built.fill(0);
+    this.listedWork = 0;
+    this.fullWork = 0;
+  }
+
+  /** Starts a row's selection: its first k columns, heap-ordered by reduced cost. */
+  private selStart(base: number): number {
+    const { c, v, k, selVal, selCol } = this;
+    for (let j = 0; j < k; j++) {
+      selVal[j] = c[base + j] - v[j];
+      selCol[j] = j;
+    }
+    for (let s = (k >> 1) - 1; s >= 0; s--) this.siftSel(s);
+    return selVal[0];
+  }
+
+  /**
+   * Ends a row's selection: stores the k kept columns and the bound for the others. Every column
+   * left out was at least the largest kept value when it was seen, and that maximum only falls,
+   * so the final maximum bounds them all.
+   */
+  private selEnd(i: number, base: number): void {
+    const { c, k, selCol } = this;
+    this.theta[i] = k === this.n ? Infinity : this.selVal[0];
+    this.built[i] = 1;
+    const cb = i * k;
+    for (let t = 0; t < k; t++) {
+      const j = selCol[t];
+      this.candCol[cb + t] = j;
+      this.candC[cb + t] = c[base + j];
     }
   }
 
-  const u = new Float64Array(n);
-  const v = new Float64Array(n);
-  const spc = new Float64Array(n); // shortest path cost to each column in this search
-  const path = new Int32Array(n); // row preceding each column on its shortest path
-  const remaining = new Int32Array(n); // columns not yet scanned, in the first numRemaining slots
-  const visitedRows = new Int32Array(n);
-  const scannedCols = new Int32Array(n);
-
-  for (let curRow = 0; curRow < n; curRow++) {
-    if (col4row[curRow] !== -1) continue;
-    spc.fill(Infinity);
-    for (let it = 0; it < n; it++) remaining[it] = n - 1 - it;
-    let numRemaining = n;
-    let nVisited = 0;
-    let nScanned = 0;
-    let minVal = 0;
-    let i = curRow;
-    let sink = -1;
-
-    while (sink === -1) {
-      visitedRows[nVisited++] = i;
-      const base = i * n;
-      const ui = u[i];
-      let index = -1;
-      let lowest = Infinity;
-      for (let it = 0; it < numRemaining; it++) {
-        const j = remaining[it];
-        const r = minVal + w[base + j] - ui - v[j];
-        if (r < spc[j]) {
-          path[j] = i;
-          spc[j] = r;
-        }
-        const s = spc[j];
-        // Among equal distances a free column ends the search at once.
-        if (s < lowest || (s === lowest && row4col[j] === -1)) {
-          lowest = s;
-          index = it;
-        }
+  /** Reads row i in full under the current v and keeps its k cheapest columns. */
+  buildRow(i: number): void {
+    const { c, v, n, k, selVal, selCol } = this;
+    const base = i * n;
+    let top = this.selStart(base);
+    for (let j = k; j < n; j++) {
+      const t = c[base + j] - v[j];
+      if (t < top) {
+        selVal[0] = t;
+        selCol[0] = j;
+        this.siftSel(0);
+        top = selVal[0];
       }
-      if (index === -1) {
+    }
+    this.selEnd(i, base);
+  }
+
+  private siftSel(s: number): void {
+    const { selVal, selCol, k } = this;
+    const val = selVal[s];
+    const col = selCol[s];
+    for (;;) {
+      let ch = 2 * s + 1;
+      if (ch >= k) break;
+      if (ch + 1 < k && selVal[ch + 1] > selVal[ch]) ch++;
+      if (selVal[ch] <= val) break;
+      selVal[s] = selVal[ch];
+      selCol[s] = selCol[ch];
+      s = ch;
+    }
+    selVal[s] = val;
+    selCol[s] = col;
+  }
+
+  /**
+   * Reduction transfer (LAPJV): a row that got exactly one column in the column reduction moves
+   * its slack to that column, v[j1] dropping by the gap to the row's second-cheapest column, so
+   * later bids see a higher row dual. The list holds the two cheapest columns (k >= 2).
+   */
+  transfer(i: number): void {
+    if (!this.built[i]) this.buildRow(i);
+    const { candCol, candC, v, k } = this;
+    const j1 = this.x[i];
+    const cb = i * k;
+    let mu = Infinity;
+    for (let t = 0; t < k; t++) {
+      const j = candCol[cb + t];
+      if (j === j1) continue;
+      const h = candC[cb + t] - v[j];
+      if (h < mu) mu = h;
+    }
+    const own = this.c[i * this.n + j1] - v[j1];
+    if (mu > own) v[j1] -= mu - own;
+  }
+
+  /**
+   * Augmenting row reduction: each free row bids for its cheapest column, lowering that
+   * column's v by the gap to its second cheapest so the row is indifferent, and evicts the
+   * previous owner, which bids next. Returns the number of rows still free, now at the front of
+   * `free`. A bid that cannot lower v (a tie, or a gap below v's rounding) takes the second
+   * column instead and defers the evicted row to the next pass, so no pair of rows can trade a
+   * column back and forth forever; `budget` bounds the bids of one pass all the same.
+   */
+  rowReduction(free: Int32Array, nFree: number, budget: number, eps = 0): number {
+    const { theta, v, x, y } = this;
+    let current = 0;
+    let newFree = 0;
+    let bids = 0;
+    while (current < nFree) {
+      const i = free[current++];
+      bids++;
+      if (!this.built[i]) this.buildRow(i);
+      let j1 = -1;
+      let v1 = Infinity;
+      let j2 = -1;
+      let v2 = Infinity;
+      for (let pass = 0; pass < 2; pass++) {
+        const { candCol, candC, k } = this;
+        const cb = i * k;
+        j1 = -1;
+        v1 = Infinity;
+        j2 = -1;
+        v2 = Infinity;
+        for (let t = 0; t < k; t++) {
+          const j = candCol[cb + t];
+          const h = candC[cb + t] - v[j];
+          if (h < v2) {
+            if (h >= v1) {
+              v2 = h;
+              j2 = j;
+            } else {
+              v2 = v1;
+              j2 = j1;
+              v1 = h;
+              j1 = j;
+            }
+          }
+        }
+        this.listedWork += k;
+        // An unlisted column could undercut the second cheapest: read the row again.
+        if (v2 <= theta[i]) break;
+        this.buildRow(i);
+        this.fullWork += this.n;
+      }
+      let i0 = y[j1];
+      const lowered = v[j1] - (v2 - v1) - eps;
+      const lowers = lowered < v[j1];
+      if (bids <= budget) {
+        if (lowers) {
+          v[j1] = lowered;
+        } else if (i0 >= 0) {
+          j1 = j2;
+          i0 = y[j2];
+        }
+        if (i0 >= 0) {
+          // The evicted row bids at once while prices are still moving, else in the next pass.
+          if (lowers) free[--current] = i0;
+          else free[newFree++] = i0;
+        }
+      } else if (i0 >= 0) {
+        // Budget spent: take the cheapest column without a price change (still a minimiser,
+        // so complementary slackness holds) and leave the evicted row to the augmentation.
+        free[newFree++] = i0;
+      }
+      x[i] = j1;
+      y[j1] = i;
+    }
+    return newFree;
+  }
+
+  /** How much dearer row i's column is than its cheapest one under the current v. */
+  slack(i: number): number {
+    if (!this.built[i]) this.buildRow(i);
+    for (;;) {
+      const { candCol, candC, k, v } = this;
+      const cb = i * k;
+      let m = Infinity;
+      for (let t = 0; t < k; t++) {
+        const h = candC[cb + t] - v[candCol[cb + t]];
+        if (h < m) m = h;
+      }
+      this.listedWork += k;
+      if (m <= this.theta[i]) {
+        const j = this.x[i];
+        return this.c[i * this.n + j] - v[j] - m;
+      }
+      this.buildRow(i);
+      this.fullWork += this.n;
+    }
+  }
+
+  /** Mean over listed rows of the spread of their listed reduced costs: the scale of a bid. */
+  bidScale(): number {
+    let sum = 0;
+    let cnt = 0;
+    const { candCol, candC, k, v, n } = this;
+    for (let i = 0; i < n; i++) {
+      if (!this.built[i]) continue;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let t = 0; t < k; t++) {
+        const h = candC[i * k + t] - v[candCol[i * k + t]];
+        if (h < lo) lo = h;
+        if (h > hi) hi = h;
+      }
+      sum += hi - lo;
+      cnt++;
+    }
+    return cnt > 0 ? sum / cnt : 0;
+  }
+
+  // ---- binary min-heap over key[], with positions for decrease-key ----
+
+  private siftUp(p: number): void {
+    const { heap, pos, key } = this;
+    const item = heap[p];
+    const kv = key[item];
+    while (p > 0) {
+      const parent = (p - 1) >> 1;
+      const q = heap[parent];
+      if (key[q] <= kv) break;
+      heap[p] = q;
+      pos[q] = p;
+      p = parent;
+    }
+    heap[p] = item;
+    pos[item] = p;
+  }
+
+  private siftDown(p: number): void {
+    const { heap, pos, key } = this;
+    const size = this.heapSize;
+    const item = heap[p];
+    const kv = key[item];
+    for (;;) {
+      let ch = 2 * p + 1;
+      if (ch >= size) break;
+      if (ch + 1 < size && key[heap[ch + 1]] < key[heap[ch]]) ch++;
+      const q = heap[ch];
+      if (key[q] >= kv) break;
+      heap[p] = q;
+      pos[q] = p;
+      p = ch;
+    }
+    heap[p] = item;
+    pos[item] = p;
+  }
+
+  /** Inserts item with key kv, or lowers its key if it is already queued. */
+  private push(item: number, kv: number): void {
+    this.key[item] = kv;
+    let p = this.pos[item];
+    if (p < 0) {
+      p = this.heapSize++;
+      this.heap[p] = item;
+    }
+    this.siftUp(p);
+  }
+
+  private pop(): number {
+    const { heap, pos } = this;
+    const top = heap[0];
+    pos[top] = -1;
+    const last = heap[--this.heapSize];
+    if (this.heapSize > 0) {
+      heap[0] = last;
+      this.siftDown(0);
+    }
+    return top;
+  }
+
+  /** Offers row i's listed columns at distance c - v - h, and queues the read of the rest. */
+  private scanListed(i: number, h: number, nTouched: number): number {
+    if (!this.built[i]) this.buildRow(i);
+    const { candCol, candC, v, d, pred, settled, touched, k } = this;
+    const cb = i * k;
+    for (let t = 0; t < k; t++) {
+      const j = candCol[cb + t];
+      if (settled[j]) continue;
+      const r = candC[cb + t] - v[j] - h;
+      const dj = d[j];
+      if (r < dj) {
+        if (dj === Infinity) touched[nTouched++] = j;
+        d[j] = r;
+        pred[j] = i;
+        this.push(j, r);
+      }
+    }
+    this.listedWork += k;
+    const th = this.theta[i];
+    if (th !== Infinity) {
+      this.hRow[i] = h;
+      this.push(this.n + i, th - h);
+    }
+    return nTouched;
+  }
+
+  /**
+   * Reads row i in full: offers every unsettled column, and rebuilds its list in the same pass.
+   * Many columns improve at once here, so their keys are set first and the heap is then either
+   * rebuilt in O(size) or repaired item by item, whichever is cheaper.
+   */
+  private scanFull(i: number, nTouched: number): number {
+    const { c, v, d, pred, settled, touched, improved, key, heap, pos, n, k, selVal, selCol } = this;
+    const h = this.hRow[i];
+    const base = i * n;
+    let nImproved = 0;
+    let top = this.selStart(base);
+    for (let j = 0; j < n; j++) {
+      const t = c[base + j] - v[j];
+      if (j >= k && t < top) {
+        selVal[0] = t;
+        selCol[0] = j;
+        this.siftSel(0);
+        top = selVal[0];
+      }
+      if (settled[j]) continue;
+      const r = t - h;
+      const dj = d[j];
+      if (r < dj) {
+        if (dj === Infinity) touched[nTouched++] = j;
+        d[j] = r;
+        pred[j] = i;
+        key[j] = r;
+        if (pos[j] < 0) {
+          pos[j] = this.heapSize;
+          heap[this.heapSize++] = j;
+        }
+        improved[nImproved++] = j;
+      }
+    }
+    this.selEnd(i, base);
+    this.fullWork += n;
+    if (nImproved > this.heapSize >> 2) {
+      for (let p = (this.heapSize >> 1) - 1; p >= 0; p--) this.siftDown(p);
+    } else {
+      for (let t = 0; t < nImproved; t++) this.siftUp(pos[improved[t]]);
+    }
+    return nTouched;
+  }
+
+  /**
+   * Shortest augmenting path from the free row `start` to a free column (Dijkstra on reduced
+   * costs, reading rows lazily); then updates v on the settled columns and flips the path.
+   */
+  augment(start: number): void {
+    const { d, settled, settledList, touched, x, y, v, pred, n } = this;
+    let nTouched = this.scanListed(start, 0, 0);
+    let nSettled = 0;
+    let sink = -1;
+    while (sink < 0) {
+      if (this.heapSize === 0) {
         // Unreachable for finite input after scaling; kept so a numeric fault cannot loop forever.
         throw new Error('linearSumAssignment: no augmenting path (non-finite intermediate values)');
       }
-      minVal = lowest;
-      const j = remaining[index];
-      scannedCols[nScanned++] = j;
-      if (row4col[j] === -1) sink = j;
-      else i = row4col[j];
-      remaining[index] = remaining[--numRemaining];
+      const item = this.pop();
+      if (item >= n) {
+        nTouched = this.scanFull(item - n, nTouched);
+        continue;
+      }
+      const j = item;
+      const i = y[j];
+      if (i < 0) {
+        sink = j;
+        break;
+      }
+      settled[j] = 1;
+      settledList[nSettled++] = j;
+      // Row i reaches column k at d[j] + (c[i][k] - v[k]) - u_i with u_i = c[i][j] - v[j].
+      nTouched = this.scanListed(i, this.c[i * n + j] - v[j] - d[j], nTouched);
     }
-
-    // Dual update keeps every reduced cost >= 0 and those of matched pairs at 0.
-    u[curRow] += minVal;
-    for (let t = 1; t < nVisited; t++) {
-      const r = visitedRows[t];
-      u[r] += minVal - spc[col4row[r]];
+    // Dual update on the settled columns: keeps every reduced cost >= 0 and the path tight.
+    const dSink = d[sink];
+    for (let t = 0; t < nSettled; t++) {
+      const j = settledList[t];
+      v[j] += d[j] - dSink;
+      settled[j] = 0;
     }
-    for (let t = 0; t < nScanned; t++) {
-      const j = scannedCols[t];
-      v[j] -= minVal - spc[j];
-    }
-
     let j = sink;
     for (;;) {
-      const r = path[j];
-      row4col[j] = r;
-      const prev = col4row[r];
-      col4row[r] = j;
-      if (r === curRow) break;
+      const i = pred[j];
+      y[j] = i;
+      const prev = x[i];
+      x[i] = j;
+      if (i === start) break;
       j = prev;
     }
+    // Reset only what this search touched: most searches are short.
+    for (let t = 0; t < nTouched; t++) d[touched[t]] = Infinity;
+    const { heap, pos } = this;
+    for (let p = 0; p < this.heapSize; p++) pos[heap[p]] = -1;
+    this.heapSize = 0;
   }
-  return col4row;
+}
+
+const DEFAULT_EPS_SCALING: [number, number, number] = [4, 8, 5];
+
+/** Initial list length: image-vs-noise costs need few columns per row (the lists then grow only
+ * where full row reads dominate, as for 2-D costs). */
+function defaultCandidates(n: number): number {
+  return Math.min(n, 16);
+}
+
+/**
+ * As linearSumAssignment, with the solver's options. Exported so tests can force short lists
+ * (and so the lazy row reads) at small n; every setting gives the same optimal total.
+ */
+export function linearSumAssignmentWith(cost: Float64Array, n: number, options: LsaOptions = {}): Int32Array {
+  checkSize(cost, n);
+  if (n === 0) return new Int32Array(0);
+  const v = new Float64Array(n);
+  const argMin = new Int32Array(n);
+  const maxAbs = reduce(cost, n, v, argMin);
+  if (n === 1) return new Int32Array(1);
+  const candidates = options.candidates ?? defaultCandidates(n);
+  if (!Number.isInteger(candidates) || candidates < 2) {
+    throw new RangeError(`linearSumAssignment: candidates must be an integer >= 2, got ${candidates}`);
+  }
+  const grow = options.grow ?? true;
+  const passes = options.rowReductionPasses ?? 2;
+  const [ba, bb] = options.rowReductionBudget ?? [16, 64];
+
+  // Path lengths and potentials are sums of up to ~2n reduced costs; near Number.MAX_VALUE they
+  // would overflow to Infinity and the comparisons would go wrong. A power-of-two scale is exact,
+  // so it leaves the optimal permutation unchanged. Only then is the input copied.
+  let c = cost;
+  const limit = Number.MAX_VALUE / (16 * (n + 1));
+  if (maxAbs > limit) {
+    const scale = 2 ** -Math.ceil(Math.log2(maxAbs / limit));
+    c = new Float64Array(cost.length);
+    for (let t = 0; t < c.length; t++) c[t] = cost[t] * scale;
+    reduce(c, n, v, argMin);
+  }
+
+  const s = new Solver(c, n, Math.min(n, candidates), v);
+  const { x, y } = s;
+
+  // Column reduction: each column offers itself to its minimising row; a row keeps the first
+  // offer (columns taken in reverse, as in LAPJV). Those pairs are tight: row i's dual is r_i.
+  const matches = new Int32Array(n);
+  for (let j = n - 1; j >= 0; j--) {
+    const i = argMin[j];
+    if (matches[i]++ === 0) {
+      x[i] = j;
+      y[j] = i;
+    }
+  }
+
+  const free = new Int32Array(n);
+  let nFree = 0;
+  for (let i = 0; i < n; i++) {
+    if (matches[i] === 0) free[nFree++] = i;
+    else if (matches[i] === 1) s.transfer(i);
+  }
+
+  const growLists = (): void => {
+    // Full row reads cost n each; once they outweigh the listed scans (2-D costs, whose
+    // augmenting paths are long), longer lists pay for the pass that rebuilds them.
+    if (grow && s.fullWork > 2 * s.listedWork + n * 8 && 2 * s.k <= n >> 1) s.resize(2 * s.k);
+  };
+
+  // Augmenting row reduction, as LAPJV does; the budget only guards against pathological float
+  // price wars.
+  for (let pass = 0; pass < passes && nFree > 0; pass++) {
+    nFree = s.rowReduction(free, nFree, ba * n + bb * nFree);
+  }
+
+  // Many rows still free means a price war (low-rank costs such as 2-D points): there, an
+  // epsilon-scaling auction finds near-optimal duals far sooner, and rows that end it not
+  // exactly tight are freed again, so exactness still rests on the phases below.
+  const eps = options.epsScaling ?? (nFree > n >> 4 ? DEFAULT_EPS_SCALING : false);
+  if (eps !== false && nFree > 0) {
+    const [m0, div, phases] = eps;
+    // Rows evicted during row reduction still name their old column.
+    for (let t = 0; t < nFree; t++) x[free[t]] = -1;
+    let e = m0 * s.bidScale();
+    for (let ph = 0; ph < phases && e > 0; ph++) {
+      nFree = s.rowReduction(free, nFree, 1000 * n, e);
+      for (let t = 0; t < nFree; t++) x[free[t]] = -1;
+      e /= div;
+      const last = ph === phases - 1;
+      nFree = 0;
+      for (let i = 0; i < n; i++) {
+        if (x[i] < 0 || s.slack(i) > (last ? 0 : e)) {
+          if (x[i] >= 0) y[x[i]] = -1;
+          x[i] = -1;
+          free[nFree++] = i;
+        }
+      }
+      growLists();
+    }
+    for (let pass = 0; pass < passes && nFree > 0; pass++) {
+      nFree = s.rowReduction(free, nFree, ba * n + bb * nFree);
+    }
+  }
+
+  for (let f = 0; f < nFree; f++) {
+    s.augment(free[f]);
+    growLists();
+  }
+  return x.slice();
+}
+
+/**
+ * Minimum-cost perfect assignment of the n x n row-major `cost`; returns col with col[i] the
+ * column given to row i. Ties may be broken either way: only the total cost is unique. Exact
+ * for any finite matrix (up to the rounding of the reduced costs in Float64); the input is not
+ * modified.
+ */
+export function linearSumAssignment(cost: Float64Array, n: number): Int32Array {
+  return linearSumAssignmentWith(cost, n);
 }
 
 /**

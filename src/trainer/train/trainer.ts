@@ -15,14 +15,12 @@ import { selectBackend } from '../backend/select';
 import { BatchSampler, gatherImages, gatherPoints, loadDataset, type Dataset } from '../data';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { qSample } from '../diffusion/process';
-import { sample } from '../diffusion/sampler';
 import type { Denoiser } from '../model/denoiser';
 import { buildMlp } from '../model/mlp';
 import { asWeights } from '../model/params';
 import { buildUnet } from '../model/unet';
 import { Rng } from '../rng';
-import { encodeGrid } from '../sample/grid';
-import { encodeScatter } from '../sample/scatter';
+import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
 import { assignNoise } from './assignNoise';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
@@ -44,11 +42,6 @@ export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
   if (ds.kind === 'points') return buildMlp(config.model, ds.dim);
   if (ds.height !== ds.width) throw new Error(`${ds.description}: expected square images, found ${ds.height}x${ds.width}`);
   return buildUnet(config.model, ds.height, ds.channels, ds.numClasses);
-}
-
-export function gridLabels(config: RunConfig, ds: Dataset): Int32Array | null {
-  if (!config.model.classConditional) return null;
-  return Int32Array.from({ length: config.sampling.count }, (_, i) => i % ds.numClasses);
 }
 
 /** Removes metrics lines after the checkpoint we resume from, so the log has each step once. */
@@ -149,20 +142,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       emit(makeEvent('checkpoint', runId, { step, dir }));
     };
     const saveSamples = async (): Promise<void> => {
-      const pixels = await sample({
-        model,
-        weights: asWeights(s.ema),
-        schedule,
-        sampling: config.sampling,
-        count: config.sampling.count,
-        labels: gridLabels(config, ds),
-        nullLabel: ds.numClasses,
-        clip: config.sampling.clipDenoised && ds.kind === 'image',
-      });
-      const png =
-        ds.kind === 'points'
-          ? encodeScatter(pixels)
-          : encodeGrid(pixels, { count: config.sampling.count, height: ds.height, width: ds.width, channels: ds.channels });
+      const { png } = await renderSamples(model, asWeights(s.ema), schedule, config, ds);
       const file = run.path(RUN_FILES.samples, sampleFileName(step));
       writeFileAtomic(file, png);
       emit(makeEvent('sample', runId, { step, file }));
