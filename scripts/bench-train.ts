@@ -4,6 +4,7 @@
  * Options: --models demo,standard32 --batches 16,64 --steps N --warmup N --backends wasm,cpu [--cpu-all]
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -91,6 +92,34 @@ function timeTorch(spec: ModelSpec, batch: number, warmup: number, steps: number
   return { ms: out.ms, params: out.params, version: out.torch };
 }
 
+/**
+ * The whole trainer step (data, noise, assignment, forward/backward, Adam, EMA, logging) of the
+ * demo config with each assignment mode, run through the real CLI; step time from metrics.jsonl.
+ */
+function modeSteps(modes: string[], steps: number): Record<string, { msPerStep: number; assignMs: number }> {
+  const out: Record<string, { msPerStep: number; assignMs: number }> = {};
+  if (!modes.length) return out;
+  const trainer = path.resolve(__dirname, 'trainer.js');
+  const config = path.resolve(__dirname, '../configs/mnist-immiscible.json');
+  const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-modes-'));
+  for (const mode of modes) {
+    const r = spawnSync(
+      process.execPath,
+      [trainer, 'train', '--config', config, '--runs', runs, '--name', mode, '--set', `assignment.mode=${mode}`, '--set', `training.steps=${steps}`, '--set', 'training.sampleEvery=0', '--set', 'training.checkpointEvery=0', '--set', 'sampling.count=1', '--set', 'sampling.steps=1'],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`trainer failed for mode ${mode}: ${r.stderr}`);
+    const dir = fs.readdirSync(runs).map((d) => path.join(runs, d)).find((d) => d.includes(`-${mode}-`));
+    const lines = fs.readFileSync(path.join(dir as string, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { wallTime: number; assign: { ms: number } });
+    // Skip the first 5 steps (warm-up), then the median step duration.
+    const d = lines.slice(5).map((m, i) => (m.wallTime - lines[i + 4].wallTime) * 1000);
+    out[mode] = { msPerStep: median(d), assignMs: median(lines.slice(5).map((m) => m.assign.ms)) };
+    console.log(`trainer step, demo config, batch 32, assignment ${mode.padEnd(6)} ${out[mode].msPerStep.toFixed(0).padStart(5)} ms/step (assignment ${out[mode].assignMs.toFixed(1)} ms)`);
+  }
+  fs.rmSync(runs, { recursive: true, force: true });
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -101,6 +130,8 @@ async function main(): Promise<void> {
       backends: { type: 'string', default: 'wasm,cpu' },
       'cpu-all': { type: 'boolean', default: false },
       cell: { type: 'string' },
+      modes: { type: 'string', default: 'none,linear,knn' },
+      'mode-steps': { type: 'string', default: '30' },
     },
   });
   if (values.cell) {
@@ -148,8 +179,9 @@ async function main(): Promise<void> {
       }
     }
   }
+  const modes = modeSteps((values.modes ?? '').split(',').filter(Boolean), Number(values['mode-steps']));
   const anchor = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  console.log(JSON.stringify({ anchor: anchor.status === 0 ? `torch ${anchor.stdout.trim()} (2 threads)` : null, results }));
+  console.log(JSON.stringify({ anchor: anchor.status === 0 ? `torch ${anchor.stdout.trim()} (2 threads)` : null, results, modes }));
 }
 
 main().catch((e: unknown) => {
