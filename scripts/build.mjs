@@ -15,7 +15,9 @@ const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'no
 const builds = [
   // Native TensorFlow is optional and found at run time when the user installed it.
   { ...common, entryPoints: { trainer: 'src/trainer/main.ts' }, external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
-  { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, external: ['vscode'] },
+  // jsonc-parser's `main` is a UMD build that loads its parts with a runtime require esbuild cannot
+  // follow; its ESM build bundles whole.
+  { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, external: ['vscode'], mainFields: ['module', 'main'] },
   // Benchmarks run from the checkout: their packages stay in node_modules.
   { ...common, entryPoints: { 'bench-train': 'scripts/bench-train.ts' }, packages: 'external' },
 ];

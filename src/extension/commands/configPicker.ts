@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ConfigError, parseConfig } from '../../core/config/validate';
+import { ConfigError, formatIssue, parseConfig } from '../../core/config/validate';
 import type { RunConfig } from '../../core/config/types';
 
 export interface PickedConfig {
@@ -24,11 +24,13 @@ export async function findConfigs(extensionPath: string): Promise<{ label: strin
 
 /** Reads and validates; shows the file, each field and what was expected on failure. */
 export function loadConfigOrExplain(file: string): RunConfig | null {
+  const rel = vscode.workspace.asRelativePath(file);
   try {
-    return parseConfig(fs.readFileSync(file, 'utf8'), file);
+    return parseConfig(fs.readFileSync(file, 'utf8'), rel);
   } catch (e) {
-    const msg = e instanceof ConfigError ? e.message : `${file}: ${(e as Error).message}`;
-    void vscode.window.showErrorMessage(msg.replace(/\n\s*/g, ' · '), { modal: false });
+    // The fields first: a notification shows one line until expanded.
+    const msg = e instanceof ConfigError ? `${e.issues.map(formatIssue).join(' · ')} (${rel})` : `${rel}: ${(e as Error).message}`;
+    void vscode.window.showErrorMessage(`Invalid config: ${msg}`);
     return null;
   }
 }
