@@ -6,7 +6,7 @@
 #   - Debian's chromium (driven by playwright-core) and libkrb5-dev (code-server's kerberos module).
 # Idempotent: Node and code-server are cached outside the checkout, keyed by version, under
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/immiscible-lab/<name>-<version>
-# and a second call only checks them. Details: /work/shared/notes/vscode-offline.md.
+# and a second call only checks them. Details: test/e2e/README.md.
 set -euo pipefail
 
 NODE24_VERSION="${IMMISCIBLE_E2E_NODE_VERSION:-24.21.0}"

@@ -4,7 +4,7 @@
  *
  * `startHarness()`:
  *   1. finds Node 24, code-server and Chromium with scripts/e2e-setup.sh (cached after the
- *      first install; see /work/shared/notes/vscode-offline.md);
+ *      first install; see test/e2e/README.md);
  *   2. packages the extension (`npm run package`, which builds first) into a temp folder;
  *   3. creates a workspace that is a real git repository with one commit, holding
  *      configs/tiny.immiscible.json (configs/toy2d.json cut to 300 steps);

@@ -1,6 +1,6 @@
 // Picks the TF.js compute backend for a training run and says why the others were not used,
 // so the UI can show which backend and device a run got (see
-// /work/shared/notes/compute-backends.md).
+// docs/benchmarks.md).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';

@@ -8,7 +8,7 @@
 //     gradient (used as the filter), the forward stride becoming a dilation;
 //   - input gradient: correlate the output gradient, zero-stuffed by the stride, with the
 //     spatially flipped filter whose in/out channels are swapped.
-// See /work/shared/notes/compute-backends.md.
+// See docs/benchmarks.md.
 import * as tf from '@tensorflow/tfjs';
 // Imported for its side effect: the stock wasm kernels must be registered before we replace
 // `Conv2DBackpropInput`, or its later registration would overwrite ours.

@@ -18,7 +18,7 @@
  *   'eigh': W = V diag(sqrt(max(0, w))) from the eigendecomposition S1 = V diag(w) V^T, the
  *     literal S1^(1/2) of the formula (up to an orthogonal factor that does not change the
  *     spectrum). Kept as the reference route; both match the 40-digit ground truth of
- *     /work/shared/data/fid-reference-vectors.json within its tolerances.
+ *     test/fixtures/fid-reference-vectors.json within its tolerances.
  */
 import { congruenceLower, pivotedCholesky, symEigRows, symEigvals, symmetricCongruence } from './linalg';
 

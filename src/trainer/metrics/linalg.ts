@@ -3,7 +3,7 @@
  *
  * - `symEig` / `symEigRows`: symmetric eigendecomposition with vectors by Householder
  *   tridiagonalisation + implicit QL (EISPACK tred2/tql2, as transcribed in JAMA), not Jacobi,
- *   which needs ~15 minutes at d = 2048 in JS (/work/shared/notes/fid.md).
+ *   which needs ~15 minutes at d = 2048 in JS.
  * - `symEigvals`: eigenvalues only, by a blocked Householder reduction (LAPACK dsytrd) + QL.
  * - `pivotedCholesky` and `congruenceLower` (L^T A L): the cheap route to the spectrum of
  *   S1^(1/2) S2 S1^(1/2) used by the Frechet distance, with no eigenvectors at all.
