@@ -17,11 +17,13 @@ import { train } from './train/trainer';
 import { ProgressBar } from './progress';
 import { sampleCommand } from './sampleCommand';
 import { fdCommand } from './metrics/fdCommand';
+import { lsaCommand } from './assignment/lsaCommand';
 
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
   immiscible train --resume RUN_DIR
   immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm] [--eta E] [--seed S] [--checkpoint STEP]
+  immiscible lsa --cost FILE --n B
   immiscible fd A.json B.json [--factor cholesky|eigh] [--json]
   immiscible validate FILE
   immiscible schema`;
@@ -108,6 +110,8 @@ export async function main(argv: string[]): Promise<number> {
         return await sampleCommand(rest);
       case 'fd':
         return await fdCommand(rest);
+      case 'lsa':
+        return await lsaCommand(rest);
       case 'validate': {
         if (!rest[0]) throw new UsageError('validate needs a config file');
         loadConfigFile(rest[0], []);

@@ -6,7 +6,11 @@
  * then shortest augmenting paths (Dijkstra on reduced costs, as in scipy's Crouse 2016 solver)
  * finish the rest exactly. What makes it fast on dense matrices is that the rows are read
  * lazily: each row keeps a list of its K cheapest columns under the current column duals and a
- * lower bound for all the others, and a row is read in full only when that bound could matter.
+ * lower bound for all the others, and a row is read in full only when that bound could matter
+ * (the lists double when full reads dominate). When row reduction leaves many rows free (a price
+ * war, typical of low-rank costs such as 2-D points), an epsilon-scaling auction (Bertsekas)
+ * first brings the duals near the optimum; rows it leaves not exactly tight are freed again, so
+ * the exact phases above still decide the result.
  *
  * Duals: v[j] per column is stored; the row dual is implicit, u_i = c[i][x_i] - v[x_i], and every
  * assigned row keeps its column a minimiser of c[i][j] - v[j] (complementary slackness), so the
@@ -97,14 +101,21 @@ export interface LsaOptions {
   epsScaling?: [number, number, number] | false;
 }
 
+/** The last solver, kept for the next call of the same size (see Solver.acquire). */
+let reusable: Solver | null = null;
+
 /** The solver's state for one matrix; a class so the hot loops see fixed-shape fields. */
 class Solver {
   readonly n: number;
   /** Candidates listed per row (2 <= k <= n); grows when full reads dominate. */
   k: number;
-  readonly c: Float64Array;
+  c: Float64Array;
   /** Column duals. */
   readonly v: Float64Array;
+  /** First row attaining each column's minimum after row reduction. */
+  readonly argMin: Int32Array;
+  readonly matches: Int32Array;
+  readonly free: Int32Array;
   /** Column of each row, -1 while free. */
   readonly x: Int32Array;
   /** Row of each column, -1 while free. */
@@ -135,39 +146,77 @@ class Solver {
   listedWork = 0;
   fullWork = 0;
 
-  constructor(c: Float64Array, n: number, k: number, v: Float64Array) {
+  constructor(n: number, k: number) {
     this.n = n;
     this.k = k;
-    this.c = c;
-    this.v = v;
-    this.x = new Int32Array(n).fill(-1);
-    this.y = new Int32Array(n).fill(-1);
+    this.c = new Float64Array(0);
+    this.v = new Float64Array(n);
+    this.argMin = new Int32Array(n);
+    this.matches = new Int32Array(n);
+    this.free = new Int32Array(n);
+    this.x = new Int32Array(n);
+    this.y = new Int32Array(n);
     this.candCol = new Int32Array(n * k);
     this.candC = new Float64Array(n * k);
     this.theta = new Float64Array(n);
     this.built = new Uint8Array(n);
     this.selVal = new Float64Array(k);
     this.selCol = new Int32Array(k);
-    this.d = new Float64Array(n).fill(Infinity);
+    this.d = new Float64Array(n);
     this.pred = new Int32Array(n);
     this.settled = new Uint8Array(n);
     this.hRow = new Float64Array(n);
     this.key = new Float64Array(2 * n);
     this.heap = new Int32Array(2 * n);
-    this.pos = new Int32Array(2 * n).fill(-1);
+    this.pos = new Int32Array(2 * n);
     this.touched = new Int32Array(n);
     this.improved = new Int32Array(n);
     this.settledList = new Int32Array(n);
   }
 
-  /** Lists k columns per row from now on, rebuilding every row's list under the current v. */
-  resize(k: number): void {
+  /**
+   * A solver for an n x n matrix with k-column lists, reusing the last one's arrays when the
+   * size matches: a training run calls this every step with the same n, and fresh arrays each
+   * time cost allocation and garbage collection (several per cent at n = 128).
+   */
+  static acquire(n: number, k: number): Solver {
+    let s = reusable;
+    if (s === null || s.n !== n) {
+      s = new Solver(n, k);
+      reusable = s;
+    } else if (s.k !== k) {
+      s.setK(k);
+    }
+    s.reset();
+    return s;
+  }
+
+  /** Clears all per-call state, including what an interrupted call may have left. */
+  private reset(): void {
+    this.x.fill(-1);
+    this.y.fill(-1);
+    this.matches.fill(0);
+    this.built.fill(0);
+    this.d.fill(Infinity);
+    this.settled.fill(0);
+    this.pos.fill(-1);
+    this.heapSize = 0;
+    this.listedWork = 0;
+    this.fullWork = 0;
+  }
+
+  private setK(k: number): void {
     const n = this.n;
     this.k = k;
     this.candCol = new Int32Array(n * k);
     this.candC = new Float64Array(n * k);
     this.selVal = new Float64Array(k);
     this.selCol = new Int32Array(k);
+  }
+
+  /** Lists k columns per row from now on; rows are listed again on their next use. */
+  resize(k: number): void {
+    this.setK(k);
     this.built.fill(0);
     this.listedWork = 0;
     this.fullWork = 0;
@@ -262,28 +311,28 @@ class Solver {
    * previous owner, which bids next. Returns the number of rows still free, now at the front of
    * `free`. A bid that cannot lower v (a tie, or a gap below v's rounding) takes the second
    * column instead and defers the evicted row to the next pass, so no pair of rows can trade a
-   * column back and forth forever; `budget` bounds the bids of one pass all the same.
+   * column back and forth forever; `budget` bounds the bids of one pass all the same. With
+   * eps > 0 this is an auction round: v drops eps further, every bid makes progress, and the
+   * bidder ends up to eps from tight (the caller frees such rows before the exact phases).
    */
   rowReduction(free: Int32Array, nFree: number, budget: number, eps = 0): number {
-    const { theta, v, x, y } = this;
+    // The lists do not change size inside a pass (only resize() does), so hoist them.
+    const { theta, v, x, y, built, candCol, candC, k, n } = this;
     let current = 0;
     let newFree = 0;
     let bids = 0;
+    let rebuilt = 0;
     while (current < nFree) {
       const i = free[current++];
       bids++;
-      if (!this.built[i]) this.buildRow(i);
+      if (built[i] === 0) this.buildRow(i);
+      const cb = i * k;
       let j1 = -1;
       let v1 = Infinity;
       let j2 = -1;
       let v2 = Infinity;
-      for (let pass = 0; pass < 2; pass++) {
-        const { candCol, candC, k } = this;
-        const cb = i * k;
-        j1 = -1;
-        v1 = Infinity;
-        j2 = -1;
-        v2 = Infinity;
+      let bounded = false;
+      for (;;) {
         for (let t = 0; t < k; t++) {
           const j = candCol[cb + t];
           const h = candC[cb + t] - v[j];
@@ -299,11 +348,23 @@ class Solver {
             }
           }
         }
-        this.listedWork += k;
-        // An unlisted column could undercut the second cheapest: read the row again.
-        if (v2 <= theta[i]) break;
+        // Unlisted columns cost at least theta: if only the second cheapest is in doubt, theta
+        // is a valid (lower) stand-in for it, the bid just moves v[j1] less and the row stays
+        // tight. If the cheapest itself is in doubt, or a tie needs the real j2, read the row
+        // again; after that v2 <= theta, as the list holds the two cheapest columns (k >= 2).
+        const th = theta[i];
+        if (v2 <= th) break;
+        if (v1 < th) {
+          v2 = th;
+          bounded = true;
+          break;
+        }
         this.buildRow(i);
-        this.fullWork += this.n;
+        rebuilt++;
+        j1 = -1;
+        v1 = Infinity;
+        j2 = -1;
+        v2 = Infinity;
       }
       let i0 = y[j1];
       const lowered = v[j1] - (v2 - v1) - eps;
@@ -311,7 +372,8 @@ class Solver {
       if (bids <= budget) {
         if (lowers) {
           v[j1] = lowered;
-        } else if (i0 >= 0) {
+        } else if (i0 >= 0 && !bounded) {
+          // A tie: take the other cheapest column (only known when v2 is a real column's).
           j1 = j2;
           i0 = y[j2];
         }
@@ -328,6 +390,8 @@ class Solver {
       x[i] = j1;
       y[j1] = i;
     }
+    this.listedWork += bids * k;
+    this.fullWork += rebuilt * n;
     return newFree;
   }
 
@@ -350,6 +414,21 @@ class Solver {
       this.buildRow(i);
       this.fullWork += this.n;
     }
+  }
+
+  /** Frees every row whose column costs more than `limit` above its cheapest one (and lists all
+   * free rows in `free`); returns how many rows are free. */
+  freeRowsAbove(limit: number): number {
+    const { x, y, free, n } = this;
+    let nFree = 0;
+    for (let i = 0; i < n; i++) {
+      if (x[i] < 0 || this.slack(i) > limit) {
+        if (x[i] >= 0) y[x[i]] = -1;
+        x[i] = -1;
+        free[nFree++] = i;
+      }
+    }
+    return nFree;
   }
 
   /** Mean over listed rows of the spread of their listed reduced costs: the scale of a bid. */
@@ -556,12 +635,14 @@ class Solver {
   }
 }
 
+const EMPTY = new Float64Array(0);
+
 const DEFAULT_EPS_SCALING: [number, number, number] = [4, 8, 5];
 
 /** Initial list length: image-vs-noise costs need few columns per row (the lists then grow only
  * where full row reads dominate, as for 2-D costs). */
 function defaultCandidates(n: number): number {
-  return Math.min(n, 16);
+  return n >= 2048 ? 16 : 8;
 }
 
 /**
@@ -571,17 +652,14 @@ function defaultCandidates(n: number): number {
 export function linearSumAssignmentWith(cost: Float64Array, n: number, options: LsaOptions = {}): Int32Array {
   checkSize(cost, n);
   if (n === 0) return new Int32Array(0);
-  const v = new Float64Array(n);
-  const argMin = new Int32Array(n);
-  const maxAbs = reduce(cost, n, v, argMin);
-  if (n === 1) return new Int32Array(1);
   const candidates = options.candidates ?? defaultCandidates(n);
   if (!Number.isInteger(candidates) || candidates < 2) {
     throw new RangeError(`linearSumAssignment: candidates must be an integer >= 2, got ${candidates}`);
   }
-  const grow = options.grow ?? true;
-  const passes = options.rowReductionPasses ?? 2;
-  const [ba, bb] = options.rowReductionBudget ?? [16, 64];
+  const s = Solver.acquire(n, Math.min(n, candidates));
+  const { v, argMin } = s;
+  const maxAbs = reduce(cost, n, v, argMin);
+  if (n === 1) return new Int32Array(1);
 
   // Path lengths and potentials are sums of up to ~2n reduced costs; near Number.MAX_VALUE they
   // would overflow to Infinity and the comparisons would go wrong. A power-of-two scale is exact,
@@ -594,13 +672,24 @@ export function linearSumAssignmentWith(cost: Float64Array, n: number, options: 
     for (let t = 0; t < c.length; t++) c[t] = cost[t] * scale;
     reduce(c, n, v, argMin);
   }
+  s.c = c;
+  try {
+    return solveReduced(s, n, options);
+  } finally {
+    // The cached solver must not keep the caller's matrix alive.
+    s.c = EMPTY;
+  }
+}
 
-  const s = new Solver(c, n, Math.min(n, candidates), v);
-  const { x, y } = s;
+/** Everything after the reductions: the assignment phases on the solver's matrix. */
+function solveReduced(s: Solver, n: number, options: LsaOptions): Int32Array {
+  const { x, y, matches, free, argMin } = s;
+  const grow = options.grow ?? true;
+  const passes = options.rowReductionPasses ?? 2;
+  const [ba, bb] = options.rowReductionBudget ?? [16, 64];
 
   // Column reduction: each column offers itself to its minimising row; a row keeps the first
   // offer (columns taken in reverse, as in LAPJV). Those pairs are tight: row i's dual is r_i.
-  const matches = new Int32Array(n);
   for (let j = n - 1; j >= 0; j--) {
     const i = argMin[j];
     if (matches[i]++ === 0) {
@@ -609,7 +698,6 @@ export function linearSumAssignmentWith(cost: Float64Array, n: number, options: 
     }
   }
 
-  const free = new Int32Array(n);
   let nFree = 0;
   for (let i = 0; i < n; i++) {
     if (matches[i] === 0) free[nFree++] = i;
@@ -641,17 +729,12 @@ export function linearSumAssignmentWith(cost: Float64Array, n: number, options: 
       nFree = s.rowReduction(free, nFree, 1000 * n, e);
       for (let t = 0; t < nFree; t++) x[free[t]] = -1;
       e /= div;
-      const last = ph === phases - 1;
-      nFree = 0;
-      for (let i = 0; i < n; i++) {
-        if (x[i] < 0 || s.slack(i) > (last ? 0 : e)) {
-          if (x[i] >= 0) y[x[i]] = -1;
-          x[i] = -1;
-          free[nFree++] = i;
-        }
-      }
+      // Each phase keeps the rows within the next epsilon of their cheapest column; after the
+      // last one (below) only the exactly tight ones.
+      if (ph < phases - 1) nFree = s.freeRowsAbove(e);
       growLists();
     }
+    nFree = s.freeRowsAbove(0);
     for (let pass = 0; pass < passes && nFree > 0; pass++) {
       nFree = s.rowReduction(free, nFree, ba * n + bb * nFree);
     }
