@@ -59,6 +59,8 @@ const bad: [string, unknown, string, RegExp][] = [
   ['assignment cost unknown', { assignment: { cost: 'l1' } }, 'assignment.cost', /"l2", "sqeuclidean"/],
   ['knn with k 1', { assignment: { mode: 'knn', k: 1 } }, 'assignment.k', />= 2 when assignment.mode is "knn"/],
   ['steps zero', { training: { steps: 0 } }, 'training.steps', />= 1/],
+  ['accumulate not dividing the batch', { training: { batchSize: 10, accumulate: 3 } }, 'training.accumulate', /a divisor of training.batchSize \(10\), found number 3/],
+  ['assignment scope unknown', { assignment: { scope: 'device' } }, 'assignment.scope', /"global", "micro"/],
   ['batch size string', { training: { batchSize: '64' } }, 'training.batchSize', /an integer.*found the string "64"/],
   ['lr zero', { training: { lr: 0 } }, 'training.lr', /> 0/],
   ['lr NaN-like', { training: { lr: null } }, 'training.lr', /found null/],

@@ -96,6 +96,22 @@ test('every assignment mode trains and logs image-noise distances', async () => 
   }
 });
 
+test('gradient accumulation over equal micro-batches reproduces the full batch; assignment spans the global batch', async () => {
+  const base: RunConfigInput = { ...tinyUnet, model: { ...tinyUnet.model, dropout: 0 }, training: { ...tinyUnet.training, steps: 3 } };
+  const full = await runInProcess(cfg(base), tmp());
+  const acc = await runInProcess(cfg({ ...base, training: { ...base.training, accumulate: 2 } }), tmp());
+  const a = losses(full.dir);
+  const b = losses(acc.dir);
+  assert.equal(b.length, 3);
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 * Math.abs(a[i]), `step ${i + 1}: ${a[i]} vs ${b[i]}`);
+  const dist = (dir: string): number[] => readMetrics(dir).metrics.map((m) => m.assign?.distAfter ?? NaN);
+  assert.deepEqual(dist(acc.dir), dist(full.dir), 'global scope assigns exactly as without accumulation');
+  const micro = await runInProcess(cfg({ ...base, training: { ...base.training, accumulate: 2 }, assignment: { ...base.assignment, scope: 'micro' } }), tmp());
+  assert.equal(micro.status, 'completed');
+  // Assigning within halves of the batch can only do worse than over the whole batch.
+  dist(micro.dir).forEach((d, i) => assert.ok(d >= dist(full.dir)[i] - 1e-9, `step ${i + 1}`));
+});
+
 test('an error marks the run failed with the message', async () => {
   const config = cfg({ ...tinyUnet, data: { ...tinyUnet.data, source: 'idx', path: '/nonexistent/images-idx3-ubyte' } });
   const r = await runInProcess(config, tmp());

@@ -93,6 +93,12 @@ export const CONFIG_SPEC: FieldSpec = {
         mode: { type: 'string', default: 'none', enum: ['none', 'linear', 'knn'], description: 'none: plain DDPM; linear: exact linear sum assignment over the batch; knn: nearest of k fresh noise draws per image.' },
         cost: { type: 'string', default: 'l2', enum: ['l2', 'sqeuclidean'], description: 'Distance: l2 (unsquared, as the authors) or sqeuclidean.' },
         k: int(4, 1, 'knn: noise candidates per image.', 1024),
+        scope: {
+          type: 'string',
+          default: 'global',
+          enum: ['global', 'micro'],
+          description: 'With training.accumulate > 1: assign over the whole batch (global, as the authors across GPUs) or per micro-batch.',
+        },
       },
     },
     training: {
@@ -100,7 +106,8 @@ export const CONFIG_SPEC: FieldSpec = {
       description: 'Optimisation and what is written during training.',
       fields: {
         steps: int(1000, 1, 'Training steps.'),
-        batchSize: int(64, 1, 'Images per step.', 65536),
+        batchSize: int(64, 1, 'Images per step (the global batch).', 65536),
+        accumulate: int(1, 1, 'Micro-batches per step (gradient accumulation, to fit memory); batchSize must be a multiple.', 1024),
         lr: { type: 'number', default: 0.001, exclusiveMin: 0, max: 1, description: 'Adam learning rate after warm-up.' },
         warmupSteps: int(100, 0, 'Linear learning-rate warm-up steps.'),
         gradClip: { type: 'number', default: 1, min: 0, description: 'Clip the global gradient norm to this (0 = off).' },

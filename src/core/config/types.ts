@@ -59,11 +59,15 @@ export interface AssignmentConfig {
   cost: AssignmentCost;
   /** knn: noise candidates per image. */
   k: number;
+  /** With gradient accumulation: assign over the whole batch (as the authors do across GPUs) or per micro-batch. */
+  scope: 'global' | 'micro';
 }
 
 export interface TrainingConfig {
   steps: number;
   batchSize: number;
+  /** Micro-batches per step (gradient accumulation); batchSize must be a multiple. */
+  accumulate: number;
   lr: number;
   warmupSteps: number;
   gradClip: number;

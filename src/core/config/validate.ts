@@ -168,6 +168,8 @@ function crossCheck(c: RunConfig, issues: ConfigIssue[]): void {
     issues.push({ path: 'diffusion.betaEnd', expected: `a value >= diffusion.betaStart (${c.diffusion.betaStart})`, found: describe(c.diffusion.betaEnd) });
   if (c.sampling.sampler === 'ddim' && c.sampling.steps > c.diffusion.timesteps)
     issues.push({ path: 'sampling.steps', expected: `at most diffusion.timesteps (${c.diffusion.timesteps})`, found: describe(c.sampling.steps) });
+  if (c.training.batchSize % c.training.accumulate !== 0)
+    issues.push({ path: 'training.accumulate', expected: `a divisor of training.batchSize (${c.training.batchSize})`, found: describe(c.training.accumulate) });
   if (c.assignment.mode === 'knn' && c.assignment.k < 2)
     issues.push({ path: 'assignment.k', expected: 'an integer >= 2 when assignment.mode is "knn" (k = 1 is plain noise)', found: describe(c.assignment.k) });
   if (c.sampling.guidanceScale !== 1 && !c.model.classConditional)

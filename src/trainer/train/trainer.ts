@@ -38,6 +38,24 @@ export interface TrainOptions {
   stopAtStep?: number;
 }
 
+/** Noise for the whole batch, assigned over it (`global`) or per micro-batch (`micro`). */
+function assignBatch(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng): ReturnType<typeof assignNoise> {
+  const k = config.training.accumulate;
+  if (k === 1 || config.assignment.scope === 'global') return assignNoise(x, b, d, config.assignment, rng);
+  const mb = b / k;
+  const noise = new Float32Array(b * d);
+  const parts = Array.from({ length: k }, (_, m) => {
+    const r = assignNoise(x.subarray(m * mb * d, (m + 1) * mb * d), mb, d, config.assignment, rng);
+    noise.set(r.noise, m * mb * d);
+    return r.stats;
+  });
+  const avg = (f: (p: (typeof parts)[number]) => number): number => parts.reduce((a, p) => a + f(p), 0) / k;
+  return {
+    noise,
+    stats: { mode: config.assignment.mode, distBefore: avg((p) => p.distBefore), distAfter: avg((p) => p.distAfter), ms: parts.reduce((a, p) => a + p.ms, 0) },
+  };
+}
+
 export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
   if (ds.kind === 'points') return buildMlp(config.model, ds.dim);
   if (ds.height !== ds.width) throw new Error(`${ds.description}: expected square images, found ${ds.height}x${ds.width}`);
@@ -160,23 +178,42 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       const labels = batch.labels && config.model.classConditional ? batch.labels.slice() : null;
       if (labels) for (let i = 0; i < b; i++) if (rng.uniform() < config.model.labelDropout) labels[i] = ds.numClasses;
       const tSteps = Int32Array.from({ length: b }, () => rng.int(schedule.timesteps));
-      const { noise, stats } = assignNoise(batch.x, b, perExample, config.assignment, rng);
+      const { noise, stats } = assignBatch(batch.x, b, perExample, config, rng);
       const xt = qSample(batch.x, noise, tSteps, schedule, perExample);
       const dropoutSeed = rng.nextUint32();
       const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
 
       const { lossT, normT } = tf.tidy(() => {
-        const shape = [b, ...model.exampleShape];
-        const xtT = tf.tensor(xt, shape);
-        const epsT = tf.tensor(noise, shape);
-        const tF = Float32Array.from(tSteps);
-        const { value, grads } = tf.variableGrads(() => {
-          const pred = model.apply(asWeights(s.params), { x: xtT, t: tF, labels, training: true, seed: dropoutSeed });
-          return tf.mean(tf.square(tf.sub(pred, epsT))) as tf.Scalar;
-        }, varList);
-        const byName = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g]));
-        const norm = adamStep(s.params, byName, s.adam, lr, config.training.gradClip);
-        return { lossT: value, normT: norm };
+        // Gradient accumulation: the mean over `accumulate` equal micro-batches is the gradient of
+        // the whole batch, while only one micro-batch's activations are alive at a time.
+        const k = config.training.accumulate;
+        const mb = b / k;
+        const shape = [mb, ...model.exampleShape];
+        let lossSum: tf.Scalar = tf.scalar(0);
+        const sums = new Map<string, tf.Tensor>();
+        for (let m = 0; m < k; m++) {
+          const lo = m * mb;
+          const xtT = tf.tensor(xt.subarray(lo * perExample, (lo + mb) * perExample), shape);
+          const epsT = tf.tensor(noise.subarray(lo * perExample, (lo + mb) * perExample), shape);
+          const tF = Float32Array.from(tSteps.subarray(lo, lo + mb));
+          const lab = labels ? labels.subarray(lo, lo + mb) : null;
+          const { value, grads } = tf.variableGrads(() => {
+            const pred = model.apply(asWeights(s.params), { x: xtT, t: tF, labels: lab, training: true, seed: (dropoutSeed + m) >>> 0 });
+            return tf.mean(tf.square(tf.sub(pred, epsT))) as tf.Scalar;
+          }, varList);
+          for (const [key, g] of Object.entries(grads)) {
+            const name = nameOf.get(key) as string;
+            const prev = sums.get(name);
+            sums.set(name, prev ? tf.add(prev, g) : g);
+            if (prev) tf.dispose([prev, g]);
+          }
+          const prevLoss = lossSum;
+          lossSum = tf.add(prevLoss, value);
+          tf.dispose([prevLoss, value, xtT, epsT]);
+        }
+        const mean = new Map([...sums].map(([key, g]) => [key, k > 1 ? tf.div(g, k) : g]));
+        const norm = adamStep(s.params, mean, s.adam, lr, config.training.gradClip);
+        return { lossT: tf.div(lossSum, k) as tf.Scalar, normT: norm };
       });
       s.emaUpdates += 1;
       updateEma(s.ema, s.params, emaDecay(s.emaUpdates, config.training.emaDecay));
