@@ -6,13 +6,13 @@
  */
 export type CostKind = 'l2' | 'sqeuclidean';
 
-function checkKind(kind: CostKind, fn: string): void {
+export function checkKind(kind: CostKind, fn: string): void {
   if (kind !== 'l2' && kind !== 'sqeuclidean') {
     throw new RangeError(`${fn}: kind must be 'l2' or 'sqeuclidean', got ${String(kind)}`);
   }
 }
 
-function checkShape(name: string, arr: Float32Array, rows: number, d: number, fn: string): void {
+export function checkShape(name: string, arr: Float32Array, rows: number, d: number, fn: string): void {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(d) || d < 0) {
     throw new RangeError(`${fn}: sizes must be non-negative integers, got ${rows} x ${d}`);
   }
@@ -21,7 +21,8 @@ function checkShape(name: string, arr: Float32Array, rows: number, d: number, fn
   }
 }
 
-function rowSqNorms(a: Float32Array, rows: number, d: number): Float64Array {
+/** Squared row norms in Float64. */
+export function rowSqNorms(a: Float32Array, rows: number, d: number): Float64Array {
   const out = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     const base = i * d;

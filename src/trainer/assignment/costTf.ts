@@ -4,36 +4,10 @@
  * instead of the plain JavaScript loops of pairwiseCost.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CostKind } from './cost';
+import { checkKind, checkShape, rowSqNorms, type CostKind } from './cost';
 
-function checkArgs(x: Float32Array, noise: Float32Array, b: number, d: number, kind: CostKind, fn: string): void {
-  if (!Number.isInteger(b) || b < 0 || !Number.isInteger(d) || d < 0) {
-    throw new RangeError(`${fn}: sizes must be non-negative integers, got ${b} x ${d}`);
-  }
-  if (x.length !== b * d) throw new RangeError(`${fn}: x must hold ${b} x ${d} = ${b * d} values, found ${x.length}`);
-  if (noise.length !== b * d) {
-    throw new RangeError(`${fn}: noise must hold ${b} x ${d} = ${b * d} values, found ${noise.length}`);
-  }
-  if (kind !== 'l2' && kind !== 'sqeuclidean') {
-    throw new RangeError(`${fn}: kind must be 'l2' or 'sqeuclidean', got ${String(kind)}`);
-  }
-}
-
-/** Squared norms in Float64: O(B D), negligible next to the product, and exact enough that only
- * the float32 dot products carry rounding error into the cost. */
-function rowSqNorms(a: Float32Array, rows: number, d: number): Float64Array {
-  const out = new Float64Array(rows);
-  for (let i = 0; i < rows; i++) {
-    const base = i * d;
-    let s = 0;
-    for (let k = 0; k < d; k++) {
-      const t = a[base + k];
-      s += t * t;
-    }
-    out[i] = s;
-  }
-  return out;
-}
+// Squared norms in Float64 (rowSqNorms): O(B D), negligible next to the product, and exact enough
+// that only the float32 dot products carry rounding error into the cost.
 
 /** rows x cols row-major -> cols x rows, in 32 x 32 tiles so both sides stay in cache. */
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
@@ -66,7 +40,9 @@ export function pairwiseCostTf(
   d: number,
   kind: CostKind,
 ): Float64Array {
-  checkArgs(x, noise, b, d, kind, 'pairwiseCostTf');
+  checkShape('x', x, b, d, 'pairwiseCostTf');
+  checkShape('noise', noise, b, d, 'pairwiseCostTf');
+  checkKind(kind, 'pairwiseCostTf');
   const out = new Float64Array(b * b);
   if (b === 0) return out;
   const xn = rowSqNorms(x, b, d);

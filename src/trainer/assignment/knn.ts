@@ -17,21 +17,7 @@ export function nearestOfK(
   d: number,
   kind: CostKind,
 ): Int32Array {
-  if (!Number.isInteger(b) || b < 0 || !Number.isInteger(d) || d < 0) {
-    throw new RangeError(`nearestOfK: sizes must be non-negative integers, got b = ${b}, d = ${d}`);
-  }
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`nearestOfK: k must be an integer >= 1, got ${k}`);
-  if (kind !== 'l2' && kind !== 'sqeuclidean') {
-    throw new RangeError(`nearestOfK: kind must be 'l2' or 'sqeuclidean', got ${String(kind)}`);
-  }
-  if (x.length !== b * d) {
-    throw new RangeError(`nearestOfK: x must hold ${b} x ${d} = ${b * d} values, found ${x.length}`);
-  }
-  if (candidates.length !== b * k * d) {
-    throw new RangeError(
-      `nearestOfK: candidates must hold ${b} x ${k} x ${d} = ${b * k * d} values, found ${candidates.length}`,
-    );
-  }
+  checkKnnArgs('nearestOfK', x, candidates, b, k, d, kind);
   const out = new Int32Array(b);
   if (k === 1) return out;
   const sq = kind === 'sqeuclidean';
@@ -59,4 +45,23 @@ export function nearestOfK(
     out[i] = bestC;
   }
   return out;
+}
+
+/** Validates the arguments of a nearest-of-k search (`fn` names the caller in messages). */
+export function checkKnnArgs(fn: string, x: Float32Array, candidates: Float32Array, b: number, k: number, d: number, kind: CostKind): void {
+  if (!Number.isInteger(b) || b < 0 || !Number.isInteger(d) || d < 0) {
+    throw new RangeError(`${fn}: sizes must be non-negative integers, got b = ${b}, d = ${d}`);
+  }
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`${fn}: k must be an integer >= 1, got ${k}`);
+  if (kind !== 'l2' && kind !== 'sqeuclidean') {
+    throw new RangeError(`${fn}: kind must be 'l2' or 'sqeuclidean', got ${String(kind)}`);
+  }
+  if (x.length !== b * d) {
+    throw new RangeError(`${fn}: x must hold ${b} x ${d} = ${b * d} values, found ${x.length}`);
+  }
+  if (candidates.length !== b * k * d) {
+    throw new RangeError(
+      `${fn}: candidates must hold ${b} x ${k} x ${d} = ${b * k * d} values, found ${candidates.length}`,
+    );
+  }
 }

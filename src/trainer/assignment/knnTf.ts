@@ -6,24 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CostKind } from './cost';
-
-function checkArgs(x: Float32Array, candidates: Float32Array, b: number, k: number, d: number, kind: CostKind): void {
-  if (!Number.isInteger(b) || b < 0 || !Number.isInteger(d) || d < 0) {
-    throw new RangeError(`nearestOfKTf: sizes must be non-negative integers, got b = ${b}, d = ${d}`);
-  }
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`nearestOfKTf: k must be an integer >= 1, got ${k}`);
-  if (kind !== 'l2' && kind !== 'sqeuclidean') {
-    throw new RangeError(`nearestOfKTf: kind must be 'l2' or 'sqeuclidean', got ${String(kind)}`);
-  }
-  if (x.length !== b * d) {
-    throw new RangeError(`nearestOfKTf: x must hold ${b} x ${d} = ${b * d} values, found ${x.length}`);
-  }
-  if (candidates.length !== b * k * d) {
-    throw new RangeError(
-      `nearestOfKTf: candidates must hold ${b} x ${k} x ${d} = ${b * k * d} values, found ${candidates.length}`,
-    );
-  }
-}
+import { checkKnnArgs } from './knn';
 
 /**
  * For each of the b images, the index in [0, k) of its nearest candidate; candidates is laid
@@ -40,7 +23,7 @@ export function nearestOfKTf(
   d: number,
   kind: CostKind,
 ): Int32Array {
-  checkArgs(x, candidates, b, k, d, kind);
+  checkKnnArgs('nearestOfKTf', x, candidates, b, k, d, kind);
   const out = new Int32Array(b);
   if (k === 1 || b === 0 || d === 0) return out;
   const idx = tf.tidy(() => {
