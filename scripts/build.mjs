@@ -14,7 +14,8 @@ const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'no
 
 const builds = [
   // Native TensorFlow is optional and found at run time when the user installed it.
-  { ...common, entryPoints: { trainer: 'src/trainer/main.ts' }, external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
+  // The assignment worker is its own entry: a Worker needs a file.
+  { ...common, entryPoints: { trainer: 'src/trainer/main.ts', 'lsa-worker': 'src/trainer/assignment/lsaWorker.ts' }, external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
   // jsonc-parser's `main` is a UMD build that loads its parts with a runtime require esbuild cannot
   // follow; its ESM build bundles whole.
   { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, external: ['vscode'], mainFields: ['module', 'main'] },

@@ -73,10 +73,12 @@ export class ExtensionState implements vscode.Disposable {
 
   private wireLauncher(): void {
     const l = this.launcher;
-    const chan = (job: RunJob): vscode.OutputChannel | null => (job.runId ? this.channel(job.runId) : null);
+    // Named after the run (its name from run.json) the first time a job's channel is made.
+    const chan = (job: RunJob): vscode.OutputChannel | null =>
+      job.runId ? this.channel(job.runId, job.runDir ? (this.model.getRun(job.runDir)?.label ?? job.runId) : job.runId) : null;
     l.on('started', (job, e) => {
-      chan(job)?.appendLine(`${e.resumed ? 'resumed' : 'started'} on ${e.backend} (${e.device}) at step ${e.step}/${e.totalSteps}: ${e.runDir}`);
       this.tree.refresh([e.runDir]);
+      chan(job)?.appendLine(`${e.resumed ? 'resumed' : 'started'} on ${e.backend} (${e.device}) at step ${e.step}/${e.totalSteps}: ${e.runDir}`);
     });
     l.on('progress', (job, e) => this.status.progress(job.runId ?? '', e));
     l.on('log', (job, e) => chan(job)?.appendLine(`[${e.level}] ${e.message}`));
@@ -112,7 +114,7 @@ export class ExtensionState implements vscode.Disposable {
 
   resume(runDir: string): RunJob {
     const job = this.launcher.resume(runDir);
-    this.follow(job, `Resuming ${path.basename(runDir)}`);
+    this.follow(job, `Resuming ${this.model.getRun(runDir)?.label ?? path.basename(runDir)}`);
     return job;
   }
 

@@ -542,3 +542,48 @@ export async function statusBarTexts(page: Page): Promise<string[]> {
 export async function notificationTexts(page: Page): Promise<string[]> {
   return page.locator('.notifications-toasts .notification-toast').evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText.trim()));
 }
+
+/** Replaces an input box's value with `value` and accepts it (Enter); returns the value it offered. */
+export async function fillInputBox(page: Page, title: string | RegExp, value: string): Promise<string> {
+  const w = await quickInput(page, title);
+  const input = w.locator('input.input');
+  const offered = await input.inputValue();
+  await input.fill(value);
+  await input.press('Enter');
+  return offered;
+}
+
+/** Accepts a quick pick's first (active) row with Enter, once its title reads `title`; returns its label. */
+export async function acceptActiveRow(page: Page, title: string | RegExp): Promise<string> {
+  const w = await quickInput(page, title);
+  const active = w.locator('.quick-input-list .monaco-list-row.focused .label-name').first();
+  await active.waitFor({ state: 'visible' });
+  const label = (await active.innerText()).trim();
+  await w.locator('input.input').press('Enter');
+  return label;
+}
+
+/** Clicks the entry of the open context menu (rendered in a shadow root; locators pierce it). */
+export async function clickContextMenuItem(page: Page, label: string): Promise<void> {
+  const item = page.locator('.context-view .monaco-menu .action-item a.action-menu-item', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }).first();
+  await item.waitFor({ state: 'visible' });
+  // A menu entry listens for the mouse only 100 ms after it is rendered (so the release of the
+  // right-click that opened the menu does not pick an entry): a click sooner is ignored.
+  await page.waitForTimeout(300);
+  await item.click();
+  await item.waitFor({ state: 'hidden', timeout: 5000 });
+}
+
+/**
+ * "Developer: Reload Window" from the palette, then waits for the new workbench (and our
+ * activity-bar entry) to be back. Anything installed in the page (status bar recorders) is gone.
+ */
+export async function reloadWindow(page: Page): Promise<void> {
+  await page.evaluate('window.__immBeforeReload = true');
+  await runCommand(page, 'Developer: Reload Window');
+  // Evaluating throws while the page navigates; waitFor retries until the new document answers.
+  await waitFor('the window to reload', () => page.evaluate('!window.__immBeforeReload && document.readyState === "complete"'), TIMEOUTS.workbench);
+  await page.locator('.monaco-workbench .part.activitybar').waitFor({ state: 'visible', timeout: TIMEOUTS.workbench });
+  await page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: TIMEOUTS.workbench });
+  await page.locator(ACTIVITY_ICON).waitFor({ state: 'visible', timeout: TIMEOUTS.workbench });
+}

@@ -8,7 +8,8 @@
  * Each scenario ends in an assertion on what the user sees and saves docs/screenshots/<name>.png;
  * a failing one leaves a screenshot, the extension host log and the output channels in
  * .test-tmp/e2e-artifacts/<scenario>/. The scenarios run in order in one window and build on each
- * other (the launched run is the one the git scenario inspects).
+ * other (the launched run is the one the git scenario inspects, the paired runs the ones Show
+ * Config Diff compares; the toggle leaves the tiny config at `linear`, the paired default).
  *
  * Under `npm test` / `npm run test:unit` (scripts/run-tests.mjs picks up every *.test.ts) they are
  * skipped unless IMMISCIBLE_E2E=1: they need several minutes and a one-time install.
@@ -21,13 +22,17 @@ import type { Page } from 'playwright-core';
 import {
   ACTIVITY_ICON,
   TIMEOUTS,
+  acceptActiveRow,
   acceptInputBox,
+  clickContextMenuItem,
   escapeRe,
+  fillInputBox,
   git,
   gitSnapshot,
   notificationTexts,
   pickRow,
   quickInput,
+  reloadWindow,
   runCommand,
   startHarness,
   statusBarTexts,
@@ -100,9 +105,101 @@ async function recordedStatusBar(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { __immStatus?: string[] }).__immStatus ?? []);
 }
 
+/** The run directory (under runs/) whose run.json names it `name`; null if none. */
+function runDirByName(ws: string, name: string): string | null {
+  for (const id of runDirs(ws)) {
+    const file = path.join(ws, 'runs', id, 'run.json');
+    try {
+      if (readJson(file).name === name) return path.join(ws, 'runs', id);
+    } catch {
+      // being written: the next poll reads it
+    }
+  }
+  return null;
+}
+
+interface RunRecordLike {
+  id: string;
+  name: string;
+  group: string;
+  status: string;
+  step: number;
+  totalSteps: number;
+  pid: number | null;
+  [k: string]: unknown;
+}
+
+const runRecord = (dir: string): RunRecordLike => readJson(path.join(dir, 'run.json')) as RunRecordLike;
+
+/** Steps shown by status bar texts like "$(sync~spin) 123/3000 · 41.2 img/s · ETA 1m05s". */
+function progressSteps(texts: string[], total: number): number[] {
+  const re = new RegExp(`(?:^|\\s)(\\d+)/${total} · [\\d.]+ img/s`);
+  return texts.map((t) => re.exec(t)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+}
+
+const checkpointDir = (runDir: string, step: number): string => path.join(runDir, 'checkpoints', `step-${String(step).padStart(7, '0')}`);
+
+/** Clicks an inline action (the icons shown on the right of a hovered tree row). */
+async function inlineAction(page: Page, row: ReturnType<typeof runRow>, label: string): Promise<void> {
+  const action = row.locator(`.actions a.action-label[aria-label^="${label}"]`);
+  await waitFor(
+    `the inline action "${label}"`,
+    async () => {
+      await row.hover();
+      return action.isVisible();
+    },
+    TIMEOUTS.ui,
+  );
+  await action.click();
+}
+
+/**
+ * Stop Run from the inline action of a training run's row. The command must receive the row's
+ * item: a picker here means the view lost its item handles in a refresh (the Runs view keeps
+ * long-lived elements and fires only changed runs so that this cannot happen).
+ */
+async function stopFromRow(page: Page, row: ReturnType<typeof runRow>, label: string): Promise<'inline'> {
+  await inlineAction(page, row, 'Stop Run');
+  const picker = page.locator('.quick-input-widget .quick-input-title', { hasText: /^Stop Run$/ });
+  const fellBack = await picker.waitFor({ state: 'visible', timeout: 2000 }).then(
+    () => true,
+    () => false,
+  );
+  assert.equal(fellBack, false, `the inline Stop Run of "${label}" reached the command without its tree item`);
+  return 'inline';
+}
+
+/** The text shown in the panel's output editor (non-breaking spaces as spaces). */
+async function outputPanelText(page: Page): Promise<string> {
+  return (await page.locator('.part.panel .monaco-editor .view-lines').innerText()).replace(/\u00a0/g, ' ');
+}
+
+/**
+ * The lines of the open diff editor, each side's rendered lines with whether a line-insert /
+ * line-delete decoration covers them (the overlay and the text line share their `top`).
+ */
+const DIFF_LINES = `(() => {
+  const side = (sel) => {
+    const ed = document.querySelector('.monaco-diff-editor ' + sel);
+    if (!ed) return null;
+    const tops = new Set([...ed.querySelectorAll('.view-overlays .line-insert, .view-overlays .line-delete')].map((d) => d.parentElement.style.top));
+    return [...ed.querySelectorAll('.view-lines .view-line')]
+      .map((l) => ({ top: parseFloat(l.style.top), text: l.textContent.replace(/\\u00a0/g, ' '), changed: tops.has(l.style.top) }))
+      .sort((a, b) => a.top - b.top)
+      .map((l) => ({ text: l.text, changed: l.changed }));
+  };
+  return { original: side('.editor.original'), modified: side('.editor.modified') };
+})()`;
+
+interface DiffLine {
+  text: string;
+  changed: boolean;
+}
+
 describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   let h: Harness;
   let launched: Launched | null = null;
+  let pairedDone = false;
 
   before(
     async () => {
@@ -305,5 +402,293 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.deepEqual(runDirs(workspace), dirsBefore);
     assert.equal(await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Run name' }).isVisible(), false);
     await h.screenshot('broken-config-error');
+  });
+  // ---- Paired comparison, config diff, stop/resume, reload ---------------------------------------
+
+  const PAIRED_GROUP = `${RUN_NAME}-paired-seed0`;
+  const BASELINE = `${RUN_NAME}-baseline`;
+  const TREATED = `${RUN_NAME}-${MODE}`;
+  /** Steps of the runs that must still be training well after a reload (over 2 minutes of work here). */
+  const LONG_STEPS = 10_000;
+
+  /** Launch Run on the tiny config with a name of its own, LONG_STEPS steps, no assignment. */
+  const launchLong = async (name: string): Promise<void> => {
+    const { page } = h;
+    await runCommand(page, 'Immiscible: Launch Run...');
+    await pickRow(page, 'Launch Run', 'tiny.immiscible.json');
+    assert.equal(await fillInputBox(page, 'Run name', name), RUN_NAME);
+    assert.equal(await acceptInputBox(page, 'Seed'), '0');
+    assert.equal(await fillInputBox(page, 'Training steps', String(LONG_STEPS)), '300');
+    await pickRow(page, 'Assignment mode', 'none');
+  };
+
+  const waitStatus = (runDir: string, status: string, timeoutMs = 30_000, also: (r: RunRecordLike) => boolean = () => true): Promise<RunRecordLike> =>
+    waitFor(
+      `run.json of ${path.basename(runDir)} to say ${status}`,
+      () => {
+        const r = runRecord(runDir);
+        return r.status === status && also(r) ? r : null;
+      },
+      timeoutMs,
+    );
+
+  const noProgressInStatusBar = (): Promise<boolean> =>
+    waitFor('the status bar progress to go', async () => !(await statusBarTexts(h.page)).some((t) => new RegExp(`\\d+/${LONG_STEPS} ·`).test(t)), 15_000);
+
+  /** Maximizes the panel (the output channel shows its last lines), runs `fn`, restores it. */
+  const withMaximizedPanel = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const { page } = h;
+    const maximize = page.locator('.part.panel a.action-label[aria-label="Maximize Panel"]');
+    if (await maximize.isVisible()) await maximize.click();
+    try {
+      return await fn();
+    } finally {
+      const restore = page.locator('.part.panel a.action-label[aria-label^="Restore Panel"]');
+      if (await restore.isVisible()) await restore.click();
+    }
+  };
+
+  scenario('Launch Paired Comparison: a baseline and a linear run in one group, same seed, both complete', 2 * TIMEOUTS.run + 60_000, async () => {
+    const { page, workspace } = h;
+    await recordStatusBar(page);
+    await runCommand(page, 'Immiscible: Launch Paired Comparison...');
+    await pickRow(page, 'Launch Paired Comparison', 'tiny.immiscible.json');
+    // The defaults: linear (the assignment modes without "none"), the config's seed.
+    assert.equal(await acceptActiveRow(page, 'Assignment mode'), MODE);
+    assert.equal(await acceptInputBox(page, 'Seed (shared by both runs)'), '0');
+
+    const group = runRow(page, PAIRED_GROUP);
+    await group.waitFor({ state: 'visible', timeout: 30_000 });
+    const rows = [runRow(page, BASELINE), runRow(page, TREATED)];
+    // One after the other (immiscible.concurrentRuns is 1): both end with a check.
+    for (const row of rows) await row.locator('.codicon-pass').waitFor({ state: 'visible', timeout: 2 * TIMEOUTS.run });
+    for (const row of rows) await waitFor('the row description "step 300/300"', async () => /step 300\/300/.test(await row.innerText()), 10_000);
+    // Both rows sit in the group: one level down, right below its row, which counts them.
+    assert.match(await group.innerText(), /2 runs/);
+    assert.equal(await group.getAttribute('aria-level'), '1');
+    const groupIndex = Number(await group.getAttribute('data-index'));
+    const indices: number[] = [];
+    for (const row of rows) {
+      assert.equal(await row.getAttribute('aria-level'), '2');
+      indices.push(Number(await row.getAttribute('data-index')));
+    }
+    assert.deepEqual(indices.sort((a, b) => a - b), [groupIndex + 1, groupIndex + 2]);
+    assert.ok(progressSteps(await recordedStatusBar(page), 300).length > 0, 'no step progress in the status bar');
+
+    // On disk: the same config and seed but for assignment.mode (and the run's name).
+    const baselineDir = runDirByName(workspace, BASELINE);
+    const treatedDir = runDirByName(workspace, TREATED);
+    assert.ok(baselineDir && treatedDir, `run directories: ${runDirs(workspace).join(', ')}`);
+    const records = [runRecord(baselineDir), runRecord(treatedDir)];
+    for (const r of records) {
+      assert.equal(r.status, 'completed', `run.json: ${JSON.stringify(r)}`);
+      assert.equal(r.step, 300);
+      assert.equal(r.group, PAIRED_GROUP);
+    }
+    const keys = [...new Set([...Object.keys(records[0]), ...Object.keys(records[1])])];
+    const differing = keys.filter((k) => JSON.stringify(records[0][k]) !== JSON.stringify(records[1][k])).sort();
+    // Besides the name: what identifies or times a run, and the hash of its (different) config.
+    const perRun = ['configHash', 'createdAt', 'endedAt', 'id', 'name', 'startedAt', 'updatedAt'];
+    assert.deepEqual(differing.filter((k) => !perRun.includes(k)), [], `run.json fields that differ: ${differing.join(', ')}`);
+    assert.ok(differing.includes('name') && differing.includes('configHash'), `run.json fields that differ: ${differing.join(', ')}`);
+
+    type Cfg = { name: string; seed: number; group: string; assignment: { mode: string } };
+    const configs = [readJson(path.join(baselineDir, 'config.json')), readJson(path.join(treatedDir, 'config.json'))] as unknown as Cfg[];
+    assert.deepEqual(
+      configs.map((c) => [c.name, c.assignment.mode, c.seed, c.group]),
+      [
+        [BASELINE, 'none', 0, PAIRED_GROUP],
+        [TREATED, MODE, 0, PAIRED_GROUP],
+      ],
+    );
+    const rest = (c: Cfg): unknown => ({ ...c, name: '', assignment: { ...c.assignment, mode: '' } });
+    assert.deepEqual(rest(configs[0]), rest(configs[1]), 'config.json differs beyond name and assignment.mode');
+    pairedDone = true;
+    await h.screenshot('paired-comparison');
+  });
+
+  scenario('Show Config Diff on the paired runs (multi-select, context menu): assignment.mode changed', 60_000, async () => {
+    const { page } = h;
+    assert.ok(pairedDone, 'the paired comparison scenario did not complete');
+    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
+    await baseline.click();
+    await treated.click({ modifiers: ['ControlOrMeta'] });
+    await waitFor(
+      'both runs selected in the Runs view',
+      async () => (await baseline.getAttribute('aria-selected')) === 'true' && (await treated.getAttribute('aria-selected')) === 'true',
+      5000,
+    );
+    await treated.click({ button: 'right' });
+    await clickContextMenuItem(page, 'Show Config Diff');
+
+    // The diff editor's title names both runs, the first one being the left (original) side.
+    const tab = page.locator('.tabs-container .tab.active');
+    const title = await waitFor(
+      'a diff editor tab naming both runs',
+      async () => {
+        const t = (await tab.innerText()).trim();
+        return t.includes(BASELINE) && t.includes(TREATED) && t.includes('(config)') ? t : null;
+      },
+      15_000,
+    );
+    const [left, right] = title.indexOf(BASELINE) < title.indexOf(TREATED) ? ['none', MODE] : [MODE, 'none'];
+    await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible' });
+    // The resolved config is long: Go to Line (Quick Open, ":N") brings the assignment.mode line
+    // into view, on both sides (they scroll together).
+    const configLines = fs.readFileSync(path.join(runDirByName(h.workspace, TREATED) as string, 'config.json'), 'utf8').split('\n');
+    const modeLineNo = configLines.findIndex((l) => /^\s*"mode": /.test(l)) + 1;
+    assert.ok(modeLineNo > 0, 'no "mode" line in config.json');
+    await page.keyboard.press('F1');
+    const quickOpen = page.locator('.quick-input-widget input.input');
+    await quickOpen.fill(`:${modeLineNo}`);
+    await quickOpen.press('Enter');
+    await quickOpen.waitFor({ state: 'hidden' });
+
+    const modeLine = (l: DiffLine): boolean => /"mode": "\w+"/.test(l.text);
+    let diff: { original: DiffLine[] | null; modified: DiffLine[] | null } = { original: null, modified: null };
+    try {
+      await waitFor(
+        'the assignment.mode line marked changed in the diff',
+        async () => {
+          diff = (await page.evaluate(DIFF_LINES)) as typeof diff;
+          return diff.modified?.find(modeLine)?.changed === true;
+        },
+        15_000,
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\ndiff editor lines: ${JSON.stringify(diff)}`);
+    }
+    const modified = diff.modified as DiffLine[];
+    assert.match(modified.find(modeLine)?.text ?? '', new RegExp(`"mode": "${right}"`));
+    // Side by side (the editor is wide enough): the left side has the old value, marked too.
+    if (diff.original) {
+      const old = diff.original.find(modeLine);
+      assert.ok(old?.changed, `original side: ${JSON.stringify(diff.original)}`);
+      assert.match(old.text, new RegExp(`"mode": "${left}"`));
+    }
+    // Only what differs is marked: the line below it (assignment.cost) is not.
+    const cost = modified.find((l) => /"cost": "l2"/.test(l.text));
+    assert.equal(cost?.changed, false, `modified side: ${JSON.stringify(modified)}`);
+    await h.screenshot('config-diff');
+  });
+
+  scenario('Stop Run (inline) then Resume Run: stopped with a checkpoint, resumed from that step', TIMEOUTS.run + 90_000, async () => {
+    const { page, workspace } = h;
+    const name = 'stop-resume';
+    await recordStatusBar(page);
+    await launchLong(name);
+    const row = runRow(page, name);
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    const runDir = await waitFor(`the run directory of ${name}`, () => runDirByName(workspace, name), 30_000);
+    await waitFor('step progress in the status bar', async () => progressSteps(await recordedStatusBar(page), LONG_STEPS).some((s) => s > 0), TIMEOUTS.run, 100);
+    await row.locator('.codicon-sync').waitFor({ state: 'visible', timeout: 15_000 });
+
+    // The inline Stop action of its row.
+    await stopFromRow(page, row, name);
+    const stopped = await waitStatus(runDir, 'stopped');
+    const stopStep = stopped.step;
+    assert.ok(stopStep > 0 && stopStep < LONG_STEPS, `stopped at step ${stopStep}`);
+    assert.equal(stopped.pid, null);
+    assert.ok(fs.existsSync(checkpointDir(runDir, stopStep)), `no checkpoint at step ${stopStep}: ${fs.readdirSync(path.join(runDir, 'checkpoints')).join(', ')}`);
+    await row.locator('.codicon-debug-pause').waitFor({ state: 'visible', timeout: 15_000 });
+    await waitFor(`the row description "step ${stopStep}/${LONG_STEPS}"`, async () => (await row.innerText()).includes(`step ${stopStep}/${LONG_STEPS}`), 10_000);
+    await noProgressInStatusBar();
+
+    // Resume Run, the inline action of a stopped run.
+    await recordStatusBar(page);
+    await inlineAction(page, row, 'Resume Run');
+    const resumed = await waitStatus(runDir, 'running', 60_000, (r) => r.step > stopStep);
+    const shown = await waitFor(
+      `status bar progress past step ${stopStep}`,
+      async () => progressSteps(await recordedStatusBar(page), LONG_STEPS).find((s) => s > stopStep),
+      30_000,
+      100,
+    );
+    // Resumed, not restarted: no progress below the stop step was shown.
+    const below = progressSteps(await recordedStatusBar(page), LONG_STEPS).filter((s) => s <= stopStep);
+    assert.deepEqual(below, [], `progress after Resume Run: ${JSON.stringify(await recordedStatusBar(page))}`);
+    await row.locator('.codicon-sync').waitFor({ state: 'visible', timeout: 15_000 });
+
+    // The run's output channel says so.
+    await runCommand(page, 'Immiscible: Show Run Output');
+    await pickRow(page, 'Show Run Output', name);
+    await withMaximizedPanel(async () => {
+      const resumedLine = new RegExp(`resumed on .*? at step ${stopStep}/${LONG_STEPS}`);
+      await waitFor(
+        `"resumed ... at step ${stopStep}/${LONG_STEPS}" in the output panel`,
+        async () => {
+          // Long lines wrap into several rendered lines: join them.
+          const text = (await outputPanelText(page)).replace(/\n/g, '');
+          return resumedLine.test(text) && text.includes(`resumed from checkpoint at step ${stopStep}`) && text.includes(`stopped at step ${stopStep}`);
+        },
+        15_000,
+      );
+      await h.screenshot('resume-run-output');
+    });
+    process.stderr.write(`[e2e] stopped at ${stopStep}; resumed, run.json step ${resumed.step}, status bar ${shown}\n`);
+
+    // Stopped again (Stop Run from the palette this time): the suite stays short.
+    await runCommand(page, 'Immiscible: Stop Run');
+    await pickRow(page, 'Stop Run', name);
+    const again = await waitStatus(runDir, 'stopped');
+    assert.ok(again.step > stopStep, `stopped again at ${again.step}`);
+    assert.ok(fs.existsSync(checkpointDir(runDir, again.step)));
+    await row.locator('.codicon-debug-pause').waitFor({ state: 'visible', timeout: 15_000 });
+    await noProgressInStatusBar();
+  });
+
+  scenario('Reload Window during a run: still running in the Runs view, progress followed again', TIMEOUTS.run + 90_000, async () => {
+    const { page, workspace } = h;
+    const name = 'reload';
+    await recordStatusBar(page);
+    await launchLong(name);
+    await runRow(page, name).waitFor({ state: 'visible', timeout: 30_000 });
+    const runDir = await waitFor(`the run directory of ${name}`, () => runDirByName(workspace, name), 30_000);
+    const before = await waitFor(
+      'step progress in the status bar',
+      async () => {
+        const steps = progressSteps(await recordedStatusBar(page), LONG_STEPS);
+        return steps.length ? Math.max(...steps) : null;
+      },
+      TIMEOUTS.run,
+      100,
+    );
+    const pid = runRecord(runDir).pid;
+    assert.ok(pid, 'run.json has no pid');
+
+    await reloadWindow(page);
+    await recordStatusBar(page);
+    // The window comes back with the Runs view open (restored a moment after the workbench); a
+    // click on the activity bar icon could close it again, so it is opened by command if need be.
+    const runsHeader = page.locator('.part.sidebar .pane-header h3.title', { hasText: 'Runs' }).first();
+    const restored = await runsHeader.waitFor({ state: 'visible', timeout: 10_000 }).then(
+      () => true,
+      () => false,
+    );
+    if (!restored) await runCommand(page, 'Immiscible Lab: Focus on Runs View');
+    const row = runRow(page, name);
+    await row.locator('.codicon-sync').waitFor({ state: 'visible', timeout: 30_000 });
+    // Reattached: the status bar progress moves again, past where it was before the reload.
+    const steps = await waitFor(
+      'the status bar progress to move after the reload',
+      async () => {
+        const s = [...new Set(progressSteps(await recordedStatusBar(page), LONG_STEPS))].filter((x) => x > before);
+        return s.length >= 2 ? s : null;
+      },
+      60_000,
+      100,
+    );
+    const record = runRecord(runDir);
+    assert.equal(record.status, 'running');
+    assert.equal(record.pid, pid, 'the same trainer process');
+    process.stderr.write(`[e2e] before the reload: step ${before}; after: ${steps.slice(0, 5).join(', ')}\n`);
+    await h.screenshot('reload-reattached');
+
+    // Stopped from its row (the new window never spawned it: the pid in run.json gets SIGTERM).
+    await stopFromRow(page, row, name);
+    const stopped = await waitStatus(runDir, 'stopped');
+    assert.ok(stopped.step > Math.max(...steps) - 1, `stopped at ${stopped.step}`);
+    await row.locator('.codicon-debug-pause').waitFor({ state: 'visible', timeout: 15_000 });
+    await noProgressInStatusBar();
   });
 });

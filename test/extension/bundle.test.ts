@@ -36,7 +36,11 @@ test('dist/trainer.js requires only Node built-ins and the optional native Tenso
   assert.deepEqual(bad, [], 'these would be missing from the .vsix');
 });
 
+test('dist/lsa-worker.js (the assignment worker) requires only Node built-ins', () => {
+  assert.deepEqual(requires('lsa-worker.js').filter((m) => !builtin.has(m)), []);
+});
+
 test('the wasm binaries and the gzipped MNIST lie beside the trainer bundle', () => {
-  for (const f of ['wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'])
+  for (const f of ['lsa-worker.js', 'wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'])
     assert.ok(fs.existsSync(path.join(dist, f)), `dist/${f} missing: run npm run build`);
 });

@@ -81,6 +81,21 @@ test('the same seed on the same backend gives the same losses; a resumed run rep
   assert.equal(meta?.step, 6);
 });
 
+test('with prefetch on, a run stopped at step 3 and resumed gives the losses of an uninterrupted run and of prefetch off', async () => {
+  const on = cfg({ ...tinyUnet, training: { ...tinyUnet.training, prefetch: true } });
+  const off = cfg({ ...tinyUnet, training: { ...tinyUnet.training, prefetch: false } });
+  const runs = tmp();
+  const whole = await runInProcess(on, runs);
+  const plain = await runInProcess(off, runs);
+  assert.deepEqual(losses(whole.dir), losses(plain.dir));
+  const c1 = await runInProcess(on, runs, 3);
+  assert.equal(c1.status, 'stopped');
+  assert.deepEqual(listCheckpoints(c1.dir).map((c) => c.step), [3]);
+  const c2 = await runInProcess(on, runs, undefined, c1.dir);
+  assert.equal(c2.status, 'completed');
+  assert.deepEqual(losses(c1.dir), losses(whole.dir));
+});
+
 test('every assignment mode trains and logs image-noise distances', async () => {
   for (const mode of ['none', 'linear', 'knn'] as const) {
     const config = cfg({ ...tinyUnet, assignment: { mode, cost: 'sqeuclidean', k: 4 }, training: { ...tinyUnet.training, steps: 2 } });

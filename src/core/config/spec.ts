@@ -116,6 +116,11 @@ export const CONFIG_SPEC: FieldSpec = {
         sampleEvery: int(100, 0, 'Steps between sample grids (0 = only at the end).'),
         checkpointEvery: int(200, 0, 'Steps between checkpoints (0 = only at the end and on stop).'),
         keepCheckpoints: int(3, 1, 'Checkpoints kept on disk (the newest).'),
+        prefetch: {
+          type: 'boolean',
+          default: true,
+          description: 'Prepare the next batch while this step trains, its linear assignment solved in a worker thread (same losses as off).',
+        },
       },
     },
     sampling: {

@@ -76,6 +76,8 @@ export interface TrainingConfig {
   sampleEvery: number;
   checkpointEvery: number;
   keepCheckpoints: number;
+  /** Prepare the next batch and solve its assignment in a worker thread while this step trains. */
+  prefetch: boolean;
 }
 
 export interface SamplingConfig {

@@ -75,8 +75,9 @@ export class RunConfigProvider implements vscode.TextDocumentContentProvider {
 }
 
 export async function showConfigDiff(state: ExtensionState, arg?: TreeNode, selected?: TreeNode[]): Promise<void> {
-  const chosen = (selected ?? []).filter((n): n is RunNode => n.kind === 'run');
-  let a: RunNode | null = chosen[0] ?? (arg?.kind === 'run' ? arg : null);
+  // Entries can be undefined while the view re-fetches its items.
+  const chosen = (selected ?? []).filter((n) => n?.kind === 'run').map((n) => state.tree.runOf(n)).filter((r): r is RunNode => r !== undefined);
+  let a: RunNode | null = chosen[0] ?? state.tree.runOf(arg) ?? null;
   let b: RunNode | null = chosen[1] ?? null;
   if (!a) a = await runArg(state, undefined, (r) => r.status !== 'broken', 'Show Config Diff: first run');
   if (!a) return;

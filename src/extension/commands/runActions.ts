@@ -6,8 +6,8 @@ import type { TreeNode } from '../tree/runsTreeProvider';
 
 /** The run a command applies to: the clicked item, or one the user picks. */
 export async function runArg(state: ExtensionState, arg: TreeNode | undefined, filter: (r: RunNode) => boolean, title: string): Promise<RunNode | null> {
-  if (arg && arg.kind === 'run') return arg;
-  if (arg && arg.kind !== 'group' && 'run' in arg) return arg.run;
+  const clicked = state.tree.runOf(arg);
+  if (clicked) return clicked;
   const runs = state.model.runs.filter(filter);
   if (!runs.length) {
     void vscode.window.showInformationMessage(`${title}: no run to apply it to.`);

@@ -38,3 +38,29 @@ export function assignNoise(x: Float32Array, b: number, d: number, cfg: Assignme
   const ms = performance.now() - t0;
   return { noise, stats: { mode: 'linear', distBefore: before, distAfter: meanPairDistance(x, noise, b, d), ms } };
 }
+
+/** Solves an n x n assignment, possibly in another thread (see LsaWorker). */
+export type AsyncSolve = (cost: Float64Array, n: number) => Promise<{ col: Int32Array; ms: number }>;
+
+/**
+ * As assignNoise, with the `linear` solve handed to `solve`. Every draw from `rng` and the cost
+ * matrix happen before this returns, in the same order as assignNoise, so the caller may go on
+ * drawing while the solve runs; the result equals assignNoise's for the same rng state. Other
+ * modes are done at once.
+ */
+export function assignNoiseAsync(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng, solve: AsyncSolve): Promise<AssignedNoise> {
+  if (cfg.mode !== 'linear') return Promise.resolve(assignNoise(x, b, d, cfg, rng));
+  const drawn = rng.fillNormal(new Float32Array(b * d));
+  const before = meanPairDistance(x, drawn, b, d);
+  const t0 = performance.now();
+  const cost = pairwiseCostTf(x, drawn, b, d, cfg.cost);
+  const costMs = performance.now() - t0;
+  return solve(cost, b).then(({ col, ms }) => {
+    const t1 = performance.now();
+    const noise = new Float32Array(b * d);
+    for (let i = 0; i < b; i++) noise.set(drawn.subarray(col[i] * d, (col[i] + 1) * d), i * d);
+    // Cost, solve and permutation: the work, not the time the caller waited for it.
+    const ms2 = costMs + ms + (performance.now() - t1);
+    return { noise, stats: { mode: 'linear', distBefore: before, distAfter: meanPairDistance(x, noise, b, d), ms: ms2 } };
+  });
+}

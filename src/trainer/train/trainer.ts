@@ -13,16 +13,18 @@ import { configHash, type RunWriter } from '../../core/run/writer';
 import { makeEvent, type TrainerEvent } from '../../core/protocol/events';
 import { selectBackend } from '../backend/select';
 import { BatchSampler, gatherImages, gatherPoints, loadDataset, type Dataset } from '../data';
+import type { BatchSamplerState } from '../data/batches';
+import { LsaWorker } from '../assignment/lsaWorkerClient';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { qSample } from '../diffusion/process';
 import type { Denoiser } from '../model/denoiser';
 import { buildMlp } from '../model/mlp';
 import { asWeights } from '../model/params';
 import { buildUnet } from '../model/unet';
-import { Rng } from '../rng';
+import { Rng, type RngState } from '../rng';
 import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
-import { assignNoise } from './assignNoise';
+import { assignNoise, assignNoiseAsync, type AssignedNoise, type AsyncSolve } from './assignNoise';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { emaDecay, updateEma } from './ema';
 import { disposeModelState, freshModelState, restoreModelState, snapshotArrays, type ModelState } from './modelState';
@@ -56,6 +58,49 @@ function assignBatch(x: Float32Array, b: number, d: number, config: RunConfig, r
   };
 }
 
+/**
+ * As assignBatch, with `linear` solves handed to `solve`: every rng draw (and cost matrix) is made
+ * before this returns, in assignBatch's order, so the result is the same.
+ */
+function assignBatchAsync(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng, solve: AsyncSolve): Promise<AssignedNoise> {
+  const k = config.training.accumulate;
+  if (k === 1 || config.assignment.scope === 'global') return assignNoiseAsync(x, b, d, config.assignment, rng, solve);
+  const mb = b / k;
+  const parts = Array.from({ length: k }, (_, m) => assignNoiseAsync(x.subarray(m * mb * d, (m + 1) * mb * d), mb, d, config.assignment, rng, solve));
+  return Promise.all(parts).then((done) => {
+    const noise = new Float32Array(b * d);
+    done.forEach((r, m) => noise.set(r.noise, m * mb * d));
+    const avg = (f: (p: AssignedNoise['stats']) => number): number => done.reduce((a, p) => a + f(p.stats), 0) / k;
+    return {
+      noise,
+      stats: { mode: config.assignment.mode, distBefore: avg((p) => p.distBefore), distAfter: avg((p) => p.distAfter), ms: done.reduce((a, p) => a + p.stats.ms, 0) },
+    };
+  });
+}
+
+/** One step's inputs, drawn ahead; only the assignment's solve may still be running. */
+interface PreparedBatch {
+  x: Float32Array;
+  labels: Int32Array | null;
+  tSteps: Int32Array;
+  dropoutSeed: number;
+  assigned: Promise<AssignedNoise>;
+  /** The random state before this batch was drawn: a checkpoint taken while it waits stores
+   * these, so a resumed run draws the same batch again. */
+  rngBefore: RngState;
+  samplerBefore: BatchSamplerState;
+}
+
+/**
+ * The hash a checkpoint is checked against: the config without training.prefetch, which changes
+ * the speed but not the result, so a run may resume with it toggled, and checkpoints written
+ * before the field existed still match.
+ */
+function checkpointHash(config: RunConfig): string {
+  const { prefetch: _ignored, ...training } = config.training;
+  return configHash({ ...config, training: training as RunConfig['training'] });
+}
+
 export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
   if (ds.kind === 'points') return buildMlp(config.model, ds.dim);
   if (ds.height !== ds.width) throw new Error(`${ds.description}: expected square images, found ${ds.height}x${ds.width}`);
@@ -85,6 +130,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
 
   let state: ModelState | null = null;
   let step = 0;
+  let solver: LsaWorker | null = null;
   try {
     const backend = await selectBackend(config.backend);
     const ds = loadDataset(config.data, config.seed);
@@ -101,7 +147,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     if (o.resume && checkpoints.length) {
       const latest = checkpoints[checkpoints.length - 1];
       const ck = readCheckpoint(latest.dir);
-      if (ck.state.configHash !== configHash(config)) throw new Error(`${latest.dir}: checkpoint was written with another config`);
+      if (ck.state.configHash !== checkpointHash(config)) throw new Error(`${latest.dir}: checkpoint was written with another config`);
       state = restoreModelState(model, ck);
       rng = Rng.fromState(ck.state.rng);
       sampler = BatchSampler.fromState(ds.count, ck.state.sampler);
@@ -141,6 +187,33 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     let lastProgress = 0;
     let recent = { images: 0, ms: 0 };
 
+    // With prefetch, the next batch is drawn (and its linear assignment solved in a worker thread)
+    // while this step trains. The draws keep their order, so the losses are those without it.
+    const prefetch = config.training.prefetch;
+    if (prefetch && config.assignment.mode === 'linear') {
+      solver = new LsaWorker();
+      if (!solver.threaded) log('warn', 'assignment worker not found (lsa-worker.js): solving on the main thread');
+    }
+    const solve: AsyncSolve | null = solver ? (cost, n) => (solver as LsaWorker).solve(cost, n) : null;
+    const b = config.training.batchSize;
+    const prepare = (): PreparedBatch => {
+      const rngBefore = rng.state();
+      const samplerBefore = sampler.state();
+      const { indices } = sampler.next(b);
+      const batch = ds.kind === 'points' ? gatherPoints(ds, indices) : gatherImages(ds, indices, config.data.flip, rng);
+      const labels = batch.labels && config.model.classConditional ? batch.labels.slice() : null;
+      if (labels) for (let i = 0; i < b; i++) if (rng.uniform() < config.model.labelDropout) labels[i] = ds.numClasses;
+      const tSteps = Int32Array.from({ length: b }, () => rng.int(schedule.timesteps));
+      const assigned = solve ? assignBatchAsync(batch.x, b, perExample, config, rng, solve) : Promise.resolve(assignBatch(batch.x, b, perExample, config, rng));
+      // A prefetched batch is dropped unawaited when the run stops; its failure is not unhandled.
+      assigned.catch(() => undefined);
+      const dropoutSeed = rng.nextUint32();
+      return { x: batch.x, labels, tSteps, dropoutSeed, assigned, rngBefore, samplerBefore };
+    };
+    let next: PreparedBatch | null = null;
+    const randomState = (): { rng: RngState; sampler: BatchSamplerState } =>
+      next ? { rng: next.rngBefore, sampler: next.samplerBefore } : { rng: rng.state(), sampler: sampler.state() };
+
     const saveCheckpoint = async (): Promise<void> => {
       const arrays = await snapshotArrays(model, s);
       const dir = writeCheckpoint(
@@ -148,11 +221,10 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         {
           step,
           wallTime: wallBase + (performance.now() - started) / 1000,
-          configHash: configHash(config),
+          configHash: checkpointHash(config),
           adamT: s.adam.t,
           emaUpdates: s.emaUpdates,
-          rng: rng.state(),
-          sampler: sampler.state(),
+          ...randomState(),
         },
         arrays,
         config.training.keepCheckpoints,
@@ -172,15 +244,12 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
       await new Promise((r) => setImmediate(r));
       const t0 = performance.now();
-      const b = config.training.batchSize;
-      const { indices } = sampler.next(b);
-      const batch = ds.kind === 'points' ? gatherPoints(ds, indices) : gatherImages(ds, indices, config.data.flip, rng);
-      const labels = batch.labels && config.model.classConditional ? batch.labels.slice() : null;
-      if (labels) for (let i = 0; i < b; i++) if (rng.uniform() < config.model.labelDropout) labels[i] = ds.numClasses;
-      const tSteps = Int32Array.from({ length: b }, () => rng.int(schedule.timesteps));
-      const { noise, stats } = assignBatch(batch.x, b, perExample, config, rng);
-      const xt = qSample(batch.x, noise, tSteps, schedule, perExample);
-      const dropoutSeed = rng.nextUint32();
+      const cur = next ?? prepare();
+      next = null;
+      const { labels, tSteps, dropoutSeed } = cur;
+      const { noise, stats } = await cur.assigned;
+      const xt = qSample(cur.x, noise, tSteps, schedule, perExample);
+      if (prefetch && step + 1 < stopAt) next = prepare();
       const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
 
       const { lossT, normT } = tf.tidy(() => {
@@ -257,6 +326,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     emit(makeEvent('finished', runId, { status: 'failed', step, error: err.message }));
     return 'failed';
   } finally {
+    if (solver) await solver.close();
     if (state) disposeModelState(state);
   }
 }
