@@ -15,6 +15,7 @@ import {
   type CostKind,
 } from '../../src/trainer/assignment';
 import { Rng } from '../../src/trainer/rng';
+import { smoothImages } from '../../bench/bench-assign-data';
 
 // ---------- helpers ----------
 
@@ -240,29 +241,6 @@ function hasNegativeCycle(cost: Float64Array, n: number, col: Int32Array, eps: n
   return true;
 }
 
-/** Smooth images in [-1, 1]: a few random low-frequency waves per channel, squashed by tanh. */
-function smoothImages(rng: Rng, b: number, side: number, channels: number): Float32Array {
-  const d = side * side * channels;
-  const out = new Float32Array(b * d);
-  for (let i = 0; i < b; i++) {
-    for (let ch = 0; ch < channels; ch++) {
-      const waves = Array.from({ length: 3 }, () => ({
-        fx: rng.normal() * 2,
-        fy: rng.normal() * 2,
-        ph: rng.uniform() * 2 * Math.PI,
-        a: rng.normal(),
-      }));
-      for (let y = 0; y < side; y++) {
-        for (let x = 0; x < side; x++) {
-          let s = 0;
-          for (const w of waves) s += w.a * Math.sin((w.fx * x + w.fy * y) / side * 2 * Math.PI + w.ph);
-          out[i * d + (y * side + x) * channels + ch] = Math.tanh(s);
-        }
-      }
-    }
-  }
-  return out;
-}
 
 function gaussian(rng: Rng, len: number): Float32Array {
   return rng.fillNormal(new Float32Array(len));
