@@ -125,17 +125,25 @@ export function pairwiseCost(
   const nn = rowSqNorms(noise, b, d);
   const out = new Float64Array(b * b);
   for (let k0 = 0; k0 < d; k0 += KB) accumulateDots(x, noise, b, d, k0, Math.min(d, k0 + KB), out);
+  return distancesFromDots(out, xn, nn, b, kind);
+}
+
+/**
+ * Turns a b x b matrix of dot products x_i.n_j (in place) into distances by
+ * ||x_i||^2 - 2 x_i.n_j + ||n_j||^2, shared by the JS and backend cost paths.
+ */
+export function distancesFromDots(dots: Float64Array, xn: Float64Array, nn: Float64Array, b: number, kind: CostKind): Float64Array {
   const sq = kind === 'sqeuclidean';
   for (let i = 0; i < b; i++) {
     const base = i * b;
     const xi = xn[i];
     for (let j = 0; j < b; j++) {
       // Cancellation can leave a tiny negative for near-identical vectors; sqrt would make NaN.
-      const s = Math.max(0, xi - 2 * out[base + j] + nn[j]);
-      out[base + j] = sq ? s : Math.sqrt(s);
+      const s = Math.max(0, xi - 2 * dots[base + j] + nn[j]);
+      dots[base + j] = sq ? s : Math.sqrt(s);
     }
   }
-  return out;
+  return dots;
 }
 
 /** Mean Euclidean distance between x_i and noise_i over the b pairs (NaN when b is 0). */

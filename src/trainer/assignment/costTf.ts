@@ -4,7 +4,7 @@
  * instead of the plain JavaScript loops of pairwiseCost.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkKind, checkShape, rowSqNorms, type CostKind } from './cost';
+import { checkKind, checkShape, distancesFromDots, rowSqNorms, type CostKind } from './cost';
 
 // Squared norms in Float64 (rowSqNorms): O(B D), negligible next to the product, and exact enough
 // that only the float32 dot products carry rounding error into the cost.
@@ -59,15 +59,5 @@ export function pairwiseCostTf(
       dotsT.dispose();
     }
   }
-  const sq = kind === 'sqeuclidean';
-  for (let i = 0; i < b; i++) {
-    const base = i * b;
-    const xi = xn[i];
-    for (let j = 0; j < b; j++) {
-      // Cancellation can leave a small negative for near-identical vectors; sqrt would make NaN.
-      const s = Math.max(0, xi - 2 * out[base + j] + nn[j]);
-      out[base + j] = sq ? s : Math.sqrt(s);
-    }
-  }
-  return out;
+  return distancesFromDots(out, xn, nn, b, kind);
 }
