@@ -19,6 +19,8 @@ const builds = [
   // jsonc-parser's `main` is a UMD build that loads its parts with a runtime require esbuild cannot
   // follow; its ESM build bundles whole.
   { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, external: ['vscode'], mainFields: ['module', 'main'] },
+  // The dashboard page: browser code, one file, loaded by the webview under a nonce.
+  { ...common, platform: 'browser', format: 'iife', target: 'chrome120', minify: true, entryPoints: { webview: 'webview-ui/src/main.ts', 'webview-style': 'webview-ui/src/style.css' } },
   // Benchmarks run from the checkout: their packages stay in node_modules.
   { ...common, entryPoints: { 'bench-train': 'scripts/bench-train.ts' }, packages: 'external' },
 ];

@@ -3,6 +3,8 @@ import * as vscode from 'vscode';
 import { launchPaired, launchRun } from './commands/launch';
 import { deleteRun, openRunFolder, resumeRun, showRunOutput, stopRun } from './commands/runActions';
 import { RunConfigProvider, restoreConfig, selectBackend, showConfigDiff, toggleAssignmentCommand } from './commands/configCommands';
+import { compareRuns, openDashboard } from './commands/dashboard';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard/panel';
 import { createState, type ExtensionState } from './state';
 import type { TreeNode } from './tree/runsTreeProvider';
 
@@ -48,6 +50,20 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   register('immiscible.refreshRuns', (s) => s.tree.refresh());
+  register('immiscible.openDashboard', (s, n) => openDashboard(s, n));
+  context.subscriptions.push(
+    vscode.commands.registerCommand('immiscible.compareRuns', (n?: TreeNode, selected?: TreeNode[]) => {
+      const s = needsFolder();
+      return s ? compareRuns(s, n, selected) : undefined;
+    }),
+    // A dashboard open before a reload comes back with its runs (the page keeps them in its state).
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel) => {
+        if (state) DashboardPanel.revive(panel, state);
+        else panel.dispose();
+      },
+    }),
+  );
   context.subscriptions.push(vscode.commands.registerCommand('immiscible.selectBackend', () => selectBackend()));
 }
 

@@ -44,3 +44,10 @@ test('the wasm binaries and the gzipped MNIST lie beside the trainer bundle', ()
   for (const f of ['lsa-worker.js', 'wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'])
     assert.ok(fs.existsSync(path.join(dist, f)), `dist/${f} missing: run npm run build`);
 });
+
+test('dist/webview.js runs under a CSP without unsafe-eval: no eval, no Function constructor', () => {
+  const text = fs.readFileSync(path.join(dist, 'webview.js'), 'utf8');
+  assert.doesNotMatch(text, /\beval\s*\(/);
+  assert.doesNotMatch(text, /new\s+Function\s*\(/);
+  assert.doesNotMatch(text, /require\s*\(/, 'browser bundle must be self-contained');
+});

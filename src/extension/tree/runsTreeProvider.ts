@@ -7,7 +7,7 @@
  * refreshes several times a second) would reach the command without its item.
  */
 import * as vscode from 'vscode';
-import type { GroupNode, RunChildNode, RunNode, RunsTreeModel } from '../runs';
+import type { GroupNode, RefreshResult, RunChildNode, RunNode, RunsTreeModel } from '../runs';
 
 export type GroupElement = { readonly kind: 'group'; readonly group: string };
 export type RunElement = { readonly kind: 'run'; readonly dir: string };
@@ -35,6 +35,13 @@ const CHILD_ICON: Record<RunChildNode['kind'], string> = {
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode> {
   private readonly changed = new vscode.EventEmitter<TreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
+  private readonly refreshed = new vscode.EventEmitter<{ result: RefreshResult; dirs: readonly string[] | null }>();
+  /**
+   * After every refresh, with what changed and the dirs it was asked to look at (null: all). The
+   * dashboard follows the runs it shows by these dirs: an appended eval.jsonl or a new grid does
+   * not change a tree node, but it is in `dirs`.
+   */
+  readonly onDidRefresh = this.refreshed.event;
   private readonly groupEls = new Map<string, GroupElement>();
   private readonly runEls = new Map<string, RunElement>();
   private readonly childEls = new Map<string, ChildElement>();
@@ -45,6 +52,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode> {
   /** Refreshes the model (only `changedDirs` when given) and redraws only what changed. */
   refresh(changedDirs?: string[]): void {
     const r = this.model.refresh(changedDirs);
+    this.refreshed.fire({ result: r, dirs: changedDirs ?? null });
     const layout = this.model.groups.map((g) => `${g.group}\0${g.runs.map((x) => x.dir).join('\0')}`).join('\n');
     if (layout !== this.layout) {
       this.layout = layout;

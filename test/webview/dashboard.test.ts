@@ -1,0 +1,147 @@
+/**
+ * Component tests of the dashboard page in real Chromium (the bundled dist/webview.js): the
+ * synced slider, the config table, the speedup summary, live appends, and rejection of bad
+ * messages. Skipped, saying why, where Chromium is missing.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PNG } from 'pngjs';
+import { makeRun, makeSeries, runsMessage, seriesMessage } from './fixtures';
+import { openDashboardPage, pageUnavailable, type DashboardPage } from './pageHarness';
+
+const skip = pageUnavailable();
+
+function pngFile(dir: string, name: string, shade: number): string {
+  const png = new PNG({ width: 8, height: 8 });
+  png.data.fill(shade);
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, PNG.sync.write(png));
+  return f;
+}
+
+describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
+  let d: DashboardPage;
+  let tmp: string;
+  const uris = (run: string, steps: number[]): { step: number; uri: string }[] =>
+    steps.map((step) => ({ step, uri: d.serveFile(`${run}-${step}.png`, pngFile(tmp, `${run}-${step}.png`, step % 256)) }));
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dash-test-'));
+    d = await openDashboardPage();
+  });
+  after(async () => {
+    await d?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('moves every gallery to the same step with one slider, marking the nearest when not exact', async () => {
+    await d.send(runsMessage([makeRun('a', { mode: 'none' }), makeRun('b', { mode: 'linear' }), makeRun('c', { mode: 'knn' })]));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: ['a', 'b', 'c'] });
+    await d.send(seriesMessage(makeSeries('a', 300, { samples: uris('a', [0, 100, 200, 300]) })));
+    await d.send(seriesMessage(makeSeries('b', 300, { samples: uris('b', [0, 100, 200, 300]) })));
+    await d.send(seriesMessage(makeSeries('c', 300, { samples: uris('c', [0, 150, 300]) })));
+    await d.drawn();
+    const tiles = (): Promise<Record<string, { step: string; inexact: boolean; caption: string; src: string }>> =>
+      d.page.evaluate(() =>
+        Object.fromEntries(
+          [...document.querySelectorAll<HTMLElement>('.tile')].map((t) => [
+            t.dataset.run ?? '',
+            { step: t.dataset.step ?? '', inexact: t.classList.contains('inexact'), caption: t.querySelector('.tile-caption')?.textContent ?? '', src: t.querySelector('img')?.getAttribute('src') ?? '' },
+          ]),
+        ),
+      );
+    // Latest step first.
+    let t = await tiles();
+    assert.deepEqual([t.a.step, t.b.step, t.c.step], ['300', '300', '300']);
+    // Union of steps: 0, 100, 150, 200, 300; index 1 is step 100.
+    await d.page.evaluate(() => {
+      const s = document.querySelector<HTMLInputElement>('.step-slider');
+      if (!s) throw new Error('no slider');
+      s.value = '1';
+      s.dispatchEvent(new Event('input'));
+    });
+    t = await tiles();
+    assert.equal(t.a.step, '100');
+    assert.equal(t.b.step, '100');
+    assert.equal(t.a.inexact, false);
+    assert.ok(t.a.src.endsWith('a-100.png'), t.a.src);
+    assert.equal(t.c.step, '150', 'c has no grid at 100: its nearest (150) is shown');
+    assert.equal(t.c.inexact, true);
+    assert.match(t.c.caption, /nearest to 100/);
+    const label = await d.page.textContent('.step-label');
+    assert.equal(label, 'step 100');
+  });
+
+  it('shows only the config keys that differ', async () => {
+    await d.send(
+      runsMessage([
+        makeRun('base', { mode: 'none', config: { seed: 3 } }),
+        makeRun('imm', { mode: 'linear', config: { seed: 3 } }),
+      ]),
+    );
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: ['base', 'imm'] });
+    await d.send(seriesMessage(makeSeries('base', 10)));
+    await d.send(seriesMessage(makeSeries('imm', 10)));
+    await d.drawn();
+    const keys = await d.page.$$eval('.config-table tbody tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.key));
+    assert.deepEqual(keys, ['assignment.mode']);
+    const cells = await d.page.$$eval('.config-table tbody tr td', (tds) => tds.map((x) => x.textContent));
+    assert.deepEqual(cells, ['none', 'linear']);
+  });
+
+  it('computes the speedup summary on constructed curves', async () => {
+    const fd = (steps: number[], value: number[]): { metric: string; step: number[]; wallTime: number[]; value: number[] } => ({ metric: 'fd_lenet', step: steps, wallTime: steps.map((s) => s / 2), value });
+    await d.send(runsMessage([makeRun('base', { mode: 'none' }), makeRun('imm', { mode: 'linear' })]));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: ['imm', 'base'] });
+    await d.send(seriesMessage(makeSeries('base', 300, { evals: [fd([0, 100, 200, 300], [100, 60, 40, 20])] })));
+    await d.send(seriesMessage(makeSeries('imm', 300, { evals: [fd([0, 100, 200, 300], [100, 40, 20, 10])] })));
+    await d.drawn();
+    await d.page.fill('.threshold', '50');
+    await d.page.dispatchEvent('.threshold', 'change');
+    await d.drawn();
+    const rows = await d.page.$$eval('.speedup-table tbody tr', (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.run, tr.querySelector('.steps')?.textContent, tr.querySelector('.ratio')?.textContent]));
+    // base: 60 at 100, 40 at 200 -> 50 at 150; imm: 100 at 0, 40 at 100 -> 50 at 83.33.
+    assert.deepEqual(rows, [
+      ['imm', '83', '1.80x'],
+      ['base', '150', 'baseline'],
+    ]);
+    const metric = await d.page.$eval('.speedup-controls select', (s) => (s as HTMLSelectElement).value);
+    assert.equal(metric, 'fd_lenet', 'an evaluation metric is preferred over the loss');
+  });
+
+  it('appends live data to what it holds instead of replacing it', async () => {
+    await d.send(runsMessage([makeRun('live', { status: 'running' })]));
+    await d.send({ type: 'show', v: 1, view: 'run', runIds: ['live'] });
+    await d.send(seriesMessage(makeSeries('live', 50)));
+    await d.send(seriesMessage(makeSeries('live', 25, { firstStep: 51 }), true));
+    await d.drawn();
+    const held = await d.page.evaluate(() => {
+      const app = (window as unknown as { immiscibleDashboard: { store: { series: Map<string, { metrics: { step: number[] } }> }; charts: { pointCounts(): Record<string, number> } } }).immiscibleDashboard;
+      const steps = app.store.series.get('live')?.metrics.step ?? [];
+      return { n: steps.length, first: steps[0], last: steps[steps.length - 1], points: app.charts.pointCounts() };
+    });
+    assert.deepEqual([held.n, held.first, held.last], [75, 1, 75]);
+    assert.equal(held.points.lr, 75);
+  });
+
+  it('rejects and reports a malformed message, leaving the page as it was', async () => {
+    const before = await d.page.evaluate(() => (window as unknown as { immiscibleDashboard: { store: { runs: unknown[] } } }).immiscibleDashboard.store.runs.length);
+    const errors: string[] = [];
+    d.page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await d.send({ type: 'runs', v: 1, runs: [{ id: 7 }] });
+    await d.send({ type: 'series', v: 2, append: false, series: {} });
+    await d.send({ type: 'launchMissiles', v: 1 });
+    await d.drawn();
+    const after = await d.page.evaluate(() => (window as unknown as { immiscibleDashboard: { store: { runs: unknown[] } } }).immiscibleDashboard.store.runs.length);
+    assert.equal(after, before);
+    const logs = (await d.posted()).filter((m) => m.type === 'log').map((m) => (m.type === 'log' ? m.message : ''));
+    assert.equal(logs.length, 3, logs.join('\n'));
+    assert.match(logs[0], /runs\.runs: an array of id: a string/);
+    assert.match(logs[1], /series\.v: expected 1, found 2/);
+    assert.match(logs[2], /type: expected one of/);
+    assert.equal(errors.length, 3);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * The dashboard page: the run list beside one run's view or a comparison. Messages change the
+ * store; drawing is coalesced to one pass per animation frame.
+ */
+import type { DashboardView, HostMessage } from '../../src/core/webview/messages';
+import { ChartGrid } from './charts';
+import { ConfigTable, SpeedupSummary } from './compareTables';
+import { clear, el, option } from './dom';
+import { Galleries } from './gallery';
+import { RunList } from './runList';
+import { DEFAULT_SETTINGS, Store, type ViewSettings } from './store';
+import { loadState, post, saveState } from './vscodeApi';
+
+export class App {
+  readonly store = new Store();
+  settings: ViewSettings;
+  readonly charts: ChartGrid;
+  readonly galleries: Galleries;
+  private readonly runList: RunList;
+  private readonly configTable = new ConfigTable();
+  private readonly speedup: SpeedupSummary;
+  private readonly title = el('h2', { className: 'view-title' });
+  private readonly main = el('main', { className: 'view' });
+  private readonly xAxis = el('select', { title: 'x axis' }, option('step', 'by step'), option('wallTime', 'by wall time'));
+  private readonly smoothing = el('input', { type: 'range', min: '0', max: '0.99', step: '0.01', title: 'Smoothing' });
+  private readonly logScale = el('input', { type: 'checkbox', title: 'Log scale for loss and evaluation metrics' });
+  private frame = 0;
+  private layoutKey = '';
+  private watched = '';
+  /** Last frame's drawing time, for the benchmark. */
+  lastDrawMs = 0;
+
+  constructor(root: HTMLElement) {
+    this.settings = { ...DEFAULT_SETTINGS, ...loadState<ViewSettings>() };
+    this.charts = new ChartGrid((name, dataUrl) => post({ type: 'exportPng', v: 1, name, dataUrl }));
+    this.galleries = new Galleries(this.store, (step) => this.patch({ galleryStep: step }, false));
+    this.runList = new RunList({ onSettings: (p) => this.patch(p), onShow: (view, ids) => this.show(view, ids) });
+    this.speedup = new SpeedupSummary((p) => this.patch(p));
+    const csv = el('button', { textContent: 'CSV', title: 'Save the metrics of the shown runs as CSV' });
+    csv.addEventListener('click', () => post({ type: 'exportCsv', v: 1, runIds: this.settings.runIds }));
+    this.xAxis.addEventListener('change', () => this.patch({ xAxis: this.xAxis.value === 'wallTime' ? 'wallTime' : 'step' }));
+    this.smoothing.addEventListener('input', () => this.patch({ smoothing: Number(this.smoothing.value) }));
+    this.logScale.addEventListener('change', () => this.patch({ logScale: this.logScale.checked }));
+    const toolbar = el(
+      'div',
+      { className: 'toolbar' },
+      this.title,
+      this.xAxis,
+      el('label', { textContent: 'smoothing ' }, this.smoothing),
+      el('label', {}, this.logScale, ' log scale'),
+      csv,
+    );
+    root.append(this.runList.root, el('div', { className: 'content' }, toolbar, this.main));
+  }
+
+  handle(m: HostMessage): void {
+    switch (m.type) {
+      case 'runs':
+        this.store.setRuns(m.runs);
+        if (this.settings.runIds.length === 0 && m.runs.length > 0) this.show('run', [m.runs[0].id]);
+        break;
+      case 'show':
+        this.show(m.view, m.runIds);
+        break;
+      case 'series':
+        this.store.applySeries(m.append, m.series);
+        break;
+      case 'exported':
+        break;
+    }
+    this.schedule();
+  }
+
+  /** After `ready`: a page restored with runs in its state asks for their series again. */
+  resume(): void {
+    if (this.settings.runIds.length === 0) return;
+    this.watched = this.settings.runIds.join('\0');
+    post({ type: 'watch', v: 1, runIds: this.settings.runIds });
+  }
+
+  show(view: DashboardView, runIds: string[]): void {
+    this.patch({ view, runIds, galleryStep: null });
+  }
+
+  private patch(p: Partial<ViewSettings>, redraw = true): void {
+    this.settings = { ...this.settings, ...p };
+    saveState(this.settings);
+    const ids = this.settings.runIds.join('\0');
+    if (ids !== this.watched) {
+      this.watched = ids;
+      post({ type: 'watch', v: 1, runIds: this.settings.runIds });
+    }
+    if (redraw) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  /** Draws now (tests and the benchmark call it to time one pass). */
+  draw(): void {
+    const t0 = performance.now();
+    const s = this.settings;
+    const ids = s.runIds.filter((id) => this.store.runById.has(id) || this.store.series.has(id));
+    this.runList.render(this.store.runs, s);
+    this.xAxis.value = s.xAxis;
+    this.smoothing.value = String(s.smoothing);
+    this.logScale.checked = s.logScale;
+    const names = ids.map((id) => this.store.runById.get(id)?.name ?? id);
+    this.title.textContent = ids.length === 0 ? 'No run selected' : s.view === 'compare' ? `Compare ${names.length} runs` : names[0];
+
+    const layout = `${s.view}:${ids.join(',')}`;
+    if (layout !== this.layoutKey) {
+      this.layoutKey = layout;
+      clear(this.main);
+      document.body.dataset.view = s.view;
+      if (s.view === 'compare') this.main.append(el('div', { className: 'compare-top' }, this.speedup.root, this.configTable.root));
+      this.main.append(this.galleries.root, this.charts.root);
+    }
+    if (s.view === 'compare') {
+      this.configTable.update(ids, this.store);
+      this.speedup.update(ids, this.store, s);
+    }
+    this.galleries.update(ids, s.galleryStep);
+    this.charts.update(ids, this.store, s);
+    this.lastDrawMs = performance.now() - t0;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The metric charts (chart.js): one card per metric, one line per run (two for the assignment
+ * distances). Long series are decimated (min/max per pixel column) before chart.js sees them;
+ * when a run's data grows only that run's datasets are rebuilt and the chart updated without
+ * animation.
+ */
+import {
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  Tooltip,
+  type ChartDataset,
+  type ScatterDataPoint,
+} from 'chart.js';
+import { decimateMinMax } from '../../src/core/compare/decimate';
+import { smoothEma } from '../../src/core/compare/smooth';
+import type { MetricColumns } from '../../src/core/webview/messages';
+import { el } from './dom';
+import type { HeldSeries, Store, ViewSettings } from './store';
+import { readPalette, type Palette } from './theme';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip);
+
+/** Points per dataset after decimation: about one bucket per horizontal pixel of a wide chart. */
+const BUCKETS = 800;
+
+interface Line {
+  label: string;
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+  dashed?: boolean;
+}
+
+interface ChartDef {
+  id: string;
+  title: string;
+  /** Log scale allowed (the user's toggle applies). */
+  log: boolean;
+  smooth: boolean;
+  lines(s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[];
+}
+
+const metricLine =
+  (col: keyof MetricColumns, label = '') =>
+  (s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[] => [{ label, x: s.metrics[xAxis], y: s.metrics[col] }];
+
+export const BASE_CHARTS: ChartDef[] = [
+  { id: 'loss', title: 'Loss', log: true, smooth: true, lines: metricLine('loss') },
+  { id: 'lr', title: 'Learning rate', log: false, smooth: false, lines: metricLine('lr') },
+  {
+    id: 'dist',
+    title: 'Image-noise distance (dashed: before assignment)',
+    log: false,
+    smooth: true,
+    lines: (s, xAxis) => [
+      { label: 'after', x: s.metrics[xAxis], y: s.metrics.distAfter },
+      { label: 'before', x: s.metrics[xAxis], y: s.metrics.distBefore, dashed: true },
+    ],
+  },
+  { id: 'assignMs', title: 'Assignment time (ms)', log: false, smooth: true, lines: metricLine('assignMs') },
+  { id: 'imagesPerSec', title: 'Images/s', log: false, smooth: true, lines: metricLine('imagesPerSec') },
+];
+
+export function evalChart(metric: string): ChartDef {
+  return {
+    id: `eval:${metric}`,
+    title: metric,
+    log: true,
+    smooth: false,
+    lines: (s, xAxis) => {
+      const c = s.evals.get(metric);
+      return c ? [{ label: '', x: xAxis === 'step' ? c.step : c.wallTime, y: c.value }] : [];
+    },
+  };
+}
+
+function points(x: ArrayLike<number>, y: ArrayLike<number>): ScatterDataPoint[] {
+  const idx = decimateMinMax(x, y, BUCKETS);
+  const out: ScatterDataPoint[] = new Array(idx.length);
+  for (let k = 0; k < idx.length; k++) out[k] = { x: x[idx[k]], y: y[idx[k]] };
+  return out;
+}
+
+/** The raw line under a smoothed one: the same colour, mostly transparent. */
+const faded = (colour: string): string => (/^#[0-9a-f]{6}$/i.test(colour) ? `${colour}40` : 'rgba(128,128,128,0.25)');
+
+type LineDataset = ChartDataset<'line', ScatterDataPoint[]> & { runId: string };
+
+class ChartCard {
+  readonly root: HTMLElement;
+  private readonly chart: Chart<'line', ScatterDataPoint[]>;
+  private versions = new Map<string, number>();
+  private key = '';
+
+  constructor(
+    readonly def: ChartDef,
+    private readonly onExport: (name: string, dataUrl: string) => void,
+  ) {
+    const canvas = el('canvas');
+    const exportBtn = el('button', { className: 'icon-button', textContent: 'PNG', title: `Save the ${def.title} chart as PNG` });
+    exportBtn.addEventListener('click', () => this.onExport(def.id.replace(/[^a-z0-9_-]/gi, '_'), this.chart.toBase64Image('image/png', 1)));
+    this.root = el('section', { className: 'card chart-card', dataset: { chart: def.id } }, el('header', {}, el('h3', { textContent: def.title }), exportBtn), el('div', { className: 'chart-box' }, canvas));
+    const p = readPalette();
+    this.chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        parsing: false,
+        normalized: true,
+        responsive: true,
+        maintainAspectRatio: false,
+        spanGaps: true,
+        elements: { point: { radius: 0 }, line: { borderWidth: 1.5 } },
+        interaction: { mode: 'nearest', intersect: false },
+        plugins: { legend: { display: true, labels: { color: p.foreground, boxWidth: 12, font: { family: p.font }, filter: (item) => !item.text.endsWith(' raw') } }, tooltip: { enabled: true } },
+        scales: {
+          x: { type: 'linear', ticks: { color: p.foreground }, grid: { color: p.grid } },
+          y: { type: 'linear', ticks: { color: p.foreground }, grid: { color: p.grid } },
+        },
+      },
+    });
+  }
+
+  /** Redraws what changed: everything when the run set or a setting changed, else only runs with new data. */
+  update(runIds: readonly string[], store: Store, s: ViewSettings, palette: Palette): void {
+    const key = JSON.stringify([runIds, s.xAxis, s.smoothing, s.logScale]);
+    const all = key !== this.key;
+    if (all) {
+      this.key = key;
+      this.versions = new Map();
+      const log = this.def.log && s.logScale;
+      const opts = this.chart.options.scales as Record<string, { type: string; title?: { display: boolean; text: string; color: string } }>;
+      opts.y.type = log ? 'logarithmic' : 'linear';
+      opts.x.title = { display: true, text: s.xAxis === 'step' ? 'step' : 'wall time (s)', color: palette.foreground };
+    }
+    const datasets = all ? [] : [...(this.chart.data.datasets as LineDataset[])];
+    let dirty = all;
+    runIds.forEach((id, i) => {
+      const held = store.series.get(id);
+      if (!held || this.versions.get(id) === held.version) return;
+      this.versions.set(id, held.version);
+      dirty = true;
+      const name = store.runById.get(id)?.name ?? id;
+      const fresh = this.datasetsFor(id, name, held, s, palette.series(i));
+      const at = datasets.findIndex((d) => d.runId === id);
+      const kept = datasets.filter((d) => d.runId !== id);
+      kept.splice(at < 0 ? kept.length : at, 0, ...fresh);
+      datasets.length = 0;
+      datasets.push(...kept);
+    });
+    if (!dirty) return;
+    this.chart.data.datasets = datasets;
+    this.chart.update('none');
+  }
+
+  private datasetsFor(runId: string, name: string, held: HeldSeries, s: ViewSettings, colour: string): LineDataset[] {
+    const out: LineDataset[] = [];
+    for (const line of this.def.lines(held, s.xAxis)) {
+      const label = line.label ? `${name} (${line.label})` : name;
+      const smoothing = this.def.smooth ? s.smoothing : 0;
+      if (smoothing > 0) {
+        out.push({ runId, label: `${label} raw`, data: points(line.x, line.y), borderColor: faded(colour), borderDash: line.dashed ? [4, 3] : [], pointRadius: 0 });
+        out.push({ runId, label, data: points(line.x, smoothEma(line.y, smoothing)), borderColor: colour, borderDash: line.dashed ? [4, 3] : [], pointRadius: 0 });
+      } else {
+        out.push({ runId, label, data: points(line.x, line.y), borderColor: colour, borderDash: line.dashed ? [4, 3] : [], pointRadius: 0 });
+      }
+    }
+    return out;
+  }
+
+  /** Points currently drawn (tests and the benchmark read it). */
+  pointCount(): number {
+    return this.chart.data.datasets.reduce((a, d) => a + d.data.length, 0);
+  }
+
+  destroy(): void {
+    this.chart.destroy();
+    this.root.remove();
+  }
+}
+
+export class ChartGrid {
+  readonly root = el('div', { className: 'chart-grid' });
+  private readonly cards = new Map<string, ChartCard>();
+
+  constructor(private readonly onExport: (name: string, dataUrl: string) => void) {}
+
+  update(runIds: readonly string[], store: Store, s: ViewSettings): void {
+    const defs = [...BASE_CHARTS, ...store.evalMetrics(runIds).map(evalChart)];
+    // Evaluation charts first: they are what a comparison is decided on.
+    defs.sort((a, b) => Number(b.id.startsWith('eval:')) - Number(a.id.startsWith('eval:')));
+    const wanted = new Set(defs.map((d) => d.id));
+    for (const [id, card] of this.cards)
+      if (!wanted.has(id)) {
+        card.destroy();
+        this.cards.delete(id);
+      }
+    const palette = readPalette();
+    defs.forEach((d, i) => {
+      let card = this.cards.get(d.id);
+      if (!card) {
+        card = new ChartCard(d, this.onExport);
+        this.cards.set(d.id, card);
+      }
+      if (this.root.children[i] !== card.root) this.root.insertBefore(card.root, this.root.children[i] ?? null);
+      card.update(runIds, store, s, palette);
+    });
+  }
+
+  pointCounts(): Record<string, number> {
+    return Object.fromEntries([...this.cards].map(([id, c]) => [id, c.pointCount()]));
+  }
+}

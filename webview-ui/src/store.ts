@@ -1,0 +1,100 @@
+/** What the page holds: the run list, the series of the runs it shows, and the view's settings. */
+import { METRIC_COLUMNS, type DashboardRun, type DashboardView, type EvalColumns, type MetricColumns, type RunSeries, type SampleRef } from '../../src/core/webview/messages';
+
+export type XAxis = 'step' | 'wallTime';
+
+export interface ViewSettings {
+  view: DashboardView;
+  runIds: string[];
+  xAxis: XAxis;
+  smoothing: number;
+  logScale: boolean;
+  filter: string;
+  statusFilter: string;
+  modeFilter: string;
+  groupBy: string;
+  speedupMetric: string;
+  threshold: number | null;
+  baseline: string;
+  galleryStep: number | null;
+}
+
+export const DEFAULT_SETTINGS: ViewSettings = {
+  view: 'run',
+  runIds: [],
+  xAxis: 'step',
+  smoothing: 0.6,
+  logScale: true,
+  filter: '',
+  statusFilter: '',
+  modeFilter: '',
+  groupBy: 'group',
+  speedupMetric: '',
+  threshold: null,
+  baseline: '',
+  galleryStep: null,
+};
+
+export interface HeldSeries {
+  metrics: MetricColumns;
+  evals: Map<string, EvalColumns>;
+  /** Ascending by step. */
+  samples: SampleRef[];
+  /** Bumped on every change, so views redraw only the runs whose data moved. */
+  version: number;
+}
+
+/** JSON writes NaN as null: turn it back into NaN so the maths stays numeric. */
+const numeric = (a: (number | null)[]): number[] => a.map((x) => (x === null ? NaN : x));
+
+export class Store {
+  runs: DashboardRun[] = [];
+  runById = new Map<string, DashboardRun>();
+  readonly series = new Map<string, HeldSeries>();
+
+  setRuns(runs: DashboardRun[]): void {
+    this.runs = runs;
+    this.runById = new Map(runs.map((r) => [r.id, r]));
+  }
+
+  /** Applies a series message; returns the run id it changed. */
+  applySeries(append: boolean, s: RunSeries): string {
+    let held = this.series.get(s.runId);
+    if (!held || !append) {
+      held = { metrics: emptyColumns(), evals: new Map(), samples: [], version: held ? held.version + 1 : 0 };
+      this.series.set(s.runId, held);
+    }
+    for (const c of METRIC_COLUMNS) {
+      pushAll(held.metrics[c], numeric(s.metrics[c] as (number | null)[]));
+    }
+    for (const e of s.evals) {
+      let col = held.evals.get(e.metric);
+      if (!col) held.evals.set(e.metric, (col = { metric: e.metric, step: [], wallTime: [], value: [] }));
+      pushAll(col.step, numeric(e.step as (number | null)[]));
+      pushAll(col.wallTime, numeric(e.wallTime as (number | null)[]));
+      pushAll(col.value, numeric(e.value as (number | null)[]));
+    }
+    if (s.samples.length) {
+      pushAll(held.samples, s.samples);
+      held.samples.sort((a, b) => a.step - b.step);
+    }
+    held.version++;
+    return s.runId;
+  }
+
+  /** Evaluation metric names across the given runs, sorted. */
+  evalMetrics(runIds: readonly string[]): string[] {
+    const names = new Set<string>();
+    for (const id of runIds) for (const k of this.series.get(id)?.evals.keys() ?? []) names.add(k);
+    return [...names].sort();
+  }
+}
+
+/** push(...a) overflows the stack for long arrays (10^5 points and more). */
+function pushAll<T>(into: T[], add: readonly T[]): void {
+  for (let i = 0; i < add.length; i++) into.push(add[i]);
+}
+
+function emptyColumns(): MetricColumns {
+  return { step: [], wallTime: [], loss: [], lr: [], gradNorm: [], distBefore: [], distAfter: [], assignMs: [], imagesPerSec: [] };
+}
