@@ -24,17 +24,17 @@ describe('RunSeriesFollower', () => {
     const f = new RunSeriesFollower('r', dir, (file) => `uri:${path.basename(file)}`);
     const first = f.read();
     assert.equal(first.append, false);
-    assert.deepEqual(first.series.metrics.step, [1, 2]);
-    assert.deepEqual(first.series.metrics.distAfter, [36, 36]);
+    assert.deepEqual(Array.from(first.series.metrics.step), [1, 2]);
+    assert.deepEqual(Array.from(first.series.metrics.distAfter), [36, 36]);
 
     const l3 = line(3);
     fs.appendFileSync(metrics, l3 + l3.slice(0, 10).replace('3', '4'));
     const second = f.read();
     assert.equal(second.append, true);
-    assert.deepEqual(second.series.metrics.step, [3], 'the torn line waits');
+    assert.deepEqual(Array.from(second.series.metrics.step), [3], 'the torn line waits');
 
     fs.appendFileSync(metrics, line(4).slice(10));
-    assert.deepEqual(f.read().series.metrics.step, [4]);
+    assert.deepEqual(Array.from(f.read().series.metrics.step), [4]);
     const idle = f.read();
     assert.equal(idle.changed, false);
   });
@@ -46,7 +46,7 @@ describe('RunSeriesFollower', () => {
     writeFileAtomic(metrics, line(1) + line(2));
     const r = f.read();
     assert.equal(r.append, false);
-    assert.deepEqual(r.series.metrics.step, [1, 2]);
+    assert.deepEqual(Array.from(r.series.metrics.step), [1, 2]);
   });
 
   it('reads evaluations by metric, placed on wall time, and reports each new grid once', () => {
@@ -66,7 +66,7 @@ describe('RunSeriesFollower', () => {
     const f = new RunSeriesFollower('r', dir, (file) => `uri:${path.basename(file)}`);
     const r = f.read();
     const fd = r.series.evals.find((e) => e.metric === 'fd_lenet');
-    assert.deepEqual(fd, { metric: 'fd_lenet', step: [100, 200], wallTime: [50, 100], value: [50, 30] });
+    assert.deepEqual(fd && { metric: fd.metric, step: Array.from(fd.step), wallTime: Array.from(fd.wallTime), value: Array.from(fd.value) }, { metric: 'fd_lenet', step: [100, 200], wallTime: [50, 100], value: [50, 30] });
     assert.deepEqual(r.series.samples, [{ step: 100, uri: 'uri:step-0000100.png' }]);
     fs.writeFileSync(path.join(dir, 'samples', 'step-0000200.png'), 'x');
     assert.deepEqual(f.read().series.samples, [{ step: 200, uri: 'uri:step-0000200.png' }]);
@@ -74,9 +74,9 @@ describe('RunSeriesFollower', () => {
 
   it('follows a run whose files do not exist yet', () => {
     const f = new RunSeriesFollower('r', dir, (x) => x);
-    assert.deepEqual(f.read().series.metrics.step, []);
+    assert.deepEqual(Array.from(f.read().series.metrics.step), []);
     fs.writeFileSync(metrics, line(1));
     const r = f.read();
-    assert.deepEqual(r.series.metrics.step, [1]);
+    assert.deepEqual(Array.from(r.series.metrics.step), [1]);
   });
 });

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
-import { makeRun, makeSeries, runsMessage, seriesMessage } from './fixtures';
+import type { EvalColumns } from '../../src/core/webview/messages';
+import { evalColumns, makeRun, makeSeries, runsMessage, seriesMessage } from './fixtures';
 import { openDashboardPage, pageUnavailable, type DashboardPage } from './pageHarness';
 
 const skip = pageUnavailable();
@@ -93,7 +94,7 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
   });
 
   it('computes the speedup summary on constructed curves', async () => {
-    const fd = (steps: number[], value: number[]): { metric: string; step: number[]; wallTime: number[]; value: number[] } => ({ metric: 'fd_lenet', step: steps, wallTime: steps.map((s) => s / 2), value });
+    const fd = (steps: number[], value: number[]): EvalColumns => evalColumns('fd_lenet', steps, value);
     await d.send(runsMessage([makeRun('base', { mode: 'none' }), makeRun('imm', { mode: 'linear' })]));
     await d.send({ type: 'show', v: 1, view: 'compare', runIds: ['imm', 'base'] });
     await d.send(seriesMessage(makeSeries('base', 300, { evals: [fd([0, 100, 200, 300], [100, 60, 40, 20])] })));
@@ -119,8 +120,8 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     await d.send(seriesMessage(makeSeries('live', 25, { firstStep: 51 }), true));
     await d.drawn();
     const held = await d.page.evaluate(() => {
-      const app = (window as unknown as { immiscibleDashboard: { store: { series: Map<string, { metrics: { step: number[] } }> }; charts: { pointCounts(): Record<string, number> } } }).immiscibleDashboard;
-      const steps = app.store.series.get('live')?.metrics.step ?? [];
+      const app = (window as unknown as { immiscibleDashboard: { store: { series: Map<string, { metrics: { step: { view(): Float64Array } } }> }; charts: { pointCounts(): Record<string, number> } } }).immiscibleDashboard;
+      const steps = app.store.series.get('live')?.metrics.step.view() ?? new Float64Array(0);
       return { n: steps.length, first: steps[0], last: steps[steps.length - 1], points: app.charts.pointCounts() };
     });
     assert.deepEqual([held.n, held.first, held.last], [75, 1, 75]);

@@ -24,7 +24,7 @@ export function makeSeries(runId: string, n: number, o: { evals?: EvalColumns[];
     return s / 2 ** 32;
   };
   const first = o.firstStep ?? 1;
-  const col = (f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i));
+  const col = (f: (i: number) => number): Float64Array => Float64Array.from({ length: n }, (_, i) => f(i));
   return {
     runId,
     metrics: {
@@ -45,3 +45,17 @@ export function makeSeries(runId: string, n: number, o: { evals?: EvalColumns[];
 
 export const runsMessage = (runs: DashboardRun[]): HostMessage => ({ type: 'runs', v: 1, runs });
 export const seriesMessage = (series: RunSeries, append = false): HostMessage => ({ type: 'series', v: 1, append, series });
+
+/** An evaluation metric's columns from plain arrays (wall time: half the step). */
+export const evalColumns = (metric: string, steps: number[], values: number[]): EvalColumns => ({
+  metric,
+  step: Float64Array.from(steps),
+  wallTime: Float64Array.from(steps, (x) => x / 2),
+  value: Float64Array.from(values),
+});
+
+/**
+ * Messages cross into the page as JSON (Playwright's evaluate): typed arrays travel tagged and
+ * are rebuilt in the page before they are posted, so the page sees what VS Code delivers.
+ */
+export const toWire = (m: unknown): string => JSON.stringify(m, (_k, v: unknown) => (v instanceof Float64Array ? { __f64: Array.from(v, (x) => (Number.isNaN(x) ? 'NaN' : x)) } : v));

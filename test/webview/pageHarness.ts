@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { HostMessage, WebviewMessage } from '../../src/core/webview/messages';
+import { toWire } from './fixtures';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const CHROMIUM = process.env.IMMISCIBLE_CHROMIUM ?? '/usr/bin/chromium';
@@ -94,7 +95,8 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), 
     }
     if (url.startsWith('/files/')) {
       const f = files.get(decodeURIComponent(url.slice('/files/'.length)));
-      if (f) return send(f.endsWith('.json') ? 'application/json' : 'image/png', fs.readFileSync(f));
+      const types: Record<string, string> = { '.json': 'application/json', '.html': 'text/html', '.js': 'text/javascript', '.png': 'image/png' };
+      if (f) return send(types[path.extname(f)] ?? 'application/octet-stream', fs.readFileSync(f));
     }
     res.writeHead(404);
     res.end();
@@ -116,7 +118,13 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), 
         files.set(name, file);
         return `${origin}/files/${encodeURIComponent(name)}`;
       },
-      send: (m) => page.evaluate((msg) => window.postMessage(msg, '*'), m as Record<string, unknown>),
+      send: (m) =>
+        page.evaluate((wire) => {
+          const msg = JSON.parse(wire, (_k, v: unknown) =>
+            typeof v === 'object' && v !== null && '__f64' in v ? Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x)) : v,
+          ) as unknown;
+          window.postMessage(msg, '*');
+        }, toWire(m)),
       drawn: () => page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())))),
       posted: () => page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted),
       async close() {

@@ -29,6 +29,7 @@ export class App {
   private watched = '';
   /** Last frame's drawing time, for the benchmark. */
   lastDrawMs = 0;
+  readonly draws: number[] = [];
 
   constructor(root: HTMLElement) {
     this.settings = { ...DEFAULT_SETTINGS, ...loadState<ViewSettings>() };
@@ -53,7 +54,18 @@ export class App {
     root.append(this.runList.root, el('div', { className: 'content' }, toolbar, this.main));
   }
 
+  /** The last messages' arrival times and handling cost (read by the benchmark). */
+  readonly timings: { type: string; at: number; ms: number }[] = [];
+
   handle(m: HostMessage): void {
+    const t0 = performance.now();
+    this.apply(m);
+    if (this.timings.length >= 100) this.timings.shift();
+    this.timings.push({ type: m.type, at: t0, ms: performance.now() - t0 });
+    this.schedule();
+  }
+
+  private apply(m: HostMessage): void {
     switch (m.type) {
       case 'runs':
         this.store.setRuns(m.runs);
@@ -68,7 +80,6 @@ export class App {
       case 'exported':
         break;
     }
-    this.schedule();
   }
 
   /** After `ready`: a page restored with runs in its state asks for their series again. */
@@ -104,6 +115,7 @@ export class App {
   /** Draws now (tests and the benchmark call it to time one pass). */
   draw(): void {
     const t0 = performance.now();
+    this.draws.push(t0);
     const s = this.settings;
     const ids = s.runIds.filter((id) => this.store.runById.has(id) || this.store.series.has(id));
     this.runList.render(this.store.runs, s);

@@ -26,8 +26,15 @@ import { readPalette, type Palette } from './theme';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip);
 
-/** Points per dataset after decimation: about one bucket per horizontal pixel of a wide chart. */
-const BUCKETS = 800;
+/**
+ * Points a chart draws in all, after decimation: canvas stroking is what a first paint of many
+ * long runs costs, so the buckets per line shrink as lines are added (at most 800: about one per
+ * horizontal pixel of a wide chart; at least 100).
+ */
+const POINTS_PER_CHART = 24_000;
+const bucketsFor = (lines: number): number => Math.max(100, Math.min(800, Math.floor(POINTS_PER_CHART / (4 * Math.max(1, lines)))));
+/** The faint raw line under a smoothed one is drawn for up to this many runs; more is clutter. */
+const MAX_RUNS_WITH_RAW = 4;
 
 interface Line {
   label: string;
@@ -42,28 +49,31 @@ interface ChartDef {
   /** Log scale allowed (the user's toggle applies). */
   log: boolean;
   smooth: boolean;
+  /** Lines drawn per run (sets the decimation budget). */
+  linesPerRun: number;
   lines(s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[];
 }
 
 const metricLine =
   (col: keyof MetricColumns, label = '') =>
-  (s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[] => [{ label, x: s.metrics[xAxis], y: s.metrics[col] }];
+  (s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[] => [{ label, x: s.metrics[xAxis].view(), y: s.metrics[col].view() }];
 
 export const BASE_CHARTS: ChartDef[] = [
-  { id: 'loss', title: 'Loss', log: true, smooth: true, lines: metricLine('loss') },
-  { id: 'lr', title: 'Learning rate', log: false, smooth: false, lines: metricLine('lr') },
+  { id: 'loss', title: 'Loss', log: true, smooth: true, linesPerRun: 1, lines: metricLine('loss') },
+  { id: 'lr', title: 'Learning rate', log: false, smooth: false, linesPerRun: 1, lines: metricLine('lr') },
   {
     id: 'dist',
     title: 'Image-noise distance (dashed: before assignment)',
     log: false,
-    smooth: true,
+    smooth: false,
+    linesPerRun: 2,
     lines: (s, xAxis) => [
-      { label: 'after', x: s.metrics[xAxis], y: s.metrics.distAfter },
-      { label: 'before', x: s.metrics[xAxis], y: s.metrics.distBefore, dashed: true },
+      { label: 'after', x: s.metrics[xAxis].view(), y: s.metrics.distAfter.view() },
+      { label: 'before', x: s.metrics[xAxis].view(), y: s.metrics.distBefore.view(), dashed: true },
     ],
   },
-  { id: 'assignMs', title: 'Assignment time (ms)', log: false, smooth: true, lines: metricLine('assignMs') },
-  { id: 'imagesPerSec', title: 'Images/s', log: false, smooth: true, lines: metricLine('imagesPerSec') },
+  { id: 'assignMs', title: 'Assignment time (ms)', log: false, smooth: true, linesPerRun: 1, lines: metricLine('assignMs') },
+  { id: 'imagesPerSec', title: 'Images/s', log: false, smooth: true, linesPerRun: 1, lines: metricLine('imagesPerSec') },
 ];
 
 export function evalChart(metric: string): ChartDef {
@@ -72,15 +82,16 @@ export function evalChart(metric: string): ChartDef {
     title: metric,
     log: true,
     smooth: false,
+    linesPerRun: 1,
     lines: (s, xAxis) => {
       const c = s.evals.get(metric);
-      return c ? [{ label: '', x: xAxis === 'step' ? c.step : c.wallTime, y: c.value }] : [];
+      return c ? [{ label: '', x: (xAxis === 'step' ? c.step : c.wallTime).view(), y: c.value.view() }] : [];
     },
   };
 }
 
-function points(x: ArrayLike<number>, y: ArrayLike<number>): ScatterDataPoint[] {
-  const idx = decimateMinMax(x, y, BUCKETS);
+function points(x: ArrayLike<number>, y: ArrayLike<number>, buckets: number): ScatterDataPoint[] {
+  const idx = decimateMinMax(x, y, buckets);
   const out: ScatterDataPoint[] = new Array(idx.length);
   for (let k = 0; k < idx.length; k++) out[k] = { x: x[idx[k]], y: y[idx[k]] };
   return out;
@@ -93,7 +104,9 @@ type LineDataset = ChartDataset<'line', ScatterDataPoint[]> & { runId: string };
 
 class ChartCard {
   readonly root: HTMLElement;
-  private readonly chart: Chart<'line', ScatterDataPoint[]>;
+  private readonly canvas = el('canvas');
+  /** Made on the first update, once the card is in the page: a chart made detached measures 0x0 and draws again on resize. */
+  private chartOrNull: Chart<'line', ScatterDataPoint[]> | null = null;
   private versions = new Map<string, number>();
   private key = '';
 
@@ -101,12 +114,15 @@ class ChartCard {
     readonly def: ChartDef,
     private readonly onExport: (name: string, dataUrl: string) => void,
   ) {
-    const canvas = el('canvas');
     const exportBtn = el('button', { className: 'icon-button', textContent: 'PNG', title: `Save the ${def.title} chart as PNG` });
     exportBtn.addEventListener('click', () => this.onExport(def.id.replace(/[^a-z0-9_-]/gi, '_'), this.chart.toBase64Image('image/png', 1)));
-    this.root = el('section', { className: 'card chart-card', dataset: { chart: def.id } }, el('header', {}, el('h3', { textContent: def.title }), exportBtn), el('div', { className: 'chart-box' }, canvas));
+    this.root = el('section', { className: 'card chart-card', dataset: { chart: def.id } }, el('header', {}, el('h3', { textContent: def.title }), exportBtn), el('div', { className: 'chart-box' }, this.canvas));
+  }
+
+  private get chart(): Chart<'line', ScatterDataPoint[]> {
+    if (this.chartOrNull) return this.chartOrNull;
     const p = readPalette();
-    this.chart = new Chart(canvas, {
+    this.chartOrNull = new Chart(this.canvas, {
       type: 'line',
       data: { datasets: [] },
       options: {
@@ -125,6 +141,7 @@ class ChartCard {
         },
       },
     });
+    return this.chartOrNull;
   }
 
   /** Redraws what changed: everything when the run set or a setting changed, else only runs with new data. */
@@ -141,13 +158,14 @@ class ChartCard {
     }
     const datasets = all ? [] : [...(this.chart.data.datasets as LineDataset[])];
     let dirty = all;
+    const shape = { buckets: bucketsFor(runIds.length * this.def.linesPerRun), raw: runIds.length <= MAX_RUNS_WITH_RAW };
     runIds.forEach((id, i) => {
       const held = store.series.get(id);
       if (!held || this.versions.get(id) === held.version) return;
       this.versions.set(id, held.version);
       dirty = true;
       const name = store.runById.get(id)?.name ?? id;
-      const fresh = this.datasetsFor(id, name, held, s, palette.series(i));
+      const fresh = this.datasetsFor(id, name, held, s, palette.series(i), shape);
       const at = datasets.findIndex((d) => d.runId === id);
       const kept = datasets.filter((d) => d.runId !== id);
       kept.splice(at < 0 ? kept.length : at, 0, ...fresh);
@@ -159,28 +177,26 @@ class ChartCard {
     this.chart.update('none');
   }
 
-  private datasetsFor(runId: string, name: string, held: HeldSeries, s: ViewSettings, colour: string): LineDataset[] {
+  private datasetsFor(runId: string, name: string, held: HeldSeries, s: ViewSettings, colour: string, shape: { buckets: number; raw: boolean }): LineDataset[] {
     const out: LineDataset[] = [];
     for (const line of this.def.lines(held, s.xAxis)) {
       const label = line.label ? `${name} (${line.label})` : name;
       const smoothing = this.def.smooth ? s.smoothing : 0;
-      if (smoothing > 0) {
-        out.push({ runId, label: `${label} raw`, data: points(line.x, line.y), borderColor: faded(colour), borderDash: line.dashed ? [4, 3] : [], pointRadius: 0 });
-        out.push({ runId, label, data: points(line.x, smoothEma(line.y, smoothing)), borderColor: colour, borderDash: line.dashed ? [4, 3] : [], pointRadius: 0 });
-      } else {
-        out.push({ runId, label, data: points(line.x, line.y), borderColor: colour, borderDash: line.dashed ? [4, 3] : [], pointRadius: 0 });
-      }
+      const dash = line.dashed ? [4, 3] : [];
+      if (smoothing > 0 && shape.raw) out.push({ runId, label: `${label} raw`, data: points(line.x, line.y, shape.buckets), borderColor: faded(colour), borderDash: dash, pointRadius: 0 });
+      const y = smoothing > 0 ? smoothEma(line.y, smoothing) : line.y;
+      out.push({ runId, label, data: points(line.x, y, shape.buckets), borderColor: colour, borderDash: dash, pointRadius: 0 });
     }
     return out;
   }
 
   /** Points currently drawn (tests and the benchmark read it). */
   pointCount(): number {
-    return this.chart.data.datasets.reduce((a, d) => a + d.data.length, 0);
+    return this.chartOrNull?.data.datasets.reduce((a, d) => a + d.data.length, 0) ?? 0;
   }
 
   destroy(): void {
-    this.chart.destroy();
+    this.chartOrNull?.destroy();
     this.root.remove();
   }
 }

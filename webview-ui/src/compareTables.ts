@@ -64,8 +64,8 @@ export class SpeedupSummary {
     const series = runIds.map((id) => {
       const held = store.series.get(id);
       const ev = held?.evals.get(metric);
-      if (ev) return { runId: id, steps: ev.step, values: ev.value };
-      return { runId: id, steps: held?.metrics.step ?? [], values: held?.metrics.loss ?? [] };
+      if (ev) return { runId: id, steps: ev.step.view(), values: ev.value.view() };
+      return { runId: id, steps: held?.metrics.step.view() ?? [], values: held?.metrics.loss.view() ?? [] };
     });
     // Default threshold: the hardest level every run reaches (the worst of the runs' best values).
     const best = series.map((x) => minFinite(x.values));

@@ -1,6 +1,7 @@
 /**
  * The run list in the panel: filter by name, status and assignment mode, group by any config
- * key, tick runs to show or compare. Rows are rebuilt only when the list or a filter changes.
+ * key, tick runs to show or compare. Virtualised: only the rows in view (and a margin) are in the
+ * page, so a folder of thousands of runs costs the same to draw as one of fifty.
  */
 import type { DashboardRun } from '../../src/core/webview/messages';
 import { clear, el, option } from './dom';
@@ -12,6 +13,11 @@ export interface RunListEvents {
 }
 
 const STATUSES = ['running', 'completed', 'stopped', 'failed', 'dead', 'broken', 'created'];
+/** Every row and group header is this tall (px), so the rows in view follow from the scroll offset. */
+const ROW_HEIGHT = 22;
+const MARGIN_ROWS = 15;
+
+type Item = { kind: 'header'; text: string } | { kind: 'run'; run: DashboardRun; shown: boolean };
 
 export class RunList {
   readonly root = el('aside', { className: 'run-list' });
@@ -20,6 +26,9 @@ export class RunList {
   private readonly mode = el('select', { title: 'Assignment mode' });
   private readonly groupBy = el('select', { title: 'Group by config key' });
   private readonly rows = el('div', { className: 'rows' });
+  private readonly spacer = el('div', { className: 'rows-spacer' });
+  private items: Item[] = [];
+  private window = '';
   private readonly count = el('div', { className: 'count' });
   private readonly ticked = new Set<string>();
   private lastKey = '';
@@ -38,6 +47,9 @@ export class RunList {
     this.mode.addEventListener('change', () => events.onSettings({ modeFilter: this.mode.value }));
     this.groupBy.addEventListener('change', () => events.onSettings({ groupBy: this.groupBy.value }));
     this.status.append(option('', 'any status'), ...STATUSES.map((s) => option(s, s)));
+    this.rows.append(this.spacer);
+    this.rows.addEventListener('scroll', () => this.drawWindow());
+    new ResizeObserver(() => this.drawWindow()).observe(this.rows);
     this.root.append(
       el('div', { className: 'list-controls' }, this.filter, this.status, this.mode, el('label', { textContent: 'group by ' }, this.groupBy)),
       el('div', { className: 'list-actions' }, showBtn, compareBtn, this.count),
@@ -76,14 +88,34 @@ export class RunList {
       if (!list) groups.set(g, (list = []));
       list.push(r);
     }
-    const frag = document.createDocumentFragment();
+    const items: Item[] = [];
+    const showing = new Set(s.runIds);
     for (const [g, list] of [...groups].sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }))) {
-      frag.append(el('div', { className: 'group-header', textContent: `${s.groupBy} = ${g} (${list.length})` }));
-      for (const r of list) frag.append(this.row(r, s.runIds.includes(r.id)));
+      items.push({ kind: 'header', text: `${s.groupBy} = ${g} (${list.length})` });
+      for (const run of list) items.push({ kind: 'run', run, shown: showing.has(run.id) });
     }
-    clear(this.rows);
-    this.rows.append(frag);
+    this.items = items;
+    this.spacer.style.height = `${items.length * ROW_HEIGHT}px`;
+    this.window = '';
+    this.drawWindow();
     this.count.textContent = `${shown.length} of ${runs.length} runs`;
+  }
+
+  /** Puts the items in view (plus a margin) in the page, positioned by their index. */
+  private drawWindow(): void {
+    const first = Math.max(0, Math.floor(this.rows.scrollTop / ROW_HEIGHT) - MARGIN_ROWS);
+    const visible = Math.ceil((this.rows.clientHeight || 800) / ROW_HEIGHT);
+    const last = Math.min(this.items.length, first + visible + 2 * MARGIN_ROWS);
+    const key = `${first}:${last}`;
+    if (key === this.window) return;
+    this.window = key;
+    clear(this.spacer);
+    for (let i = first; i < last; i++) {
+      const item = this.items[i];
+      const e = item.kind === 'header' ? el('div', { className: 'group-header', textContent: item.text }) : this.row(item.run, item.shown);
+      e.style.top = `${i * ROW_HEIGHT}px`;
+      this.spacer.append(e);
+    }
   }
 
   private row(r: DashboardRun, shown: boolean): HTMLElement {

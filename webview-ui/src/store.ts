@@ -1,5 +1,6 @@
 /** What the page holds: the run list, the series of the runs it shows, and the view's settings. */
-import { METRIC_COLUMNS, type DashboardRun, type DashboardView, type EvalColumns, type MetricColumns, type RunSeries, type SampleRef } from '../../src/core/webview/messages';
+import { METRIC_COLUMNS, type DashboardRun, type DashboardView, type MetricColumns, type RunSeries, type SampleRef } from '../../src/core/webview/messages';
+import { Column } from './column';
 
 export type XAxis = 'step' | 'wallTime';
 
@@ -35,17 +36,23 @@ export const DEFAULT_SETTINGS: ViewSettings = {
   galleryStep: null,
 };
 
+export type HeldColumns = { [K in keyof MetricColumns]: Column };
+
+export interface HeldEval {
+  step: Column;
+  wallTime: Column;
+  value: Column;
+}
+
 export interface HeldSeries {
-  metrics: MetricColumns;
-  evals: Map<string, EvalColumns>;
+  metrics: HeldColumns;
+  evals: Map<string, HeldEval>;
   /** Ascending by step. */
   samples: SampleRef[];
   /** Bumped on every change, so views redraw only the runs whose data moved. */
   version: number;
 }
 
-/** JSON writes NaN as null: turn it back into NaN so the maths stays numeric. */
-const numeric = (a: (number | null)[]): number[] => a.map((x) => (x === null ? NaN : x));
 
 export class Store {
   runs: DashboardRun[] = [];
@@ -64,15 +71,13 @@ export class Store {
       held = { metrics: emptyColumns(), evals: new Map(), samples: [], version: held ? held.version + 1 : 0 };
       this.series.set(s.runId, held);
     }
-    for (const c of METRIC_COLUMNS) {
-      pushAll(held.metrics[c], numeric(s.metrics[c] as (number | null)[]));
-    }
+    for (const c of METRIC_COLUMNS) held.metrics[c].append(s.metrics[c]);
     for (const e of s.evals) {
       let col = held.evals.get(e.metric);
-      if (!col) held.evals.set(e.metric, (col = { metric: e.metric, step: [], wallTime: [], value: [] }));
-      pushAll(col.step, numeric(e.step as (number | null)[]));
-      pushAll(col.wallTime, numeric(e.wallTime as (number | null)[]));
-      pushAll(col.value, numeric(e.value as (number | null)[]));
+      if (!col) held.evals.set(e.metric, (col = { step: new Column(8), wallTime: new Column(8), value: new Column(8) }));
+      col.step.append(e.step);
+      col.wallTime.append(e.wallTime);
+      col.value.append(e.value);
     }
     if (s.samples.length) {
       pushAll(held.samples, s.samples);
@@ -95,6 +100,7 @@ function pushAll<T>(into: T[], add: readonly T[]): void {
   for (let i = 0; i < add.length; i++) into.push(add[i]);
 }
 
-function emptyColumns(): MetricColumns {
-  return { step: [], wallTime: [], loss: [], lr: [], gradNorm: [], distBefore: [], distAfter: [], assignMs: [], imagesPerSec: [] };
+function emptyColumns(): HeldColumns {
+  const c = (): Column => new Column();
+  return { step: c(), wallTime: c(), loss: c(), lr: c(), gradNorm: c(), distBefore: c(), distAfter: c(), assignMs: c(), imagesPerSec: c() };
 }

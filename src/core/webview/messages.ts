@@ -25,18 +25,21 @@ export interface DashboardRun {
 
 /**
  * The metric columns of one run, step-aligned (one entry per metrics line). Columns a run lacks
- * hold NaN. Sent in full, then appended to as the trainer writes.
+ * hold NaN. Sent in full, then appended to as the trainer writes. Float64Array, not number[]:
+ * VS Code (engines >= 1.57) transfers typed arrays to a webview as binary, where an array of
+ * 10^6 numbers is cloned element by element (measured: 13 s for 10^6 points, see
+ * docs/benchmarks.md).
  */
 export interface MetricColumns {
-  step: number[];
-  wallTime: number[];
-  loss: number[];
-  lr: number[];
-  gradNorm: number[];
-  distBefore: number[];
-  distAfter: number[];
-  assignMs: number[];
-  imagesPerSec: number[];
+  step: Float64Array;
+  wallTime: Float64Array;
+  loss: Float64Array;
+  lr: Float64Array;
+  gradNorm: Float64Array;
+  distBefore: Float64Array;
+  distAfter: Float64Array;
+  assignMs: Float64Array;
+  imagesPerSec: Float64Array;
 }
 
 export const METRIC_COLUMNS: readonly (keyof MetricColumns)[] = [
@@ -54,9 +57,9 @@ export const METRIC_COLUMNS: readonly (keyof MetricColumns)[] = [
 /** One evaluation metric over training (fd_lenet, kid_lenet, fid, ...). */
 export interface EvalColumns {
   metric: string;
-  step: number[];
-  wallTime: number[];
-  value: number[];
+  step: Float64Array;
+  wallTime: Float64Array;
+  value: Float64Array;
 }
 
 export interface SampleRef {
@@ -97,8 +100,9 @@ type Guard = (x: unknown) => string | null;
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const str: Guard = (x) => (typeof x === 'string' ? null : 'a string');
 const bool: Guard = (x) => (typeof x === 'boolean' ? null : 'a boolean');
-/** Numbers, and null for NaN (JSON has no NaN: JSON.stringify writes null). */
-const num: Guard = (x) => (typeof x === 'number' || x === null ? null : 'a number');
+const num: Guard = (x) => (typeof x === 'number' ? null : 'a number');
+/** By tag, not instanceof: a message may come from another realm (the page's parent frame). */
+const f64: Guard = (x) => (Object.prototype.toString.call(x) === '[object Float64Array]' ? null : 'a Float64Array');
 const arr =
   (item: Guard): Guard =>
   (x) => {
@@ -134,7 +138,6 @@ const record =
     }
     return null;
   };
-const numArray = arr(num);
 
 const runGuard = shape({
   id: str,
@@ -150,8 +153,8 @@ const runGuard = shape({
 
 const seriesGuard = shape({
   runId: str,
-  metrics: shape(Object.fromEntries(METRIC_COLUMNS.map((c) => [c, numArray]))),
-  evals: arr(shape({ metric: str, step: numArray, wallTime: numArray, value: numArray })),
+  metrics: shape(Object.fromEntries(METRIC_COLUMNS.map((c) => [c, f64]))),
+  evals: arr(shape({ metric: str, step: f64, wallTime: f64, value: f64 })),
   samples: arr(shape({ step: num, uri: str })),
 });
 
@@ -183,6 +186,3 @@ function check<T>(x: unknown, guards: Record<string, Guard>): Checked<T> {
 
 export const checkHostMessage = (x: unknown): Checked<HostMessage> => check<HostMessage>(x, hostGuards);
 export const checkWebviewMessage = (x: unknown): Checked<WebviewMessage> => check<WebviewMessage>(x, webviewGuards);
-
-/** JSON turns NaN into null; the page turns it back. */
-export const fromJsonNumber = (x: number | null): number => (x === null ? NaN : x);

@@ -28,7 +28,9 @@ interface FileCursor {
   ino: number;
 }
 
-export const emptyColumns = (): MetricColumns => ({
+type Collecting = { [K in keyof MetricColumns]: number[] };
+
+const emptyColumns = (): Collecting => ({
   step: [],
   wallTime: [],
   loss: [],
@@ -40,9 +42,22 @@ export const emptyColumns = (): MetricColumns => ({
   imagesPerSec: [],
 });
 
+const f64 = (a: number[]): Float64Array => Float64Array.from(a);
+const toColumns = (c: Collecting): MetricColumns => ({
+  step: f64(c.step),
+  wallTime: f64(c.wallTime),
+  loss: f64(c.loss),
+  lr: f64(c.lr),
+  gradNorm: f64(c.gradNorm),
+  distBefore: f64(c.distBefore),
+  distAfter: f64(c.distAfter),
+  assignMs: f64(c.assignMs),
+  imagesPerSec: f64(c.imagesPerSec),
+});
+
 const numOr = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : NaN);
 
-function pushMetrics(c: MetricColumns, m: MetricsLine): void {
+function pushMetrics(c: Collecting, m: MetricsLine): void {
   c.step.push(numOr(m.step));
   c.wallTime.push(numOr(m.wallTime));
   c.loss.push(numOr(m.loss));
@@ -81,7 +96,7 @@ export class RunSeriesFollower {
 
   read(): FollowRead {
     const metrics = emptyColumns();
-    const evals = new Map<string, EvalColumns>();
+    const evals = new Map<string, { step: number[]; wallTime: number[]; value: number[] }>();
     let append = !this.first;
     this.first = false;
 
@@ -109,7 +124,7 @@ export class RunSeriesFollower {
       const parsed = parseLine(line);
       if (!isEvalLine(parsed)) continue;
       let col = evals.get(parsed.metric);
-      if (!col) evals.set(parsed.metric, (col = { metric: parsed.metric, step: [], wallTime: [], value: [] }));
+      if (!col) evals.set(parsed.metric, (col = { step: [], wallTime: [], value: [] }));
       col.step.push(parsed.step);
       col.wallTime.push(numOr(parsed.wallTime ?? this.wallByStep.get(parsed.step)));
       col.value.push(parsed.value);
@@ -122,7 +137,8 @@ export class RunSeriesFollower {
       samples.push({ step: s.step, uri: this.sampleUri(s.file) });
     }
 
-    const series: RunSeries = { runId: this.runId, metrics, evals: [...evals.values()], samples };
+    const evalColumns: EvalColumns[] = [...evals].map(([metric, c]) => ({ metric, step: Float64Array.from(c.step), wallTime: Float64Array.from(c.wallTime), value: Float64Array.from(c.value) }));
+    const series: RunSeries = { runId: this.runId, metrics: toColumns(metrics), evals: evalColumns, samples };
     const changed = !append || metrics.step.length > 0 || evals.size > 0 || samples.length > 0;
     return { append, series, changed };
   }
@@ -170,6 +186,6 @@ function readAppended(file: string, cursor: FileCursor | null): { lines: string[
 }
 
 /** Columns as the CSV export wants them. */
-export function columnsOf(c: MetricColumns): Record<string, number[]> {
+export function columnsOf(c: MetricColumns): Record<string, Float64Array> {
   return Object.fromEntries(METRIC_COLUMNS.map((k) => [k, c[k]]));
 }
