@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import {
   ACTIVITY_ICON,
   TIMEOUTS,
@@ -570,6 +570,129 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     const cost = modified.find((l) => /"cost": "l2"/.test(l.text));
     assert.equal(cost?.changed, false, `modified side: ${JSON.stringify(modified)}`);
     await h.screenshot('config-diff');
+  });
+
+  /** The dashboard page's frame (the webview's inner frame holding #app), once it has drawn. */
+  const dashboardFrame = async (page: Page, ready: string): Promise<Frame> =>
+    waitFor(
+      `the dashboard webview showing ${ready}`,
+      async () => {
+        for (const f of page.frames()) {
+          try {
+            if (await f.$(ready)) return f;
+          } catch {
+            // a frame navigating away: the next poll sees its successor
+          }
+        }
+        return null;
+      },
+      30_000,
+    );
+
+  /** What the dashboard shows: the charts' drawn points, each gallery's step and loaded image. */
+  const dashboardState = (f: Frame): Promise<{ title: string; points: Record<string, number>; datasets: Record<string, string[]>; tiles: { run: string; step: string; loaded: boolean; inexact: boolean }[]; configKeys: string[] }> =>
+    f.evaluate(`(() => {
+      const app = window.immiscibleDashboard;
+      const tiles = [...document.querySelectorAll('.tile')].map((t) => {
+        const img = t.querySelector('img');
+        return { run: t.querySelector('figcaption')?.textContent ?? '', step: t.dataset.step ?? '', loaded: !!img && img.complete && img.naturalWidth > 0, inexact: t.classList.contains('inexact') };
+      });
+      const datasets = {};
+      for (const c of document.querySelectorAll('.chart-card')) datasets[c.dataset.chart] = [...c.querySelectorAll('h3')].map((h) => h.textContent);
+      return {
+        title: document.querySelector('.view-title')?.textContent ?? '',
+        points: app.charts.pointCounts(),
+        datasets: app.charts.datasetLabels(),
+        tiles,
+        configKeys: [...document.querySelectorAll('.config-table tbody tr')].map((r) => r.dataset.key ?? ''),
+      };
+    })()`);
+
+  /** Switches the colour theme through the user settings file (VS Code applies it live). */
+  const setTheme = async (theme: string): Promise<void> => {
+    const file = path.join(h.userData, 'User', 'settings.json');
+    const settings = readJson(file);
+    fs.writeFileSync(file, JSON.stringify({ ...settings, 'workbench.colorTheme': theme }, null, 2));
+    const dark = /dark/i.test(theme);
+    await waitFor(`the ${theme} theme`, async () => (await h.page.evaluate(`document.querySelector('.monaco-workbench')?.classList.contains('vs-dark')`)) === dark, 15_000);
+    await h.page.waitForTimeout(500);
+  };
+
+  scenario('Open Dashboard on a run: the loss chart has points, the gallery shows its grid', 90_000, async () => {
+    const { page } = h;
+    assert.ok(launched, 'the Launch Run scenario did not complete');
+    const row = runRow(page, RUN_NAME);
+    await row.click({ button: 'right' });
+    await clickContextMenuItem(page, 'Open Dashboard');
+    await page.locator('.tabs-container .tab', { hasText: 'Immiscible Dashboard' }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    const f = await dashboardFrame(page, '.chart-card[data-chart="loss"] canvas');
+    const s = await waitFor(
+      'loss points and a loaded sample grid',
+      async () => {
+        const st = await dashboardState(f);
+        return (st.points.loss ?? 0) > 0 && st.tiles.length === 1 && st.tiles[0].loaded ? st : null;
+      },
+      20_000,
+    );
+    assert.equal(s.title, RUN_NAME);
+    assert.equal(s.tiles[0].step, '300', 'the latest grid is shown first');
+    // Every logged step of the 300 is drawn (under the decimation budget).
+    assert.equal(s.points.lr, 300);
+    await h.screenshot('dashboard-run-dark');
+  });
+
+  scenario('Compare Selected Runs: overlaid charts, only assignment.mode in the config table, one slider for both galleries', 120_000, async () => {
+    const { page } = h;
+    assert.ok(pairedDone, 'the paired comparison scenario did not complete');
+    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
+    await baseline.click();
+    await treated.click({ modifiers: ['ControlOrMeta'] });
+    await treated.click({ button: 'right' });
+    await clickContextMenuItem(page, 'Compare Selected Runs');
+    const f = await dashboardFrame(page, '.config-table tbody tr');
+    const s = await waitFor(
+      'both runs charted with their grids',
+      async () => {
+        const st = await dashboardState(f);
+        return st.tiles.length === 2 && st.tiles.every((t) => t.loaded) && (st.datasets.loss ?? []).length >= 2 ? st : null;
+      },
+      20_000,
+    );
+    assert.equal(s.title, 'Compare 2 runs');
+    assert.deepEqual(s.configKeys, ['assignment.mode']);
+    for (const name of [BASELINE, TREATED]) assert.ok(s.datasets.loss.some((l) => l === name), `loss chart lines: ${s.datasets.loss.join(', ')}`);
+    assert.deepEqual(s.tiles.map((t) => t.step), ['300', '300']);
+    // The shared slider to its first position (step 100): both galleries follow.
+    await f.locator('.step-slider').fill('0');
+    const moved = await waitFor('both galleries at step 100', async () => {
+      const st = await dashboardState(f);
+      return st.tiles.every((t) => t.step === '100' && !t.inexact && t.loaded) ? st : null;
+    }, 10_000);
+    assert.equal(moved.tiles.length, 2);
+    await f.locator('.step-slider').fill('2');
+    await h.screenshot('dashboard-compare-dark');
+
+    await setTheme('Default Light Modern');
+    try {
+      await h.screenshot('dashboard-compare-light');
+      await f.locator('.run-row .run-name', { hasText: RUN_NAME }).first().click();
+      await waitFor('the single-run view', async () => (await dashboardState(f)).title === RUN_NAME, 10_000);
+      await h.screenshot('dashboard-run-light');
+    } finally {
+      await setTheme('Default Dark Modern');
+    }
+  });
+
+  scenario('Reload Window with the dashboard open: it comes back with its runs', 120_000, async () => {
+    const { page } = h;
+    const before = await dashboardState(await dashboardFrame(page, '.chart-card'));
+    await reloadWindow(page);
+    const f = await dashboardFrame(page, '.chart-card[data-chart="loss"] canvas');
+    const after = await waitFor('the restored dashboard with its charts', async () => {
+      const st = await dashboardState(f);
+      return (st.points.loss ?? 0) > 0 && st.tiles.every((t) => t.loaded) ? st : null;
+    }, 30_000);
+    assert.equal(after.title, before.title);
   });
 
   scenario('Stop Run (inline) then Resume Run: stopped with a checkpoint, resumed from that step', TIMEOUTS.run + 90_000, async () => {

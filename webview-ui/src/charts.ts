@@ -190,6 +190,11 @@ class ChartCard {
     return out;
   }
 
+  /** Labels of the lines in the legend (tests read it). */
+  labels(): string[] {
+    return (this.chartOrNull?.data.datasets ?? []).map((d) => String(d.label)).filter((l) => !l.endsWith(' raw'));
+  }
+
   /** Points currently drawn (tests and the benchmark read it). */
   pointCount(): number {
     return this.chartOrNull?.data.datasets.reduce((a, d) => a + d.data.length, 0) ?? 0;
@@ -227,6 +232,10 @@ export class ChartGrid {
       if (this.root.children[i] !== card.root) this.root.insertBefore(card.root, this.root.children[i] ?? null);
       card.update(runIds, store, s, palette);
     });
+  }
+
+  datasetLabels(): Record<string, string[]> {
+    return Object.fromEntries([...this.cards].map(([id, c]) => [id, c.labels()]));
   }
 
   pointCounts(): Record<string, number> {

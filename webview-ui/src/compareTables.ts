@@ -4,6 +4,9 @@ import { speedupSummary, type Goal } from '../../src/core/compare/threshold';
 import { clear, el, option } from './dom';
 import type { Store, ViewSettings } from './store';
 
+/** Keys that name a run rather than configure it: the table's column headers already show them. */
+const IDENTITY_KEYS = new Set(['name']);
+
 export class ConfigTable {
   readonly root = el('section', { className: 'card config-card' }, el('header', {}, el('h3', { textContent: 'Config: keys that differ' })));
   private readonly table = el('table', { className: 'config-table' });
@@ -14,7 +17,7 @@ export class ConfigTable {
 
   update(runIds: readonly string[], store: Store): void {
     const runs = runIds.map((id) => store.runById.get(id)).filter((r) => r !== undefined);
-    const keys = differingKeys(runs.map((r) => r.config));
+    const keys = differingKeys(runs.map((r) => r.config)).filter((k) => !IDENTITY_KEYS.has(k));
     clear(this.table);
     this.table.append(el('thead', {}, el('tr', {}, el('th', { textContent: 'key' }), ...runs.map((r) => el('th', { textContent: r.name, title: r.id })))));
     const body = el('tbody');
