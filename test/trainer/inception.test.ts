@@ -229,6 +229,25 @@ describe('Inception pool3 against python3-torch', () => {
     assert.equal(tf.memory().numTensors, before, 'features() leaks no tensors');
   });
 
+  it('gives the same features when a batch is split into chunks', async (t) => {
+    if (missing) return t.skip(missing);
+    const { cases } = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as { cases: RefCase[] };
+    const c = cases.find((x) => x.shape[0] > 1) as RefCase;
+    const one = await loadInceptionExtractor(join(dir, 'weights.pth'), { maxChunk: 1 });
+    try {
+      const images = tf.tensor4d(new Float32Array(new Uint8Array(readFileSync(join(dir, c.input))).buffer), c.shape);
+      const chunked = await one.features(images);
+      const whole = await (extractor as FeatureExtractor).features(images);
+      images.dispose();
+      const e = relErr(chunked, whole);
+      t.diagnostic(`${c.name}: chunks of 1 vs one batch of ${c.shape[0]}: relative difference ${e.toExponential(2)}`);
+      assert.ok(e <= 1e-6, `relative difference ${e}`);
+    } finally {
+      one.dispose();
+    }
+    await assert.rejects(loadInceptionExtractor(join(dir, 'weights.pth'), { maxChunk: 0 }), /maxChunk must be a positive integer, got 0/);
+  });
+
   it('reads the same weights from the legacy (pre-1.6) format', (t) => {
     if (missing) return t.skip(missing);
     const zip = readStateDict(readFileSync(join(dir, 'weights.pth')), 'weights.pth');

@@ -33,8 +33,18 @@ export function checkWeightsHash(bytes: Uint8Array, path: string): string {
   return sha;
 }
 
+/** Images per forward pass by default (larger batches are split). */
+export const MAX_CHUNK = 16;
+
+export interface InceptionOptions {
+  /** Images per forward pass (default MAX_CHUNK). */
+  maxChunk?: number;
+}
+
 /** Loads the Inception weights into the current TF.js backend. */
-export async function loadInceptionExtractor(pthPath: string): Promise<FeatureExtractor> {
+export async function loadInceptionExtractor(pthPath: string, options: InceptionOptions = {}): Promise<FeatureExtractor> {
+  const maxChunk = options.maxChunk ?? MAX_CHUNK;
+  if (!Number.isInteger(maxChunk) || maxChunk < 1) throw new Error(`maxChunk must be a positive integer, got ${maxChunk}`);
   let bytes: Uint8Array;
   try {
     bytes = await readFile(pthPath);
@@ -50,12 +60,20 @@ export async function loadInceptionExtractor(pthPath: string): Promise<FeatureEx
     dim: INCEPTION_POOL3_DIM,
     async features(images: tf.Tensor4D): Promise<Float32Array> {
       if (images.rank !== 4) throw new Error(`Inception features need NHWC images, got rank ${images.rank}`);
-      const out = tf.tidy(() => net.pool3(fidPreprocess(images)));
-      try {
-        return (await out.data()) as Float32Array;
-      } finally {
-        out.dispose();
+      const n = images.shape[0];
+      const result = new Float32Array(n * INCEPTION_POOL3_DIM);
+      // Images are independent, so chunking changes nothing but the peak memory: at 299x299 one
+      // image's largest activation is 5.5 MB, and wasm's heap stops at 4 GiB.
+      for (let start = 0; start < n; start += maxChunk) {
+        const size = Math.min(maxChunk, n - start);
+        const out = tf.tidy(() => net.pool3(fidPreprocess(size === n ? images : images.slice([start, 0, 0, 0], [size, -1, -1, -1]))));
+        try {
+          result.set((await out.data()) as Float32Array, start * INCEPTION_POOL3_DIM);
+        } finally {
+          out.dispose();
+        }
       }
+      return result;
     },
     dispose(): void {
       net.dispose();
