@@ -36,7 +36,7 @@ describe('pth reader', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const file of ['small.pth', 'small_legacy.pth']) {
+  for (const file of ['small.pth', 'small_legacy.pth', 'deflated.pth']) {
     it(`reads every tensor of ${file} exactly (dtypes, offsets, views, strides, scalars)`, (t) => {
       if (missing) return t.skip(missing);
       const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Record<string, Expected>;
@@ -82,6 +82,11 @@ describe('pth reader', () => {
     const legacy = readFileSync(join(dir, 'small_legacy.pth'));
     writeFileSync(cut, legacy.subarray(0, legacy.length - 100));
     assert.throws(() => readStateDict(readFileSync(cut), cut), /cut\.pth: storage \d+ is truncated: expected \d+ bytes at byte \d+, the file has \d+/);
+  });
+
+  it('refuses big-endian storages', (t) => {
+    if (missing) return t.skip(missing);
+    assert.throws(() => load('bigendian.pth'), /bigendian\.pth: tensors are stored big-endian; only little-endian files are supported/);
   });
 
   it('refuses a file that is neither format', () => {

@@ -249,12 +249,21 @@ function materialize(name: string, t: TensorRef, storageBytes: (ref: StorageRef)
   return { dtype: type.dtype, shape: [...t.size], data: out };
 }
 
+function kindOf(v: PickleValue): string {
+  if (v === null) return 'None';
+  if (v instanceof PickleTuple) return 'tuple';
+  if (Array.isArray(v)) return 'list';
+  if (v instanceof Uint8Array) return 'bytes';
+  if (typeof v === 'object') return v instanceof Map ? 'dict' : (v as PickleObject).pickleKind;
+  return typeof v;
+}
+
 function collect(root: PickleValue, storages: (ref: StorageRef) => Uint8Array, label: string): Map<string, TorchTensor> {
-  if (!(root instanceof Map)) throw new Error(`${label}: expected a state dict (a dict of tensors), found a ${root === null ? 'None' : typeof root === 'object' ? (root instanceof PickleTuple ? 'tuple' : Array.isArray(root) ? 'list' : (root as PickleObject).pickleKind) : typeof root}`);
+  if (!(root instanceof Map)) throw new Error(`${label}: expected a state dict (a dict of tensors), found a ${kindOf(root)}`);
   const out = new Map<string, TorchTensor>();
   for (const [k, v] of root) {
     if (typeof k !== 'string') throw new Error(`${label}: state dict key ${String(k)} is not a string`);
-    if (!(v instanceof TensorRef)) throw new Error(`${label}: state dict entry ${k} is not a tensor (expected a plain state_dict, as torch.save(model.state_dict()) writes)`);
+    if (!(v instanceof TensorRef)) throw new Error(`${label}: state dict entry ${k} is a ${kindOf(v)}, not a tensor (expected a plain state_dict, as torch.save(model.state_dict()) writes)`);
     out.set(k, materialize(k, v, storages, label));
   }
   return out;
