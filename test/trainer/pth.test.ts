@@ -89,6 +89,12 @@ describe('pth reader', () => {
     assert.throws(() => load('bigendian.pth'), /bigendian\.pth: tensors are stored big-endian; only little-endian files are supported/);
   });
 
+  it('says when a torch.save file is not a state dict of tensors', (t) => {
+    if (missing) return t.skip(missing);
+    assert.throws(() => load('list.pth'), /list\.pth: expected a state dict \(a dict of tensors\), found a list/);
+    assert.throws(() => load('mixed.pth'), /mixed\.pth: state dict entry epoch is a number, not a tensor/);
+  });
+
   it('refuses a file that is neither format', () => {
     assert.throws(() => readStateDict(new TextEncoder().encode('hello, not weights'), 'notes.pth'), /notes\.pth: not a PyTorch \.pth file: expected a zip archive .* found bytes 68 65 6c 6c/);
     assert.throws(() => readStateDict(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0, 0]), 'stub.pth'), /stub\.pth: not a readable zip archive/);
