@@ -155,6 +155,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.equal(v[i], v[i + 2]);
       assert.ok(Math.abs((v[i] + 1) / 2 - out[y0 * 299 + x0] / 255) < 1e-6);
       assert.throws(() => fidPreprocess(tf.zeros([1, 4, 4, 2])), /need 1 or 3 channels, got 2/);
+      // Already 299x299: torch's formula reads each pixel itself, so the resize is the identity.
+      const same = tf.randomUniform([1, 299, 299, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+      assert.deepEqual(await fidResize(same).data(), await same.data());
+      same.dispose();
       tf.dispose([x, pre]);
     });
   });
