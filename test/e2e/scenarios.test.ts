@@ -620,6 +620,8 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
 
   scenario('Open Dashboard on a run: the loss chart has points, the gallery shows its grid', 90_000, async () => {
     const { page } = h;
+    // The dashboard gets the whole editor area (the Output panel of earlier scenarios goes).
+    if (await page.locator('.part.panel').isVisible()) await runCommand(page, 'View: Hide Panel');
     assert.ok(launched, 'the Launch Run scenario did not complete');
     const row = runRow(page, RUN_NAME);
     await row.click({ button: 'right' });
@@ -638,6 +640,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.equal(s.tiles[0].step, '300', 'the latest grid is shown first');
     // Every logged step of the 300 is drawn (under the decimation budget).
     assert.equal(s.points.lr, 300);
+    await page.mouse.move(1100, 85); // away from the tree's hover tooltips
     await h.screenshot('dashboard-run-dark');
   });
 
@@ -662,14 +665,16 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.deepEqual(s.configKeys, ['assignment.mode']);
     for (const name of [BASELINE, TREATED]) assert.ok(s.datasets.loss.some((l) => l === name), `loss chart lines: ${s.datasets.loss.join(', ')}`);
     assert.deepEqual(s.tiles.map((t) => t.step), ['300', '300']);
-    // The shared slider to its first position (step 100): both galleries follow.
-    await f.locator('.step-slider').fill('0');
+    // Grids at steps 0, 100, 200, 300: the shared slider's second position is step 100, and both
+    // galleries follow.
+    await f.locator('.step-slider').fill('1');
     const moved = await waitFor('both galleries at step 100', async () => {
       const st = await dashboardState(f);
       return st.tiles.every((t) => t.step === '100' && !t.inexact && t.loaded) ? st : null;
     }, 10_000);
     assert.equal(moved.tiles.length, 2);
-    await f.locator('.step-slider').fill('2');
+    await f.locator('.step-slider').fill('3');
+    await page.mouse.move(1100, 85);
     await h.screenshot('dashboard-compare-dark');
 
     await setTheme('Default Light Modern');
