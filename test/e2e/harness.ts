@@ -83,6 +83,8 @@ export interface Harness {
   extensionHostLog(): string;
   /** Marks the session failed: close() then keeps the temp folder. */
   markFailed(): void;
+  /** Present when started with `extensionTests`. */
+  readonly suite: SuiteRun | null;
   close(): Promise<void>;
 }
 
@@ -268,6 +270,19 @@ export interface StartOptions {
   codeServerArgs?: string[];
   /** Skip `npm run package` and use this .vsix. */
   vsix?: string;
+  /**
+   * Run an extension test suite (a bundled module exporting `run()`) in the extension host
+   * through code-server's test payload, with the checkout as the extension under development
+   * (no .vsix installed). Its exit code arrives in `Harness.suite`.
+   */
+  extensionTests?: { suiteJs: string; env?: Record<string, string> };
+}
+
+export interface SuiteRun {
+  /** The exit code VS Code reports when the suite's `run()` settles (0: resolved). */
+  exit: Promise<number>;
+  /** The suite's console lines (those starting with "[suite]"). */
+  lines: string[];
 }
 
 export async function startHarness(o: StartOptions = {}): Promise<Harness> {
@@ -307,6 +322,7 @@ export async function startHarness(o: StartOptions = {}): Promise<Harness> {
     XDG_CACHE_HOME: dirs.xdgCache,
     // Node 24 first: code-server and the extension host (process.execPath) run on it.
     PATH: `${path.dirname(tools.node)}:${process.env.PATH ?? ''}`,
+    ...o.extensionTests?.env,
   };
   // Inherited from `npm run` or a git hook, these would point code-server or git elsewhere.
   for (const k of Object.keys(env)) if (/^(npm_|GIT_DIR$|GIT_INDEX_FILE$|GIT_WORK_TREE$|VSCODE_|ELECTRON_RUN_AS_NODE$)/.test(k)) delete env[k];
@@ -336,8 +352,10 @@ export async function startHarness(o: StartOptions = {}): Promise<Harness> {
   };
 
   try {
-    const vsix =
-      o.vsix ??
+    const testing = o.extensionTests ?? null;
+    const vsix = testing
+      ? null
+      : o.vsix ??
       process.env.IMMISCIBLE_E2E_VSIX ??
       (await phase('package', () => {
         const out = path.join(tmp, 'immiscible-lab.vsix');
@@ -350,7 +368,7 @@ export async function startHarness(o: StartOptions = {}): Promise<Harness> {
     await phase('workspace', () => makeWorkspace(dirs.workspace));
 
     const csBase = [tools.codeServer, '--config', csConfig, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions];
-    await phase('install-extension', () => {
+    if (vsix) await phase('install-extension', () => {
       const r = spawnSync(tools.node, [...csBase, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
       if (r.status !== 0) throw new Error(`--install-extension failed:\n${r.stdout}\n${r.stderr}`);
       const installed = fs.readdirSync(dirs.extensions).filter((n) => n.startsWith('immiscible-lab.immiscible-lab-'));
@@ -375,6 +393,8 @@ export async function startHarness(o: StartOptions = {}): Promise<Harness> {
           '--bind-addr',
           `127.0.0.1:${port}`,
           ...(o.codeServerArgs ?? []),
+          // The test payload is honoured only with the smoke-test driver (which also hides notifications).
+          ...(testing ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
           dirs.workspace,
         ],
         { env, detached: true, stdio: ['ignore', out, out] },
@@ -405,7 +425,24 @@ export async function startHarness(o: StartOptions = {}): Promise<Harness> {
       p.setDefaultTimeout(TIMEOUTS.ui);
       return p;
     });
-    const url = `${base}/?folder=${encodeURIComponent(dirs.workspace)}`;
+    let suite: SuiteRun | null = null;
+    let url = `${base}/?folder=${encodeURIComponent(dirs.workspace)}`;
+    if (testing) {
+      const lines: string[] = [];
+      let exited: (code: number) => void = () => undefined;
+      const exit = new Promise<number>((r) => (exited = r));
+      await page.exposeFunction('codeAutomationExit', (code: number) => exited(code));
+      page.on('console', (m) => {
+        for (const l of m.text().split('\n')) if (l.includes('[suite]')) lines.push(l.slice(l.indexOf('[suite]')));
+      });
+      const remote = (p: string): string => `vscode-remote://127.0.0.1:${port}${p}`;
+      const payload = [
+        ['extensionDevelopmentPath', remote(ROOT)],
+        ['extensionTestsPath', remote(testing.suiteJs)],
+      ];
+      url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+      suite = { exit, lines };
+    }
     await phase('workbench', async () => {
       await page.goto(url, { timeout: TIMEOUTS.workbench });
       await page.locator('.monaco-workbench .part.activitybar').waitFor({ state: 'visible', timeout: TIMEOUTS.workbench });
@@ -448,6 +485,7 @@ export async function startHarness(o: StartOptions = {}): Promise<Harness> {
       markFailed() {
         failed = true;
       },
+      suite,
       close,
     };
     return h;
