@@ -43,7 +43,7 @@ const tiny: RunConfigInput = {
   diffusion: { timesteps: 100, betaEnd: 0.2 },
   training: { steps: 6, batchSize: 8, warmupSteps: 2, sampleEvery: 0, checkpointEvery: 2, prefetch: false },
   sampling: { sampler: 'ddim', steps: 4 },
-  evaluation: { every: 2, samples: 20, referenceSamples: 100 },
+  evaluation: { every: 2, samples: 20, referenceSamples: 100, kid: true },
 };
 
 test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immiscible eval appends an on-demand line', { timeout: 300_000 }, async () => {
@@ -52,27 +52,35 @@ test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immisc
   // so the resume starts from 2 and must cut eval.jsonl back to it.
   const first = await runInProcess(config, tmp(), 4);
   assert.equal(first.status, 'stopped');
-  assert.deepEqual(readEvals(first.dir).evals.map((e) => e.step), [0, 2, 4]);
+  assert.deepEqual(readEvals(first.dir).evals.map((e) => e.step), [0, 0, 2, 2, 4, 4]);
   fs.rmSync(path.join(first.dir, 'checkpoints', 'step-0000004'), { recursive: true });
   const r = await runInProcess(config, '', undefined, first.dir);
   assert.equal(r.status, 'completed');
   const { evals, tornTail, badLines } = readEvals(r.dir);
   assert.equal(tornTail, false);
   assert.deepEqual(badLines, []);
-  assert.deepEqual(evals.map((e) => e.step), [0, 2, 4, 6], 'each evaluated step once, in order');
+  assert.deepEqual(evals.map((e) => e.step), [0, 0, 2, 2, 4, 4, 6, 6], 'each evaluated step once, in order');
+  assert.deepEqual(evals.map((e) => e.metric), Array.from({ length: 8 }, (_, i) => (i % 2 ? 'kid_lenet' : 'fd_lenet')));
   for (const e of evals) {
-    assert.equal(e.metric, 'fd_lenet');
+    if (e.metric === 'kid_lenet') assert.ok(typeof e.std === 'number' && e.std >= 0 && Number.isFinite(e.value));
+    else assert.equal(e.std, undefined);
     assert.equal(e.extractor, 'lenet');
     assert.match(e.weightsSha256, /^[0-9a-f]{64}$/);
     assert.equal(e.samples, 20);
     assert.equal(e.referenceSamples, 100);
     assert.equal(e.sampler, 'ddim');
     assert.equal(e.samplerSteps, 4);
-    assert.ok(e.seconds > 0 && Number.isFinite(e.value) && e.value > 0);
+    assert.ok(e.seconds > 0 && Number.isFinite(e.value));
+    if (e.metric === 'fd_lenet') assert.ok(e.value > 0);
     assert.equal(e.onDemand, undefined);
   }
   const events = r.events.filter((e) => e.type === 'eval');
-  assert.deepEqual(events.map((e) => (e.type === 'eval' ? [e.step, e.metric] : null)), [[4, 'fd_lenet'], [6, 'fd_lenet']], 'the resumed part evaluated 4 and 6');
+  assert.deepEqual(events.map((e) => (e.type === 'eval' ? [e.step, e.metric] : null)), [
+    [4, 'fd_lenet'],
+    [4, 'kid_lenet'],
+    [6, 'fd_lenet'],
+    [6, 'kid_lenet'],
+  ], 'the resumed part evaluated 4 and 6');
 
   let printed = '';
   const code = await evalCommand(['--run', r.dir, '--checkpoint', '2', '--n', '10'], { write: (s: string) => (printed += s) });
@@ -81,8 +89,15 @@ test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immisc
   assert.equal(out.step, 2);
   assert.equal(out.samples, 10);
   assert.ok(Number.isFinite(out.metrics.fd_lenet));
-  const last = readEvals(r.dir).evals.at(-1);
-  assert.deepEqual({ step: last?.step, metric: last?.metric, onDemand: last?.onDemand, value: last?.value }, { step: 2, metric: 'fd_lenet', onDemand: true, value: out.metrics.fd_lenet });
+  assert.ok(Number.isFinite(out.metrics.kid_lenet));
+  const last = readEvals(r.dir).evals.slice(-2);
+  assert.deepEqual(
+    last.map((l) => ({ step: l.step, metric: l.metric, onDemand: l.onDemand, value: l.value })),
+    [
+      { step: 2, metric: 'fd_lenet', onDemand: true, value: out.metrics.fd_lenet },
+      { step: 2, metric: 'kid_lenet', onDemand: true, value: out.metrics.kid_lenet },
+    ],
+  );
   await assert.rejects(evalCommand(['--run', r.dir, '--checkpoint', '3']), /no checkpoint at step 3 \(have: 2, 4, 6\)/);
   await assert.rejects(evalCommand(['--run', r.dir, '--extractor', 'vgg']), /unknown extractor "vgg"/);
   await assert.rejects(evalCommand(['--run', path.join(r.dir, 'nope')]), /nope.config\.json: cannot read the run's config/);
