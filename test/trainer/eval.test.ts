@@ -98,6 +98,11 @@ test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immisc
       { step: 2, metric: 'kid_lenet', onDemand: true, value: out.metrics.kid_lenet },
     ],
   );
+  // The latest checkpoint with the config's sample count: the values training wrote at step 6.
+  let again = '';
+  assert.equal(await evalCommand(['--run', r.dir], { write: (s: string) => (again += s) }), 0);
+  const at6 = evals.filter((e) => e.step === 6);
+  assert.deepEqual((JSON.parse(again) as { metrics: Record<string, number> }).metrics, Object.fromEntries(at6.map((e) => [e.metric, e.value])));
   await assert.rejects(evalCommand(['--run', r.dir, '--checkpoint', '3']), /no checkpoint at step 3 \(have: 2, 4, 6\)/);
   await assert.rejects(evalCommand(['--run', r.dir, '--extractor', 'vgg']), /unknown extractor "vgg"/);
   await assert.rejects(evalCommand(['--run', path.join(r.dir, 'nope')]), /nope.config\.json: cannot read the run's config/);
