@@ -259,7 +259,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     };
 
     if (step === 0 && config.training.sampleEvery > 0) await saveSamples();
-    // Step 0 (the untrained model) is the baseline every later value is read against.
+    // Step 0 is the untrained model, as for the sample grids (its samples are noise; see docs/benchmarks.md).
     if (step === 0) await evaluate();
     const stopAt = Math.min(total, o.stopAtStep ?? total);
     while (step < stopAt && !o.signal.aborted) {
