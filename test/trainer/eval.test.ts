@@ -103,6 +103,12 @@ test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immisc
   assert.equal(await evalCommand(['--run', r.dir], { write: (s: string) => (again += s) }), 0);
   const at6 = evals.filter((e) => e.step === 6);
   assert.deepEqual((JSON.parse(again) as { metrics: Record<string, number> }).metrics, Object.fromEntries(at6.map((e) => [e.metric, e.value])));
+  // A torn last line (a crash mid-write) is ignored, not an error.
+  const before = readEvals(r.dir).evals.length;
+  fs.appendFileSync(path.join(r.dir, 'eval.jsonl'), '{"step": 9, "metric": "fd_le');
+  const torn = readEvals(r.dir);
+  assert.equal(torn.tornTail, true);
+  assert.equal(torn.evals.length, before);
   await assert.rejects(evalCommand(['--run', r.dir, '--checkpoint', '3']), /no checkpoint at step 3 \(have: 2, 4, 6\)/);
   await assert.rejects(evalCommand(['--run', r.dir, '--extractor', 'vgg']), /unknown extractor "vgg"/);
   await assert.rejects(evalCommand(['--run', path.join(r.dir, 'nope')]), /nope.config\.json: cannot read the run's config/);
