@@ -140,7 +140,7 @@ export const CONFIG_SPEC: FieldSpec = {
       type: 'object',
       description: 'Frechet distance (and KID) of samples against the data set, during training and by `immiscible eval`; appended to eval.jsonl.',
       fields: {
-        every: int(0, 0, 'Steps between evaluations, plus one at the last step (0 = off). Each costs sampling `samples` images with the sampling settings.'),
+        every: int(0, 0, 'Steps between evaluations, which also run at step 0 and at the last step (0 = off). Each samples `samples` images with the sampling settings: see docs/benchmarks.md for the cost.'),
         samples: int(500, 2, 'Images sampled per evaluation (EMA weights, sampling.sampler/steps/eta, fixed noise from evaluation.seed). With fewer than the feature dimension (84 for lenet) the covariance is rank-deficient.', 100000),
         referenceSamples: int(10000, 2, 'Data-set images for the reference statistics (the first N; all if fewer), computed once and cached per data set, extractor and N.'),
         extractor: {
