@@ -122,6 +122,14 @@ test('reference statistics are computed once per key, cached, and recomputed whe
     assert.match(d.problem ?? '', /ref-stats/);
     assert.deepEqual([...d.stats.mean()], [...a.stats.mean()]);
     assert.equal((await referenceStats(ds, r.config.data, ex, 200)).cached, true);
+    // A cache folder that cannot be created: the statistics are still computed, the problem named.
+    const blocker = path.join(cache, 'not-a-folder');
+    fs.writeFileSync(blocker, '');
+    process.env.IMMISCIBLE_CACHE_DIR = blocker;
+    const e = await referenceStats(ds, r.config.data, ex, 200);
+    assert.equal(e.cached, false);
+    assert.deepEqual([...e.stats.mean()], [...a.stats.mean()]);
+    assert.match(e.problem ?? '', /cannot write the cache file .*not-a-folder.*IMMISCIBLE_CACHE_DIR/);
   } finally {
     ex.dispose();
     if (before === undefined) delete process.env.IMMISCIBLE_CACHE_DIR;

@@ -50,7 +50,7 @@ export class Evaluator {
     try {
       const t0 = performance.now();
       const r = await referenceStats(o.ds, o.config.data, extractor, ev.referenceSamples);
-      if (r.problem) o.log?.(`reference statistics recomputed: ${r.problem}`);
+      if (r.problem) o.log?.(`reference statistics cache: ${r.problem}`);
       o.log?.(
         r.cached
           ? `reference statistics (${extractor.name}, ${r.stats.count} images) from ${r.file}`

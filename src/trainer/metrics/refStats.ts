@@ -82,7 +82,7 @@ export interface RefStatsResult {
   stats: FeatureStats;
   file: string;
   cached: boolean;
-  /** Why an existing cache file was not used (recomputed), if it was not. */
+  /** Why an existing cache file was not used (recomputed), or why the cache could not be written. */
   problem: string | null;
 }
 
@@ -97,8 +97,14 @@ export async function referenceStats(ds: ImageDataset, cfg: DataConfig, extracto
   const per = ds.height * ds.width * ds.channels;
   const stats = new FeatureStats(extractor.dim);
   await imageFeatures(extractor, ds.pixels.subarray(0, count * per), count, [ds.height, ds.width, ds.channels], (f) => stats.add(f));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   const record: RefStatsFile = { format: 'immiscible-ref-stats', version: 1, key, stats: stats.toJSON(), seconds: (performance.now() - t0) / 1000, time: new Date().toISOString() };
-  writeFileAtomic(file, JSON.stringify(record) + '\n');
-  return { stats, file, cached: false, problem: hit.problem };
+  // The cache only saves time: a folder that cannot be written is reported, not fatal.
+  let problem = hit.problem;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeFileAtomic(file, JSON.stringify(record) + '\n');
+  } catch (e) {
+    problem = `${problem ? problem + '; ' : ''}cannot write the cache file ${file} (${(e as Error).message}); set IMMISCIBLE_CACHE_DIR to a writable folder`;
+  }
+  return { stats, file, cached: false, problem };
 }
