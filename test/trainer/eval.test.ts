@@ -122,7 +122,7 @@ const small: RunConfigInput = {
   // betaEnd 0.1: with 200 steps alphaBar_T ~ e^-10, so sampling from pure noise matches training.
   diffusion: { timesteps: 200, betaStart: 1e-4, betaEnd: 0.1 },
   assignment: { mode: 'none' },
-  training: { steps: 300, batchSize: 32, lr: 2e-3, warmupSteps: 20, sampleEvery: 0, checkpointEvery: 0, emaDecay: 0.99, prefetch: false },
+  training: { steps: 200, batchSize: 32, lr: 4e-3, warmupSteps: 20, sampleEvery: 0, checkpointEvery: 0, emaDecay: 0.99, prefetch: false },
   sampling: { sampler: 'ddim', steps: 10 },
   evaluation: { every: 100, samples: 200, referenceSamples: 1000 },
 };
@@ -133,8 +133,8 @@ test('fd_lenet falls as a small MNIST model trains', { timeout: 600_000 }, async
   assert.equal(r.status, 'completed');
   const fd = readEvals(r.dir).evals.filter((e) => e.metric === 'fd_lenet');
   console.log(`fd_lenet by step: ${fd.map((e) => `${e.step}: ${e.value.toFixed(2)} (${e.seconds.toFixed(1)} s)`).join(', ')}; run ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  assert.deepEqual(fd.map((e) => e.step), [0, 100, 200, 300]);
+  assert.deepEqual(fd.map((e) => e.step), [0, 100, 200]);
   // Step 0 (binary noise) is not the baseline: LeNet's ReLU features of noise and of half-formed
   // digits are alike (FD ~40-50 against ~3 for held-out digits). Digits appear after ~100 steps.
-  assert.ok(fd[3].value < fd[1].value - 3, `fd_lenet at step 300 (${fd[3].value}) at least 3 below step 100's (${fd[1].value})`);
+  assert.ok(fd[2].value < fd[1].value - 3, `fd_lenet at step 200 (${fd[2].value}) at least 3 below step 100's (${fd[1].value})`);
 });
