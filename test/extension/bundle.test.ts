@@ -40,9 +40,12 @@ test('dist/lsa-worker.js (the assignment worker) requires only Node built-ins', 
   assert.deepEqual(requires('lsa-worker.js').filter((m) => !builtin.has(m)), []);
 });
 
-test('the wasm binaries and the gzipped MNIST lie beside the trainer bundle', () => {
-  for (const f of ['lsa-worker.js', 'wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'])
+test('the wasm binaries, the gzipped MNIST and the LeNet weights lie beside the trainer bundle', () => {
+  const files = ['lsa-worker.js', 'wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'];
+  for (const f of [...files, 'extractors/lenet-mnist.json', 'extractors/lenet-mnist.bin'])
     assert.ok(fs.existsSync(path.join(dist, f)), `dist/${f} missing: run npm run build`);
+  for (const f of ['lenet-mnist.json', 'lenet-mnist.bin'])
+    assert.ok(fs.readFileSync(path.join(dist, 'extractors', f)).equals(fs.readFileSync(path.resolve(__dirname, '../../media/extractors', f))), `dist/extractors/${f} differs from media/extractors: run npm run build`);
 });
 
 test('dist/webview.js runs under a CSP without unsafe-eval: no eval, no Function constructor', () => {

@@ -136,5 +136,23 @@ export const CONFIG_SPEC: FieldSpec = {
         clipDenoised: { type: 'boolean', default: true, description: 'Clip the predicted clean image to [-1, 1] (images only; 2-D points are never clipped).' },
       },
     },
+    evaluation: {
+      type: 'object',
+      description: 'Frechet distance (and KID) of samples against the data set, during training and by `immiscible eval`; appended to eval.jsonl.',
+      fields: {
+        every: int(0, 0, 'Steps between evaluations, which also run at step 0 and at the last step (0 = off). Each samples `samples` images with the sampling settings: see docs/benchmarks.md for the cost.'),
+        samples: int(500, 2, 'Images sampled per evaluation (EMA weights, sampling.sampler/steps/eta, fixed noise from evaluation.seed). With fewer than the feature dimension (84 for lenet) the covariance is rank-deficient.', 100000),
+        referenceSamples: int(10000, 2, 'Data-set images for the reference statistics (the first N; all if fewer), computed once and cached per data set, extractor and N.'),
+        extractor: {
+          type: 'string',
+          default: 'lenet',
+          enum: ['lenet', 'inception'],
+          description: 'Feature network: lenet (shipped, trained on MNIST; metrics fd_lenet, kid_lenet) or inception (pytorch-fid weights of yours; metrics fid, kid).',
+        },
+        inceptionWeights: { type: 'string', minLength: 1, description: 'inception: path of the pytorch-fid weights file (pt_inception-2015-12-05-6726825d.pth).' },
+        kid: { type: 'boolean', default: false, description: 'Also compute KID (100 subsets of min(1000, samples) images).' },
+        seed: int(4321, 0, 'Seed of the evaluation noise: the same at every evaluation, so values compare across steps.', 4294967295),
+      },
+    },
   },
 };

@@ -92,6 +92,23 @@ export interface SamplingConfig {
   clipDenoised: boolean;
 }
 
+export type ExtractorChoice = 'lenet' | 'inception';
+
+export interface EvaluationConfig {
+  /** Steps between evaluations, plus the last step (0 = off). */
+  every: number;
+  /** Images sampled per evaluation. */
+  samples: number;
+  /** Data-set images for the cached reference statistics. */
+  referenceSamples: number;
+  extractor: ExtractorChoice;
+  /** inception: the user's pytorch-fid weights file. */
+  inceptionWeights?: string;
+  kid: boolean;
+  /** Seed of the evaluation noise. */
+  seed: number;
+}
+
 export interface RunConfig {
   version: 1;
   name: string;
@@ -104,6 +121,8 @@ export interface RunConfig {
   assignment: AssignmentConfig;
   training: TrainingConfig;
   sampling: SamplingConfig;
+  /** Absent in configs written before evaluation existed (treated as off). */
+  evaluation: EvaluationConfig;
 }
 
 /** What a user may write: every field optional except where validation says otherwise. */

@@ -172,6 +172,10 @@ function crossCheck(c: RunConfig, issues: ConfigIssue[]): void {
     issues.push({ path: 'training.accumulate', expected: `a divisor of training.batchSize (${c.training.batchSize})`, found: describe(c.training.accumulate) });
   if (c.assignment.mode === 'knn' && c.assignment.k < 2)
     issues.push({ path: 'assignment.k', expected: 'an integer >= 2 when assignment.mode is "knn" (k = 1 is plain noise)', found: describe(c.assignment.k) });
+  if (c.evaluation.every > 0 && c.data.source === 'toy2d')
+    issues.push({ path: 'evaluation.every', expected: '0 (toy2d data is 2-D points; feature extractors need images)', found: describe(c.evaluation.every) });
+  if (c.evaluation.extractor === 'inception' && !c.evaluation.inceptionWeights)
+    issues.push({ path: 'evaluation.inceptionWeights', expected: 'the path of the pytorch-fid weights file (required when evaluation.extractor is "inception")', found: 'nothing' });
   if (c.sampling.guidanceScale !== 1 && !c.model.classConditional)
     issues.push({ path: 'sampling.guidanceScale', expected: '1 unless model.classConditional is true', found: describe(c.sampling.guidanceScale) });
 }

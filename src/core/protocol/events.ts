@@ -17,6 +17,7 @@ export type TrainerEvent =
   | (Base & { type: 'progress'; step: number; totalSteps: number; loss: number; imagesPerSec: number; etaSeconds: number | null })
   | (Base & { type: 'sample'; step: number; file: string })
   | (Base & { type: 'checkpoint'; step: number; dir: string })
+  | (Base & { type: 'eval'; step: number; metric: string; value: number })
   | (Base & { type: 'log'; level: 'info' | 'warn' | 'error'; message: string })
   | (Base & { type: 'finished'; status: RunStatus; step: number; error: string | null });
 
@@ -28,7 +29,7 @@ export function makeEvent<T extends TrainerEventType>(type: T, runId: string, pa
   return { v: PROTOCOL_VERSION, time: new Date().toISOString(), runId, type, ...payload } as unknown as TrainerEvent;
 }
 
-const TYPES: readonly TrainerEventType[] = ['started', 'progress', 'sample', 'checkpoint', 'log', 'finished'];
+const TYPES: readonly TrainerEventType[] = ['started', 'progress', 'sample', 'checkpoint', 'eval', 'log', 'finished'];
 
 /** Parses one stdout line; returns null for anything that is not one of our events. */
 export function parseEvent(line: string): TrainerEvent | null {

@@ -9,6 +9,7 @@ export const RUN_FILES = {
   record: 'run.json',
   config: 'config.json',
   metrics: 'metrics.jsonl',
+  eval: 'eval.jsonl',
   events: 'events.jsonl',
   log: 'train.log',
   samples: 'samples',
@@ -58,6 +59,29 @@ export interface MetricsLine {
   /** Seconds of training, summed over resumes. */
   wallTime: number;
   time: string;
+}
+
+/** One metric value of one evaluation (eval.jsonl). */
+export interface EvalLine {
+  step: number;
+  /** fd_<extractor>, kid_<extractor>, or fid / kid for the standard Inception. */
+  metric: string;
+  value: number;
+  /** kid: the population std over subsets. */
+  std?: number;
+  extractor: string;
+  weightsSha256: string;
+  /** Images sampled. */
+  samples: number;
+  /** Data-set images behind the reference statistics. */
+  referenceSamples: number;
+  sampler: string;
+  samplerSteps: number;
+  /** Seconds the whole evaluation took (sampling, features, metrics). */
+  seconds: number;
+  time: string;
+  /** Written by `immiscible eval` rather than during training. */
+  onDemand?: boolean;
 }
 
 export interface CheckpointInfo {

@@ -4,6 +4,7 @@ import {
   RUN_FILES,
   stepFromName,
   type CheckpointInfo,
+  type EvalLine,
   type MetricsLine,
   type RunRecord,
   type SampleInfo,
@@ -58,6 +59,18 @@ export interface MetricsRead {
 export function readMetrics(dir: string): MetricsRead {
   const r = readJsonLines<MetricsLine>(path.join(dir, RUN_FILES.metrics));
   return { metrics: r.records, tornTail: r.tornTail, badLines: r.badLines };
+}
+
+export interface EvalRead {
+  evals: EvalLine[];
+  tornTail: boolean;
+  badLines: number[];
+}
+
+/** eval.jsonl: a torn last line is ignored, other unparsable lines are reported. */
+export function readEvals(dir: string): EvalRead {
+  const r = readJsonLines<EvalLine>(path.join(dir, RUN_FILES.eval));
+  return { evals: r.records, tornTail: r.tornTail, badLines: r.badLines };
 }
 
 function listSteps(dir: string, isDir: boolean): { step: number; name: string }[] {

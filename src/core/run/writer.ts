@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RunConfig } from '../config/types';
-import { RUN_FILES, RUN_FORMAT_VERSION, type MetricsLine, type RunRecord } from './format';
+import { RUN_FILES, RUN_FORMAT_VERSION, type EvalLine, type MetricsLine, type RunRecord } from './format';
 import { appendJsonLine, writeJsonAtomic } from './fsAtomic';
 
 export function configHash(config: RunConfig): string {
@@ -93,6 +93,10 @@ export class RunWriter {
 
   appendMetrics(line: MetricsLine): void {
     appendJsonLine(path.join(this.dir, RUN_FILES.metrics), line);
+  }
+
+  appendEval(line: EvalLine): void {
+    appendJsonLine(path.join(this.dir, RUN_FILES.eval), line);
   }
 
   appendEvent(event: unknown): void {

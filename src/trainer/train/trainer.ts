@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../../core/config/types';
-import { RUN_FILES, sampleFileName, type MetricsLine, type RunStatus } from '../../core/run/format';
+import { RUN_FILES, sampleFileName, type EvalLine, type MetricsLine, type RunStatus } from '../../core/run/format';
 import { parseJsonLines, writeFileAtomic } from '../../core/run/fsAtomic';
 import { listCheckpoints } from '../../core/run/reader';
 import { configHash, type RunWriter } from '../../core/run/writer';
@@ -22,6 +22,7 @@ import { buildMlp } from '../model/mlp';
 import { asWeights } from '../model/params';
 import { buildUnet } from '../model/unet';
 import { Rng, type RngState } from '../rng';
+import { Evaluator, evaluationOf } from '../eval/evaluator';
 import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
 import { assignNoise, assignNoiseAsync, type AssignedNoise, type AsyncSolve } from './assignNoise';
@@ -98,7 +99,9 @@ interface PreparedBatch {
  */
 function checkpointHash(config: RunConfig): string {
   const { prefetch: _ignored, ...training } = config.training;
-  return configHash({ ...config, training: training as RunConfig['training'] });
+  // Evaluation does not change training either (and configs before it existed lack the field).
+  const { evaluation: _evaluation, ...rest } = config;
+  return configHash({ ...rest, training: training as RunConfig['training'] } as RunConfig);
 }
 
 export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
@@ -107,11 +110,11 @@ export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
   return buildUnet(config.model, ds.height, ds.channels, ds.numClasses);
 }
 
-/** Removes metrics lines after the checkpoint we resume from, so the log has each step once. */
-function truncateMetrics(run: RunWriter, step: number): void {
-  const file = run.path(RUN_FILES.metrics);
+/** Removes lines after the checkpoint we resume from, so the log has each step once. */
+function truncateLines<T extends { step: number }>(run: RunWriter, name: string, step: number): void {
+  const file = run.path(name);
   if (!fs.existsSync(file)) return;
-  const { records } = parseJsonLines<MetricsLine>(fs.readFileSync(file, 'utf8'));
+  const { records } = parseJsonLines<T>(fs.readFileSync(file, 'utf8'));
   const kept = records.filter((m) => m.step <= step);
   writeFileAtomic(file, kept.map((m) => JSON.stringify(m) + '\n').join(''));
 }
@@ -131,6 +134,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
   let state: ModelState | null = null;
   let step = 0;
   let solver: LsaWorker | null = null;
+  let evaluator: Evaluator | null = null;
   try {
     const backend = await selectBackend(config.backend);
     const ds = loadDataset(config.data, config.seed);
@@ -153,7 +157,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       sampler = BatchSampler.fromState(ds.count, ck.state.sampler);
       step = ck.state.step;
       wallBase = ck.state.wallTime;
-      truncateMetrics(run, step);
+      truncateLines<MetricsLine>(run, RUN_FILES.metrics, step);
+      truncateLines<EvalLine>(run, RUN_FILES.eval, step);
       log('info', `resumed from checkpoint at step ${step}`);
     } else {
       if (o.resume) log('warn', 'no checkpoint found: starting from step 0');
@@ -162,6 +167,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       rng = new Rng((config.seed + 0x9e3779b9) >>> 0);
       sampler = new BatchSampler(ds.count, (config.seed + 1) >>> 0);
       fs.rmSync(run.path(RUN_FILES.metrics), { force: true });
+      fs.rmSync(run.path(RUN_FILES.eval), { force: true });
     }
 
     const total = config.training.steps;
@@ -238,7 +244,23 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       emit(makeEvent('sample', runId, { step, file }));
     };
 
+    const evalEvery = evaluationOf(config).every;
+    if (evalEvery > 0 && ds.kind === 'image') evaluator = await Evaluator.create({ config, ds, log: (m) => log('info', m) });
+    let lastEval = -1;
+    const evaluate = async (): Promise<void> => {
+      if (!evaluator || lastEval === step) return;
+      lastEval = step;
+      const lines = await evaluator.evaluate(model, asWeights(s.ema), schedule, step);
+      for (const line of lines) {
+        run.appendEval(line);
+        emit(makeEvent('eval', runId, { step, metric: line.metric, value: line.value }));
+      }
+      log('info', `eval step ${step}: ${lines.map((l) => `${l.metric} ${l.value.toPrecision(5)}`).join(', ')} (${lines[0].samples} samples, ${lines[0].seconds.toFixed(1)} s)`);
+    };
+
     if (step === 0 && config.training.sampleEvery > 0) await saveSamples();
+    // Step 0 is the untrained model, as for the sample grids (its samples are noise; see docs/benchmarks.md).
+    if (step === 0) await evaluate();
     const stopAt = Math.min(total, o.stopAtStep ?? total);
     while (step < stopAt && !o.signal.aborted) {
       // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
@@ -309,11 +331,14 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         run.update({ step });
       }
       if (config.training.sampleEvery > 0 && step % config.training.sampleEvery === 0 && step < total) await saveSamples();
+      // Before the checkpoint: a checkpoint at a step implies its evaluation was written.
+      if (evalEvery > 0 && step % evalEvery === 0 && step < total) await evaluate();
       if (config.training.checkpointEvery > 0 && step % config.training.checkpointEvery === 0 && step < total) await saveCheckpoint();
     }
 
     const done = step >= total;
     if (done) await saveSamples();
+    if (done) await evaluate();
     await saveCheckpoint();
     const status: RunStatus = done ? 'completed' : 'stopped';
     run.update({ status, step, endedAt: new Date().toISOString(), pid: null });
@@ -327,6 +352,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     return 'failed';
   } finally {
     if (solver) await solver.close();
+    evaluator?.dispose();
     if (state) disposeModelState(state);
   }
 }
