@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/trainer/backend/select';
 import type { FeatureExtractor } from '../../src/trainer/metrics/extractor';
+import { loadExtractor } from '../../src/trainer/metrics/extractors';
 import { checkWeightsHash, loadInceptionExtractor } from '../../src/trainer/metrics/inception/extractor';
 import { checkInceptionWeights, INCEPTION_CONVS, InceptionPool3 } from '../../src/trainer/metrics/inception/network';
 import { bilinearResize, fidPreprocess, fidResize } from '../../src/trainer/metrics/inception/preprocess';
@@ -282,6 +283,18 @@ describe('Inception pool3 against python3-torch', () => {
       assert.ok(e <= FEATURE_TOL, `${c.name}: relative error ${e} > ${FEATURE_TOL}`);
     }
     assert.equal(tf.memory().numTensors, before, 'features() leaks no tensors');
+  });
+
+  it('is what the extractor registry gives for `inception` with evaluation.inceptionWeights', async (t) => {
+    await assert.rejects(loadExtractor('inception'), /evaluation\.inceptionWeights/);
+    if (missing) return t.skip(missing);
+    const e = await loadExtractor('inception', { inceptionWeights: join(dir, 'weights.pth') });
+    try {
+      assert.deepEqual([e.name, e.metricNames.fd, e.dim], ['inception', 'fid', 2048]);
+      assert.equal(e.weightsSha256, extractor?.weightsSha256);
+    } finally {
+      e.dispose();
+    }
   });
 
   it('gives the same features when a batch is split into chunks', async (t) => {

@@ -1,5 +1,6 @@
 /** The registry of feature extractors, by the name used in configs and on the command line. */
 import type { FeatureExtractor } from './extractor';
+import { loadInceptionExtractor } from './inception/extractor';
 import { loadLenetExtractor } from './lenet/extractor';
 
 export const EXTRACTOR_NAMES = ['lenet', 'inception'] as const;
@@ -15,9 +16,8 @@ export async function loadExtractor(name: string, opts: ExtractorOptions = {}): 
     case 'lenet':
       return loadLenetExtractor();
     case 'inception':
-      throw new Error(
-        `extractor "inception" needs evaluation.inceptionWeights (the pytorch-fid .pth file)${opts.inceptionWeights ? `; ${opts.inceptionWeights} was given but the Inception extractor is not part of this build` : ''}`,
-      );
+      if (!opts.inceptionWeights) throw new Error('extractor "inception" needs evaluation.inceptionWeights: the path of your pytorch-fid weights file (pt_inception-2015-12-05-6726825d.pth)');
+      return loadInceptionExtractor(opts.inceptionWeights);
     default:
       throw new Error(`unknown extractor "${name}": expected one of ${EXTRACTOR_NAMES.join(', ')}`);
   }
