@@ -141,6 +141,23 @@ test('a torn last metrics line is skipped, not shown and not fatal', () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+test('the description shows the best value of the headline evaluation metric, updated as eval.jsonl grows', () => {
+  const root = tmp();
+  const [dir] = generateRuns(root, { runs: 1, metricsLines: 5 });
+  const model = new RunsTreeModel(root);
+  model.refresh();
+  assert.doesNotMatch(node(model, dir).description, /best/);
+  const line = (step: number, metric: string, value: number): string => JSON.stringify({ step, metric, value, extractor: 'lenet' }) + '\n';
+  fs.writeFileSync(path.join(dir, RUN_FILES.eval), line(0, 'kid_lenet', 0.5) + line(0, 'fd_lenet', 40.9) + line(100, 'fd_lenet', 31.25) + line(200, 'fd_lenet', 33));
+  const r = model.refresh([dir]);
+  assert.deepEqual(r.changed.map((n) => n.dir), [dir]);
+  assert.match(node(model, dir).description, /best fd_lenet 31\.3 @100$/);
+  // The standard network's FID, when present, is the headline; a torn last line is ignored.
+  fs.appendFileSync(path.join(dir, RUN_FILES.eval), line(200, 'fid', 80.5) + '{"step": 3');
+  model.refresh([dir]);
+  assert.match(node(model, dir).description, /best fid 80\.5 @200$/);
+});
+
 test('readLastJsonLine: windows, torn tails, no newline, nothing usable', () => {
   const dir = tmp();
   const f = path.join(dir, 'm.jsonl');

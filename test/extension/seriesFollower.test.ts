@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { writeFileAtomic } from '../../src/core/run/fsAtomic';
-import { EVAL_FILE, RunSeriesFollower } from '../../src/extension/dashboard/seriesFollower';
+import { RUN_FILES } from '../../src/core/run/format';
+import { RunSeriesFollower } from '../../src/extension/dashboard/seriesFollower';
 
 const line = (step: number, loss = 1 / step): string =>
   JSON.stringify({ step, loss, lr: 0.001, gradNorm: 1, assign: { mode: 'linear', distBefore: 40, distAfter: 36, ms: 2 }, imagesPerSec: 50, wallTime: step / 2, time: 't' }) + '\n';
@@ -52,7 +53,7 @@ describe('RunSeriesFollower', () => {
   it('reads evaluations by metric, placed on wall time, and reports each new grid once', () => {
     fs.writeFileSync(metrics, line(100) + line(200));
     fs.writeFileSync(
-      path.join(dir, EVAL_FILE),
+      path.join(dir, RUN_FILES.eval),
       [
         { step: 100, metric: 'fd_lenet', value: 50 },
         { step: 100, metric: 'kid_lenet', value: 0.1 },

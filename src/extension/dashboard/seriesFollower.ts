@@ -10,9 +10,6 @@ import { listSamples } from '../../core/run/reader';
 import { RUN_FILES, type MetricsLine } from '../../core/run/format';
 import { METRIC_COLUMNS, type EvalColumns, type MetricColumns, type RunSeries, type SampleRef } from '../../core/webview/messages';
 
-/** eval.jsonl; kept here by name so the dashboard reads runs written before the file existed. */
-export const EVAL_FILE = 'eval.jsonl';
-
 /** One evaluation line as the trainer writes it (fields the dashboard uses). */
 interface EvalLine {
   step: number;
@@ -117,7 +114,7 @@ export class RunSeriesFollower {
       if (typeof ml.step === 'number' && typeof ml.wallTime === 'number') this.wallByStep.set(ml.step, ml.wallTime);
     }
 
-    const e = readAppended(path.join(this.dir, EVAL_FILE), this.evalCursor);
+    const e = readAppended(path.join(this.dir, RUN_FILES.eval), this.evalCursor);
     if (e.reset && append && this.evalCursor) append = false;
     this.evalCursor = e.cursor;
     for (const line of e.lines) {

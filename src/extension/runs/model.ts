@@ -22,7 +22,8 @@ import {
 } from '../../core/run/format';
 import { listCheckpoints, listRunDirs, listSamples, readRunRecord, type RunSummary } from '../../core/run/reader';
 import { DEFAULT_STALE_MS, isDeadRun, isPidAlive } from './liveness';
-import { runDescription, runTooltip } from './summary';
+import { runDescription, runTooltip, type BestMetric } from './summary';
+import { readJsonLines } from '../../core/run/fsAtomic';
 import { readLastJsonLine, statFingerprint } from './tail';
 
 /** `broken`: run.json unreadable; `dead`: run.json says running but the trainer is gone. */
@@ -107,6 +108,8 @@ interface Entry {
   last: MetricsLine | null;
   tornTail: boolean;
   metricsBytes: number;
+  evalFp: string;
+  best: BestMetric | null;
   // Only the tooltip needs the config and only an expanded run its samples and checkpoints, so
   // a cold build of many runs reads two small files per run and nothing else.
   config: Lazy<ConfigRead> | null;
@@ -117,6 +120,24 @@ interface Entry {
 
 const isMetricsLine = (v: unknown): v is MetricsLine =>
   typeof v === 'object' && v !== null && typeof (v as MetricsLine).step === 'number' && typeof (v as MetricsLine).loss === 'number';
+
+/**
+ * The best (lowest) value of the run's headline evaluation metric: `fid` when the run has it,
+ * else the first `fd_*` metric, else the first metric. eval.jsonl holds a few lines per
+ * evaluation, so it is read whole when it changed.
+ */
+function readBestMetric(dir: string): BestMetric | null {
+  const { records } = readJsonLines<{ step?: unknown; metric?: unknown; value?: unknown } | null>(path.join(dir, RUN_FILES.eval));
+  const best = new Map<string, BestMetric>();
+  for (const l of records) {
+    if (!l || typeof l.metric !== 'string' || typeof l.value !== 'number' || typeof l.step !== 'number' || !Number.isFinite(l.value)) continue;
+    const b = best.get(l.metric);
+    if (!b || l.value < b.value) best.set(l.metric, { metric: l.metric, value: l.value, step: l.step });
+  }
+  const names = [...best.keys()];
+  const pick = names.find((n) => n === 'fid') ?? names.find((n) => n.startsWith('fd_')) ?? names[0];
+  return pick ? (best.get(pick) ?? null) : null;
+}
 
 const fingerprint = (file: string): string => statFingerprint(fs.statSync(file, { throwIfNoEntry: false }));
 
@@ -274,7 +295,10 @@ export class RunsTreeModel {
     const summary = readRunRecord(dir);
     reads.metrics++;
     const m = readLastJsonLine(path.join(dir, RUN_FILES.metrics), isMetricsLine);
+    const evalFp = fingerprint(path.join(dir, RUN_FILES.eval));
     const e: Omit<Entry, 'node'> = {
+      evalFp,
+      best: evalFp === '-' ? null : readBestMetric(dir),
       dir,
       recordFp,
       summary,
@@ -304,6 +328,11 @@ export class RunsTreeModel {
       reads.metrics++;
       const m = readLastJsonLine(metricsFile, isMetricsLine);
       Object.assign(e, { metricsFp: m.fingerprint, last: m.value, tornTail: m.tornTail, metricsBytes: m.size });
+      changed = true;
+    }
+    const evalFp = fingerprint(path.join(e.dir, RUN_FILES.eval));
+    if (evalFp !== e.evalFp) {
+      Object.assign(e, { evalFp, best: evalFp === '-' ? null : readBestMetric(e.dir) });
       changed = true;
     }
     // Lazy parts already read are dropped when their file changed; they are read again on demand.
@@ -371,7 +400,7 @@ export class RunsTreeModel {
         : status === 'dead' && r
           ? `trainer process ${r.pid ?? '?'} ended without finishing`
           : (r?.error?.message ?? null);
-    const input = { status, record: r, recordError: summary.recordError, last: e.last };
+    const input = { status, record: r, recordError: summary.recordError, last: e.last, best: e.best };
     const last = e.last;
     const tornTail = e.tornTail;
     const metricsBytes = e.metricsBytes;

@@ -61,11 +61,19 @@ export function safeConfigSummary(config: RunConfig | null, configError: string 
   }
 }
 
+/** The best value of a run's headline evaluation metric (from eval.jsonl). */
+export interface BestMetric {
+  metric: string;
+  value: number;
+  step: number;
+}
+
 export interface DescribeInput {
   status: string;
   record: RunRecord | null;
   recordError: string | null;
   last: MetricsLine | null;
+  best?: BestMetric | null;
 }
 
 export function runDescription(i: DescribeInput): string {
@@ -75,6 +83,7 @@ export function runDescription(i: DescribeInput): string {
   const step = Math.max(r.step, i.last?.step ?? 0);
   const parts = [`step ${step}/${r.totalSteps}`];
   if (i.last) parts.push(`loss ${formatLoss(i.last.loss)}`);
+  if (i.best) parts.push(`best ${i.best.metric} ${formatLoss(i.best.value)} @${i.best.step}`);
   // No relative age here: the node is not rebuilt as the clock moves, so it would go stale.
   if (i.status === 'dead') parts.push('trainer gone');
   if (i.status === 'failed' && r.error) parts.push(truncate(r.error.message, 80));
