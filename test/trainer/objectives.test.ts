@@ -19,7 +19,7 @@ import { Rng } from '../../src/trainer/rng';
 const close = (a: number, b: number, tol: number, msg?: string): void =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${msg ?? ''} ${a} vs ${b}`);
 
-const CT: ConsistencyConfig = { sigmaMin: 0.002, sigmaMax: 80, rho: 7, sigmaData: 0.5, pMean: -1.1, pStd: 2, s0: 10, s1: 1280, hubercScale: 0.00054, sampleSigmas: [0.8] };
+const CT: ConsistencyConfig = { sigmaMin: 0.002, sigmaMax: 80, rho: 7, sigmaData: 0.5, pMean: -1.1, pStd: 2, s0: 10, s1: 1280, hubercScale: 0.00054, timeScale: 250, sampleSigmas: [0.8] };
 
 test('Karras sigmas: the closed form, sigma_min to sigma_max, increasing (scipy/numpy values for N = 11)', () => {
   const s = karrasSigmas(11, 0.002, 80, 7);

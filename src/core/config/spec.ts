@@ -112,6 +112,13 @@ export const CONFIG_SPEC: FieldSpec = {
           min: 0,
           description: 'Pseudo-Huber loss constant c = hubercScale * sqrt(dimensions) (0.00054 gives 0.03 on CIFAR-10; 0 is the plain L2 distance).',
         },
+        timeScale: {
+          type: 'number',
+          default: 250,
+          exclusiveMin: 0,
+          description:
+            'The network sees timeScale * ln(sigma) as its time: 250 is the reference implementation (1000 * 0.25 ln sigma) for the UNet; a small MLP learns much faster with 1.',
+        },
         sampleSigmas: {
           type: 'numberArray',
           default: [0.8],

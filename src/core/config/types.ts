@@ -69,6 +69,8 @@ export interface ConsistencyConfig {
   s1: number;
   /** Pseudo-Huber c = hubercScale * sqrt(dimensions). */
   hubercScale: number;
+  /** The network's time input is timeScale * ln(sigma). */
+  timeScale: number;
   /** multistep sampler: noise levels after the first step. */
   sampleSigmas: number[];
 }

@@ -9,12 +9,13 @@ export function consistencyDenoise(
   sigmas: ArrayLike<number>,
   sigmaMin: number,
   sigmaData: number,
+  timeScale: number,
 ): tf.Tensor {
   const n = sigmas.length;
   const bshape = [n, ...x.shape.slice(1).map(() => 1)];
   const sc = Array.from(sigmas, (s) => ctScalings(s, sigmaMin, sigmaData));
   const col = (f: (c: (typeof sc)[number]) => number): tf.Tensor => tf.tensor(Float32Array.from(sc, f), bshape);
-  const tIn = Float32Array.from(sigmas, ctTimeInput);
+  const tIn = Float32Array.from(sigmas, (s) => ctTimeInput(s, timeScale));
   const out = net(tf.mul(x, col((c) => c.cIn)), tIn);
   return tf.add(tf.mul(x, col((c) => c.cSkip)), tf.mul(out, col((c) => c.cOut)));
 }

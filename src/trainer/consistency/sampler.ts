@@ -52,7 +52,7 @@ export async function sampleConsistency(r: ConsistencySampleRequest): Promise<Dr
     for (let start = 0; start < r.count; start += chunk) {
       const n = Math.min(chunk, r.count - start);
       const labels = r.labels ? r.labels.slice(start, start + n) : null;
-      const f = await predictNet({ ...r, labels }, x.subarray(start * per, (start + n) * per), n, ctTimeInput(s), transform, c.cIn);
+      const f = await predictNet({ ...r, labels }, x.subarray(start * per, (start + n) * per), n, ctTimeInput(s, cfg.timeScale), transform, c.cIn);
       x0.set(r.clip ? f.map((v) => Math.min(1, Math.max(-1, v))) : f, start * per);
     }
   }

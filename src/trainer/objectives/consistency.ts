@@ -48,11 +48,11 @@ export function consistencyObjective(cfg: ConsistencyConfig, totalSteps: number)
       const bshape = [n, ...m.shape.slice(1).map(() => 1)];
       const xHi = tf.add(x0, tf.mul(z, tf.tensor(Float32Array.from(hi), bshape)));
       // The teacher runs here, outside the gradient tape: a stop-gradient.
-      const teacher = tf.tidy(() => consistencyDenoise(net, tf.add(x0, tf.mul(z, tf.tensor(Float32Array.from(lo), bshape))), lo, cfg.sigmaMin, cfg.sigmaData));
+      const teacher = tf.tidy(() => consistencyDenoise(net, tf.add(x0, tf.mul(z, tf.tensor(Float32Array.from(lo), bshape))), lo, cfg.sigmaMin, cfg.sigmaData, cfg.timeScale));
       const weights = tf.tensor(Float32Array.from(idx, (_, j) => ctWeight(lo[j], hi[j])));
       return {
         loss: () => {
-          const student = consistencyDenoise(net, xHi, hi, cfg.sigmaMin, cfg.sigmaData);
+          const student = consistencyDenoise(net, xHi, hi, cfg.sigmaMin, cfg.sigmaData, cfg.timeScale);
           const sq = tf.sum(tf.reshape(tf.square(tf.sub(student, teacher)), [n, per]), 1);
           const d = tf.sub(tf.sqrt(tf.add(sq, c * c)), c);
           return tf.mean(tf.mul(d, weights)) as tf.Scalar;
