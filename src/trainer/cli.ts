@@ -23,7 +23,7 @@ import { lsaCommand } from './assignment/lsaCommand';
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
   immiscible train --resume RUN_DIR
-  immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm] [--eta E] [--seed S] [--checkpoint STEP]
+  immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm|euler|dopri5|onestep|multistep] [--eta E] [--seed S] [--checkpoint STEP]
   immiscible lsa --cost FILE --n B
   ${EVAL_USAGE}
   immiscible fd A.json B.json [--factor cholesky|eigh] [--json]

@@ -1,4 +1,7 @@
-/** `immiscible sample`: draws a grid from a run's latest (or chosen) checkpoint with its EMA weights. */
+/**
+ * `immiscible sample`: draws a grid from a run's latest (or chosen) checkpoint with its EMA
+ * weights, with the sampler of the run's objective (config.json).
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +29,9 @@ export interface RunSamples {
   png: Buffer;
   step: number;
   count: number;
+  /** Network evaluations per sample and how the sampler ran. */
+  nfe: number;
+  detail: string;
 }
 
 /** Samples from a run's checkpoint (the latest unless one is named) with its EMA weights. */
@@ -54,8 +60,8 @@ export async function sampleFromRun(runDir: string, o: SampleOptions): Promise<R
   const ema = createVariables(model.params.specs, new Map(model.params.specs.map((s) => [s.name, loaded.arrays.get(`ema/${s.name}`)?.data ?? new Float32Array(0)])), false);
   try {
     const schedule = makeSchedule(config.diffusion.schedule, config.diffusion.timesteps, config.diffusion.betaStart, config.diffusion.betaEnd);
-    const { pixels, png } = await renderSamples(model, asWeights(ema), schedule, config, ds);
-    return { pixels, png, step: ck.step, count: config.sampling.count };
+    const { pixels, png, nfe, detail } = await renderSamples(model, asWeights(ema), schedule, config, ds);
+    return { pixels, png, step: ck.step, count: config.sampling.count, nfe, detail };
   } finally {
     for (const v of ema.values()) v.dispose();
   }
@@ -94,6 +100,6 @@ export async function sampleCommand(argv: string[]): Promise<number> {
   });
   const out = values.out ?? path.join(values.run, `sample-step-${s.step}.png`);
   fs.writeFileSync(out, s.png);
-  process.stdout.write(`${out} (${s.count} samples, step ${s.step}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stdout.write(`${out} (${s.count} samples, step ${s.step}, ${s.nfe} evaluations per sample: ${s.detail}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   return 0;
 }

@@ -39,6 +39,14 @@ function toSchema(spec: FieldSpec): JsonSchema {
         items: { type: 'integer', ...(spec.min !== undefined && { minimum: spec.min }) },
         ...(spec.minItems && { minItems: spec.minItems }),
       };
+    case 'numberArray':
+      return {
+        type: 'array',
+        description: spec.description,
+        default: spec.default,
+        items: { type: 'number', ...(spec.exclusiveMin !== undefined && { exclusiveMinimum: spec.exclusiveMin }) },
+        ...(spec.minItems && { minItems: spec.minItems }),
+      };
   }
 }
 

@@ -9,6 +9,7 @@ export type FieldSpec =
   | { type: 'boolean'; default: boolean; description: string }
   | { type: 'string'; default?: string; enum?: readonly string[]; minLength?: number; description: string }
   | { type: 'integerArray'; default: number[]; min?: number; minItems?: number; description: string }
+  | { type: 'numberArray'; default: number[]; exclusiveMin?: number; minItems?: number; description: string }
   | { type: 'object'; fields: Record<string, FieldSpec>; description: string };
 
 const int = (d: number, min: number, description: string, max?: number): FieldSpec => ({
@@ -33,6 +34,13 @@ export const CONFIG_SPEC: FieldSpec = {
       default: 'auto',
       enum: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
       description: 'Compute backend; auto picks the fastest available and records why others were not used.',
+    },
+    objective: {
+      type: 'string',
+      default: 'ddpm',
+      enum: ['ddpm', 'consistency', 'flow'],
+      description:
+        'Model family: ddpm (noise prediction, section diffusion), consistency (improved consistency training, section consistency) or flow (flow matching with straight paths, section flow). Data, assignment, metrics and the run directory are the same for all.',
     },
     data: {
       type: 'object',
@@ -86,11 +94,67 @@ export const CONFIG_SPEC: FieldSpec = {
         betaEnd: { type: 'number', default: 0.02, exclusiveMin: 0, max: 0.999, description: 'linear: last beta.' },
       },
     },
+    consistency: {
+      type: 'object',
+      description: 'objective "consistency": improved consistency training (Song & Dhariwal 2023) in the EDM parameterisation; no EMA teacher.',
+      fields: {
+        sigmaMin: { type: 'number', default: 0.002, exclusiveMin: 0, description: 'Smallest noise level (the boundary condition f(x, sigmaMin) = x).' },
+        sigmaMax: { type: 'number', default: 80, exclusiveMin: 0, description: 'Largest noise level; one-step samples start from sigmaMax * z.' },
+        rho: { type: 'number', default: 7, exclusiveMin: 0, description: 'Karras discretisation exponent.' },
+        sigmaData: { type: 'number', default: 0.5, exclusiveMin: 0, description: 'Data standard deviation assumed by the skip/out scalings (0.5 for images in [-1, 1]).' },
+        pMean: { type: 'number', default: -1.1, description: 'Lognormal noise-level distribution: mean of ln(sigma).' },
+        pStd: { type: 'number', default: 2, exclusiveMin: 0, description: 'Lognormal noise-level distribution: standard deviation of ln(sigma).' },
+        s0: int(10, 1, 'Discretisation curriculum: intervals at the start.', 100000),
+        s1: int(1280, 1, 'Discretisation curriculum: intervals at the end (doubling from s0 in equal stages).', 100000),
+        hubercScale: {
+          type: 'number',
+          default: 0.00054,
+          min: 0,
+          description: 'Pseudo-Huber loss constant c = hubercScale * sqrt(dimensions) (0.00054 gives 0.03 on CIFAR-10; 0 is the plain L2 distance).',
+        },
+        timeScale: {
+          type: 'number',
+          default: 250,
+          exclusiveMin: 0,
+          description:
+            'The network sees timeScale * ln(sigma) as its time: 250 is the reference implementation (1000 * 0.25 ln sigma) for the UNet; a small MLP learns much faster with 1.',
+        },
+        sampleSigmas: {
+          type: 'numberArray',
+          default: [0.8],
+          exclusiveMin: 0,
+          minItems: 0,
+          description: 'sampler "multistep": the decreasing noise levels re-noised to after the first step from sigmaMax.',
+        },
+      },
+    },
+    flow: {
+      type: 'object',
+      description: 'objective "flow": x_t = (1 - t) x0 + t eps (t = 1 is noise), the model predicts the velocity eps - x0.',
+      fields: {
+        timeSampling: {
+          type: 'string',
+          default: 'uniform',
+          enum: ['uniform', 'logitNormal'],
+          description: 'Training time distribution: uniform on (0, 1) or logit-normal (sigmoid of a normal).',
+        },
+        logitMean: { type: 'number', default: 0, description: 'logitNormal: mean of the normal.' },
+        logitStd: { type: 'number', default: 1, exclusiveMin: 0, description: 'logitNormal: standard deviation of the normal.' },
+        atol: { type: 'number', default: 0.0001, exclusiveMin: 0, description: 'sampler "dopri5": absolute error tolerance per step.' },
+        rtol: { type: 'number', default: 0.0001, exclusiveMin: 0, description: 'sampler "dopri5": relative error tolerance per step.' },
+      },
+    },
     assignment: {
       type: 'object',
       description: 'Immiscible noise assignment (arXiv 2406.12303, kNN variant arXiv 2505.18521).',
       fields: {
-        mode: { type: 'string', default: 'none', enum: ['none', 'linear', 'knn'], description: 'none: plain DDPM; linear: exact linear sum assignment over the batch; knn: nearest of k fresh noise draws per image.' },
+        mode: {
+          type: 'string',
+          default: 'none',
+          enum: ['none', 'linear', 'knn'],
+          description:
+            'none: random pairing; linear: exact linear sum assignment over the batch (with cost sqeuclidean this is minibatch optimal transport, as OT-CFM); knn: nearest of k fresh noise draws per image. Noise is assigned before it is scaled by any noise level.',
+        },
         cost: { type: 'string', default: 'l2', enum: ['l2', 'sqeuclidean'], description: 'Distance: l2 (unsquared, as the authors) or sqeuclidean.' },
         k: int(4, 1, 'knn: noise candidates per image.', 1024),
         scope: {
@@ -127,8 +191,13 @@ export const CONFIG_SPEC: FieldSpec = {
       type: 'object',
       description: 'How sample grids are drawn (with EMA weights).',
       fields: {
-        sampler: { type: 'string', default: 'ddim', enum: ['ddim', 'ddpm'], description: 'ddim or ancestral ddpm.' },
-        steps: int(50, 1, 'ddim: sampling steps (ddpm uses every timestep).'),
+        sampler: {
+          type: 'string',
+          default: 'ddim',
+          enum: ['ddim', 'ddpm', 'euler', 'dopri5', 'onestep', 'multistep'],
+          description: 'objective ddpm: ddim or ancestral ddpm; flow: euler (fixed steps) or dopri5 (adaptive Dormand-Prince); consistency: onestep or multistep.',
+        },
+        steps: int(50, 1, 'ddim and euler: sampling steps (ddpm uses every timestep).'),
         eta: { type: 'number', default: 0, min: 0, max: 1, description: 'ddim: 0 is deterministic, 1 is DDPM-like.' },
         count: int(64, 1, 'Images per grid.', 1024),
         guidanceScale: { type: 'number', default: 1, min: 0, description: 'Classifier-free guidance scale (1 = conditional only, no guidance).' },

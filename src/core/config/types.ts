@@ -8,7 +8,8 @@ export type ToyDistribution = 'moons' | 'gaussians8' | 'checkerboard' | 'swissro
 export type AssignmentMode = 'none' | 'linear' | 'knn';
 export type AssignmentCost = 'l2' | 'sqeuclidean';
 export type ScheduleName = 'linear' | 'cosine';
-export type SamplerName = 'ddim' | 'ddpm';
+export type SamplerName = 'ddim' | 'ddpm' | 'euler' | 'dopri5' | 'onestep' | 'multistep';
+export type ObjectiveName = 'ddpm' | 'consistency' | 'flow';
 export type ModelType = 'unet' | 'mlp';
 
 export interface DataConfig {
@@ -52,6 +53,36 @@ export interface DiffusionConfig {
   schedule: ScheduleName;
   betaStart: number;
   betaEnd: number;
+}
+
+/** objective "consistency": improved consistency training (Song & Dhariwal 2023). */
+export interface ConsistencyConfig {
+  sigmaMin: number;
+  sigmaMax: number;
+  rho: number;
+  sigmaData: number;
+  /** Lognormal distribution of ln(sigma) that weights the discretisation's intervals. */
+  pMean: number;
+  pStd: number;
+  /** Discretisation curriculum: s0 intervals at the start, doubling up to s1. */
+  s0: number;
+  s1: number;
+  /** Pseudo-Huber c = hubercScale * sqrt(dimensions). */
+  hubercScale: number;
+  /** The network's time input is timeScale * ln(sigma). */
+  timeScale: number;
+  /** multistep sampler: noise levels after the first step. */
+  sampleSigmas: number[];
+}
+
+/** objective "flow": straight paths x_t = (1 - t) x0 + t eps, velocity eps - x0. */
+export interface FlowConfig {
+  timeSampling: 'uniform' | 'logitNormal';
+  logitMean: number;
+  logitStd: number;
+  /** dopri5 sampler tolerances. */
+  atol: number;
+  rtol: number;
 }
 
 export interface AssignmentConfig {
@@ -115,9 +146,12 @@ export interface RunConfig {
   group: string;
   seed: number;
   backend: BackendName;
+  objective: ObjectiveName;
   data: DataConfig;
   model: ModelConfig;
   diffusion: DiffusionConfig;
+  consistency: ConsistencyConfig;
+  flow: FlowConfig;
   assignment: AssignmentConfig;
   training: TrainingConfig;
   sampling: SamplingConfig;

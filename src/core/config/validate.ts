@@ -128,7 +128,44 @@ function check(spec: FieldSpec, value: unknown, path: string, issues: ConfigIssu
       });
       return [...(value as number[])];
     }
+    case 'numberArray': {
+      if (value === undefined) return [...spec.default];
+      const want = `an array of numbers${rangeText(undefined, undefined, spec.exclusiveMin)}${spec.minItems ? ` with at least ${spec.minItems} item(s)` : ''}`;
+      if (!Array.isArray(value)) return bad(want);
+      if (spec.minItems !== undefined && value.length < spec.minItems) return bad(want);
+      value.forEach((v, i) => {
+        if (typeof v !== 'number' || !Number.isFinite(v) || (spec.exclusiveMin !== undefined && v <= spec.exclusiveMin))
+          issues.push({ path: `${path}[${i}]`, expected: `a number${rangeText(undefined, undefined, spec.exclusiveMin)}`, found: describe(v) });
+      });
+      return [...(value as number[])];
+    }
   }
+}
+
+/** Which samplers draw from which objective. */
+const SAMPLERS: Readonly<Record<RunConfig['objective'], readonly string[]>> = {
+  ddpm: ['ddim', 'ddpm'],
+  flow: ['euler', 'dopri5'],
+  consistency: ['onestep', 'multistep'],
+};
+
+/** Rules of the objective sections. */
+function crossCheckObjective(c: RunConfig, issues: ConfigIssue[]): void {
+  const allowed = SAMPLERS[c.objective];
+  if (!allowed.includes(c.sampling.sampler))
+    issues.push({ path: 'sampling.sampler', expected: `${allowed.map((a) => `"${a}"`).join(' or ')} with objective "${c.objective}"`, found: describe(c.sampling.sampler) });
+  const k = c.consistency;
+  if (k.sigmaMax <= k.sigmaMin) issues.push({ path: 'consistency.sigmaMax', expected: `a value > consistency.sigmaMin (${k.sigmaMin})`, found: describe(k.sigmaMax) });
+  if (k.s1 < k.s0) issues.push({ path: 'consistency.s1', expected: `a value >= consistency.s0 (${k.s0})`, found: describe(k.s1) });
+  k.sampleSigmas.forEach((v, i) => {
+    const upper = i === 0 ? k.sigmaMax : k.sampleSigmas[i - 1];
+    if (v >= upper || v <= k.sigmaMin)
+      issues.push({
+        path: `consistency.sampleSigmas[${i}]`,
+        expected: `a noise level below ${i === 0 ? `consistency.sigmaMax (${k.sigmaMax})` : `the previous one (${upper})`} and above consistency.sigmaMin (${k.sigmaMin})`,
+        found: describe(v),
+      });
+  });
 }
 
 /** Rules that involve more than one field. */
@@ -178,6 +215,7 @@ function crossCheck(c: RunConfig, issues: ConfigIssue[]): void {
     issues.push({ path: 'evaluation.inceptionWeights', expected: 'the path of the pytorch-fid weights file (required when evaluation.extractor is "inception")', found: 'nothing' });
   if (c.sampling.guidanceScale !== 1 && !c.model.classConditional)
     issues.push({ path: 'sampling.guidanceScale', expected: '1 unless model.classConditional is true', found: describe(c.sampling.guidanceScale) });
+  crossCheckObjective(c, issues);
 }
 
 export type ValidationResult = { ok: true; config: RunConfig } | { ok: false; issues: ConfigIssue[] };

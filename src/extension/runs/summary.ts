@@ -37,6 +37,14 @@ function assignmentLine(c: RunConfig): string {
   return a.mode === 'knn' ? `knn, cost ${a.cost}, k ${a.k}` : `${a.mode}, cost ${a.cost}`;
 }
 
+/** Configs written before the objective field existed are DDPM runs. */
+function objectiveLine(c: RunConfig): string {
+  const objective = (c.objective as RunConfig['objective'] | undefined) ?? 'ddpm';
+  if (objective === 'flow') return `flow matching: ${c.flow.timeSampling} times, sampler ${c.sampling.sampler}`;
+  if (objective === 'consistency') return `consistency training: curriculum ${c.consistency.s0} to ${c.consistency.s1} intervals, sampler ${c.sampling.sampler}`;
+  return `diffusion: T ${c.diffusion.timesteps}, ${c.diffusion.schedule} schedule`;
+}
+
 /** The config facts that tell runs apart, one per line. */
 export function configSummary(config: RunConfig, record: RunRecord | null): string[] {
   const t = config.training;
@@ -45,7 +53,7 @@ export function configSummary(config: RunConfig, record: RunRecord | null): stri
     `data: ${dataLine(config)}`,
     `model: ${modelLine(config)}`,
     `assignment: ${assignmentLine(config)}`,
-    `diffusion: T ${config.diffusion.timesteps}, ${config.diffusion.schedule} schedule`,
+    objectiveLine(config),
     `batch ${t.batchSize} · ${t.steps} steps · lr ${t.lr} · seed ${config.seed}`,
     `backend: ${backend}`,
   ];

@@ -1,9 +1,9 @@
 /** Draws samples with DDIM or ancestral DDPM, with optional classifier-free guidance. */
-import * as tf from '@tensorflow/tfjs';
 import type { SamplingConfig } from '../../core/config/types';
 import type { Denoiser } from '../model/denoiser';
 import type { Weights } from '../model/params';
 import { Rng } from '../rng';
+import { predictNet } from '../sample/predict';
 import { ddimTimesteps, type Schedule } from './schedule';
 import { ddimUpdate, ddpmUpdate } from './process';
 
@@ -22,20 +22,8 @@ export interface SampleRequest {
   chunk?: number;
 }
 
-async function predictEps(r: SampleRequest, x: Float32Array, n: number, t: number): Promise<Float32Array> {
-  const shape = [n, ...r.model.exampleShape];
-  const tArr = new Float32Array(n).fill(t);
-  const guided = r.labels !== null && r.sampling.guidanceScale !== 1;
-  const out = tf.tidy(() => {
-    const xt = tf.tensor(x, shape);
-    const cond = r.model.apply(r.weights, { x: xt, t: tArr, labels: r.labels, training: false, seed: 0 });
-    if (!guided) return cond;
-    const uncond = r.model.apply(r.weights, { x: xt, t: tArr, labels: new Int32Array(n).fill(r.nullLabel), training: false, seed: 0 });
-    return tf.add(uncond, tf.mul(tf.sub(cond, uncond), r.sampling.guidanceScale));
-  });
-  const data = (await out.data()) as Float32Array;
-  out.dispose();
-  return data;
+function predictEps(r: SampleRequest, x: Float32Array, n: number, t: number): Promise<Float32Array> {
+  return predictNet(r, x, n, t);
 }
 
 /** Returns count * prod(exampleShape) values; the same request gives the same samples. */

@@ -6,7 +6,7 @@
 import type { EvaluationConfig, RunConfig } from '../../core/config/types';
 import type { EvalLine } from '../../core/run/format';
 import type { ImageDataset } from '../data/types';
-import { sample } from '../diffusion/sampler';
+import { drawSamples } from '../sample/render';
 import type { Schedule } from '../diffusion/schedule';
 import type { Denoiser } from '../model/denoiser';
 import type { Weights } from '../model/params';
@@ -84,16 +84,7 @@ export class Evaluator {
     const ev = evaluationOf(config);
     const m = this.samples;
     const labels = config.model.classConditional ? Int32Array.from({ length: m }, (_, i) => i % ds.numClasses) : null;
-    const pixels = await sample({
-      model,
-      weights,
-      schedule,
-      sampling: { ...config.sampling, seed: ev.seed },
-      count: m,
-      labels,
-      nullLabel: ds.numClasses,
-      clip: config.sampling.clipDenoised,
-    });
+    const { samples: pixels, nfe } = await drawSamples(model, weights, schedule, config, ds, { count: m, seed: ev.seed, labels });
     const feats = await this.features(pixels, m);
     const stats = new FeatureStats(extractor.dim).add(feats, m);
     const d = extractor.dim;
@@ -120,7 +111,7 @@ export class Evaluator {
       samples: m,
       referenceSamples: this.referenceSamples,
       sampler: config.sampling.sampler,
-      samplerSteps: config.sampling.sampler === 'ddim' ? config.sampling.steps : config.diffusion.timesteps,
+      samplerSteps: nfe,
       seconds,
       time,
     }));

@@ -16,11 +16,11 @@ import { BatchSampler, gatherImages, gatherPoints, loadDataset, type Dataset } f
 import type { BatchSamplerState } from '../data/batches';
 import { LsaWorker } from '../assignment/lsaWorkerClient';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
-import { qSample } from '../diffusion/process';
 import type { Denoiser } from '../model/denoiser';
 import { buildMlp } from '../model/mlp';
 import { asWeights } from '../model/params';
 import { buildUnet } from '../model/unet';
+import { makeObjective, type Net } from '../objectives';
 import { Rng, type RngState } from '../rng';
 import { Evaluator, evaluationOf } from '../eval/evaluator';
 import { renderSamples } from '../sample/render';
@@ -83,7 +83,10 @@ function assignBatchAsync(x: Float32Array, b: number, d: number, config: RunConf
 interface PreparedBatch {
   x: Float32Array;
   labels: Int32Array | null;
-  tSteps: Int32Array;
+  /** Per-example noise levels (the objective's: DDPM timesteps, flow times, CT intervals). */
+  levels: Float32Array;
+  /** The 0-based step this batch trains. */
+  step: number;
   dropoutSeed: number;
   assigned: Promise<AssignedNoise>;
   /** The random state before this batch was drawn: a checkpoint taken while it waits stores
@@ -95,12 +98,15 @@ interface PreparedBatch {
 /**
  * The hash a checkpoint is checked against: the config without training.prefetch, which changes
  * the speed but not the result, so a run may resume with it toggled, and checkpoints written
- * before the field existed still match.
+ * before the field existed still match. For the same reason a DDPM run's hash leaves out the
+ * objective sections added with flow matching and consistency training.
  */
 function checkpointHash(config: RunConfig): string {
   const { prefetch: _ignored, ...training } = config.training;
   // Evaluation does not change training either (and configs before it existed lack the field).
-  const { evaluation: _evaluation, ...rest } = config;
+  const { evaluation: _evaluation, ...withoutEval } = config;
+  if (config.objective !== 'ddpm') return configHash({ ...withoutEval, training: training as RunConfig['training'] } as RunConfig);
+  const { objective: _o, flow: _f, consistency: _c, ...rest } = withoutEval;
   return configHash({ ...rest, training: training as RunConfig['training'] } as RunConfig);
 }
 
@@ -143,6 +149,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     const model = buildModel(config, ds);
     const schedule = makeSchedule(config.diffusion.schedule, config.diffusion.timesteps, config.diffusion.betaStart, config.diffusion.betaEnd);
     const perExample = model.exampleShape.reduce((a, b) => a * b, 1);
+    const objective = makeObjective(config, schedule);
 
     let rng: Rng;
     let sampler: BatchSampler;
@@ -202,19 +209,19 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     }
     const solve: AsyncSolve | null = solver ? (cost, n) => (solver as LsaWorker).solve(cost, n) : null;
     const b = config.training.batchSize;
-    const prepare = (): PreparedBatch => {
+    const prepare = (batchStep: number): PreparedBatch => {
       const rngBefore = rng.state();
       const samplerBefore = sampler.state();
       const { indices } = sampler.next(b);
       const batch = ds.kind === 'points' ? gatherPoints(ds, indices) : gatherImages(ds, indices, config.data.flip, rng);
       const labels = batch.labels && config.model.classConditional ? batch.labels.slice() : null;
       if (labels) for (let i = 0; i < b; i++) if (rng.uniform() < config.model.labelDropout) labels[i] = ds.numClasses;
-      const tSteps = Int32Array.from({ length: b }, () => rng.int(schedule.timesteps));
+      const levels = objective.drawLevels(b, rng, batchStep);
       const assigned = solve ? assignBatchAsync(batch.x, b, perExample, config, rng, solve) : Promise.resolve(assignBatch(batch.x, b, perExample, config, rng));
       // A prefetched batch is dropped unawaited when the run stops; its failure is not unhandled.
       assigned.catch(() => undefined);
       const dropoutSeed = rng.nextUint32();
-      return { x: batch.x, labels, tSteps, dropoutSeed, assigned, rngBefore, samplerBefore };
+      return { x: batch.x, labels, levels, step: batchStep, dropoutSeed, assigned, rngBefore, samplerBefore };
     };
     let next: PreparedBatch | null = null;
     const randomState = (): { rng: RngState; sampler: BatchSamplerState } =>
@@ -238,7 +245,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       emit(makeEvent('checkpoint', runId, { step, dir }));
     };
     const saveSamples = async (): Promise<void> => {
-      const { png } = await renderSamples(model, asWeights(s.ema), schedule, config, ds);
+      const { png, nfe, detail } = await renderSamples(model, asWeights(s.ema), schedule, config, ds);
+      if (config.objective !== 'ddpm') log('info', `samples at step ${step}: ${nfe} evaluations per sample (${detail})`);
       const file = run.path(RUN_FILES.samples, sampleFileName(step));
       writeFileAtomic(file, png);
       emit(makeEvent('sample', runId, { step, file }));
@@ -266,12 +274,11 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
       await new Promise((r) => setImmediate(r));
       const t0 = performance.now();
-      const cur = next ?? prepare();
+      const cur = next ?? prepare(step);
       next = null;
-      const { labels, tSteps, dropoutSeed } = cur;
+      const { labels, levels, dropoutSeed } = cur;
       const { noise, stats } = await cur.assigned;
-      const xt = qSample(cur.x, noise, tSteps, schedule, perExample);
-      if (prefetch && step + 1 < stopAt) next = prepare();
+      if (prefetch && step + 1 < stopAt) next = prepare(step + 1);
       const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
 
       const { lossT, normT } = tf.tidy(() => {
@@ -284,14 +291,19 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         const sums = new Map<string, tf.Tensor>();
         for (let m = 0; m < k; m++) {
           const lo = m * mb;
-          const xtT = tf.tensor(xt.subarray(lo * perExample, (lo + mb) * perExample), shape);
-          const epsT = tf.tensor(noise.subarray(lo * perExample, (lo + mb) * perExample), shape);
-          const tF = Float32Array.from(tSteps.subarray(lo, lo + mb));
           const lab = labels ? labels.subarray(lo, lo + mb) : null;
-          const { value, grads } = tf.variableGrads(() => {
-            const pred = model.apply(asWeights(s.params), { x: xtT, t: tF, labels: lab, training: true, seed: (dropoutSeed + m) >>> 0 });
-            return tf.mean(tf.square(tf.sub(pred, epsT))) as tf.Scalar;
-          }, varList);
+          const net: Net = (x, t) => model.apply(asWeights(s.params), { x, t, labels: lab, training: true, seed: (dropoutSeed + m) >>> 0 });
+          const micro = objective.microLoss(
+            {
+              x0: cur.x.subarray(lo * perExample, (lo + mb) * perExample),
+              noise: noise.subarray(lo * perExample, (lo + mb) * perExample),
+              levels: levels.subarray(lo, lo + mb),
+              shape,
+              step: cur.step,
+            },
+            net,
+          );
+          const { value, grads } = tf.variableGrads(micro.loss, varList);
           for (const [key, g] of Object.entries(grads)) {
             const name = nameOf.get(key) as string;
             const prev = sums.get(name);
@@ -300,7 +312,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
           }
           const prevLoss = lossSum;
           lossSum = tf.add(prevLoss, value);
-          tf.dispose([prevLoss, value, xtT, epsT]);
+          tf.dispose([prevLoss, value]);
+          micro.dispose();
         }
         const mean = new Map([...sums].map(([key, g]) => [key, k > 1 ? tf.div(g, k) : g]));
         const norm = adamStep(s.params, mean, s.adam, lr, config.training.gradClip);
