@@ -114,6 +114,19 @@ test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immisc
   await assert.rejects(evalCommand(['--run', path.join(r.dir, 'nope')]), /nope.config\.json: cannot read the run's config/);
 });
 
+test('evaluation samples with the run objective: a flow run records its adaptive solver and its evaluations', { timeout: 300_000 }, async () => {
+  const config = cfg({ ...tiny, objective: 'flow', sampling: { sampler: 'dopri5' }, training: { ...tiny.training, steps: 2 }, evaluation: { every: 2, samples: 10, referenceSamples: 100 } });
+  const r = await runInProcess(config, tmp());
+  assert.equal(r.status, 'completed');
+  const { evals } = readEvals(r.dir);
+  assert.deepEqual(evals.map((e) => [e.step, e.metric, e.sampler]), [
+    [0, 'fd_lenet', 'dopri5'],
+    [2, 'fd_lenet', 'dopri5'],
+  ]);
+  // Dormand-Prince: 6 evaluations per accepted or rejected step (first-same-as-last saves one per accepted step).
+  for (const e of evals) assert.ok(e.samplerSteps >= 6 && Number.isFinite(e.value), JSON.stringify(e));
+});
+
 const small: RunConfigInput = {
   seed: 1,
   backend: 'wasm',
