@@ -69,9 +69,13 @@ async function main(): Promise<void> {
     if (process.env.BENCH_DEBUG) d.page.on('console', (m) => console.log('page:', m.text()));
     // The messages are fetched and rebuilt first, as VS Code delivers them: typed arrays, not JSON arrays.
     await d.page.evaluate(async (url) => {
-      (window as unknown as { benchMessages: unknown[] }).benchMessages = JSON.parse(await (await fetch(url)).text(), (_k, v: unknown) =>
-        typeof v === 'object' && v !== null && '__f64' in v ? Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x)) : v,
-      ) as unknown[];
+      (window as unknown as { benchMessages: unknown[] }).benchMessages = JSON.parse(await (await fetch(url)).text(), (_k: string, v: unknown): unknown => {
+            if (typeof v !== 'object' || v === null) return v;
+            // No named helpers in here: tsx would wrap them in a __name() the page does not have.
+            if ('__f64' in v) return Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x));
+            if ('__f32' in v) return Float32Array.from((v as { __f32: (number | 'NaN')[] }).__f32, (x) => (x === 'NaN' ? NaN : x));
+            return v;
+          }) as unknown[];
     }, msgUrl);
     // BENCH_PROFILE=1: the functions with the most self time during the first paint (CPU profile).
     const profiler = process.env.BENCH_PROFILE ? await d.page.context().newCDPSession(d.page) : null;
@@ -149,9 +153,11 @@ async function main(): Promise<void> {
     await anchorPage.goto(d.serveFile('anchor.html', anchorHtml));
     const anchor = await anchorPage.evaluate(
       async ({ url, shown }) => {
-        const msgs = JSON.parse(await (await fetch(url)).text(), (_k, v: unknown) =>
-          typeof v === 'object' && v !== null && '__f64' in v ? (v as { __f64: (number | 'NaN')[] }).__f64.map((x) => (x === 'NaN' ? NaN : x)) : v,
-        ) as { type: string; series?: { metrics: { step: number[]; loss: number[] } } }[];
+        const msgs = JSON.parse(await (await fetch(url)).text(), (_k, v: unknown) => {
+          if (typeof v !== 'object' || v === null) return v;
+          const tagged = (v as { __f64?: (number | 'NaN')[]; __f32?: (number | 'NaN')[] }).__f64 ?? (v as { __f32?: (number | 'NaN')[] }).__f32;
+          return tagged ? tagged.map((x) => (x === 'NaN' ? NaN : x)) : v;
+        }) as { type: string; series?: { metrics: { step: number[]; loss: number[] } } }[];
         const series = msgs.filter((m) => m.type === 'series').slice(0, shown);
         const t0 = performance.now();
         const datasets = series.map((m) => {

@@ -7,7 +7,7 @@ import { makeRun, makeSeries } from '../webview/fixtures';
 describe('dashboard messages', () => {
   it('accepts well-formed host messages', () => {
     const series = makeSeries('r', 3);
-    assert.equal(checkHostMessage({ type: 'series', v: 1, append: false, series: { ...series, metrics: { ...series.metrics, loss: Float64Array.of(NaN, 1, 2) } } }).ok, true);
+    assert.equal(checkHostMessage({ type: 'series', v: 1, append: false, series: { ...series, metrics: { ...series.metrics, loss: Float32Array.of(NaN, 1, 2) } } }).ok, true);
     // structuredClone: what a message becomes when it crosses into the page.
     assert.equal(checkHostMessage(structuredClone({ type: 'series', v: 1, append: true, series })).ok, true);
     assert.equal(checkHostMessage({ type: 'runs', v: 1, runs: [makeRun('a')] }).ok, true);
@@ -25,7 +25,7 @@ describe('dashboard messages', () => {
     assert.match(bad({ type: 'show', v: 1, view: 'grid', runIds: [] }), /show\.view: one of run, compare/);
     assert.match(bad({ type: 'runs', v: 1, runs: [{ ...makeRun('a'), step: '3' }] }), /runs\.runs: an array of step: a number \(item 0\)/);
     const s = makeSeries('r', 2);
-    assert.match(bad({ type: 'series', v: 1, append: false, series: { ...s, metrics: { ...s.metrics, loss: [1, 2] } } }), /series\.series: metrics: loss: a Float64Array/);
+    assert.match(bad({ type: 'series', v: 1, append: false, series: { ...s, metrics: { ...s.metrics, loss: [1, 2] } } }), /series\.series: metrics: loss: a Float32Array/);
   });
   it('checks the page messages the host acts on', () => {
     assert.equal(checkWebviewMessage({ type: 'watch', v: 1, runIds: ['a'] }).ok, true);

@@ -24,15 +24,15 @@ export function makeSeries(runId: string, n: number, o: { evals?: EvalColumns[];
     return s / 2 ** 32;
   };
   const first = o.firstStep ?? 1;
-  const col = (f: (i: number) => number): Float64Array => Float64Array.from({ length: n }, (_, i) => f(i));
+  const axis = (f: (i: number) => number): Float64Array => Float64Array.from({ length: n }, (_, i) => f(i));
+  const col = (f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
   return {
     runId,
     metrics: {
-      step: col((i) => first + i),
-      wallTime: col((i) => (first + i) * 0.5),
+      step: axis((i) => first + i),
+      wallTime: axis((i) => (first + i) * 0.5),
       loss: col((i) => 0.05 + 1 / Math.sqrt(first + i) + 0.02 * rnd()),
       lr: col(() => 0.001),
-      gradNorm: col(() => 1 + rnd()),
       distBefore: col(() => 40 + rnd()),
       distAfter: col(() => 36 + rnd()),
       assignMs: col(() => 2 + rnd()),
@@ -58,4 +58,8 @@ export const evalColumns = (metric: string, steps: number[], values: number[]): 
  * Messages cross into the page as JSON (Playwright's evaluate): typed arrays travel tagged and
  * are rebuilt in the page before they are posted, so the page sees what VS Code delivers.
  */
-export const toWire = (m: unknown): string => JSON.stringify(m, (_k, v: unknown) => (v instanceof Float64Array ? { __f64: Array.from(v, (x) => (Number.isNaN(x) ? 'NaN' : x)) } : v));
+export const toWire = (m: unknown): string =>
+  JSON.stringify(m, (_k, v: unknown) =>
+    v instanceof Float64Array ? { __f64: Array.from(v, (x) => (Number.isNaN(x) ? 'NaN' : x)) } : v instanceof Float32Array ? { __f32: Array.from(v, (x) => (Number.isNaN(x) ? 'NaN' : x)) } : v,
+  );
+

@@ -120,9 +120,14 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), 
       },
       send: (m) =>
         page.evaluate((wire) => {
-          const msg = JSON.parse(wire, (_k, v: unknown) =>
-            typeof v === 'object' && v !== null && '__f64' in v ? Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x)) : v,
-          ) as unknown;
+          // toWire's tags back to typed arrays (written out here: the page's CSP forbids eval).
+          const msg = JSON.parse(wire, (_k: string, v: unknown): unknown => {
+            if (typeof v !== 'object' || v === null) return v;
+            // No named helpers in here: tsx would wrap them in a __name() the page does not have.
+            if ('__f64' in v) return Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x));
+            if ('__f32' in v) return Float32Array.from((v as { __f32: (number | 'NaN')[] }).__f32, (x) => (x === 'NaN' ? NaN : x));
+            return v;
+          }) as unknown;
           window.postMessage(msg, '*');
         }, toWire(m)),
       drawn: () => page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())))),

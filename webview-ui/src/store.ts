@@ -102,5 +102,5 @@ function pushAll<T>(into: T[], add: readonly T[]): void {
 
 function emptyColumns(): HeldColumns {
   const c = (): Column => new Column();
-  return { step: c(), wallTime: c(), loss: c(), lr: c(), gradNorm: c(), distBefore: c(), distAfter: c(), assignMs: c(), imagesPerSec: c() };
+  return { step: c(), wallTime: c(), loss: c(), lr: c(), distBefore: c(), distAfter: c(), assignMs: c(), imagesPerSec: c() };
 }

@@ -24,35 +24,27 @@ export interface DashboardRun {
 }
 
 /**
- * The metric columns of one run, step-aligned (one entry per metrics line). Columns a run lacks
- * hold NaN. Sent in full, then appended to as the trainer writes. Float64Array, not number[]:
- * VS Code (engines >= 1.57) transfers typed arrays to a webview as binary, where an array of
- * 10^6 numbers is cloned element by element (measured: 13 s for 10^6 points, see
- * docs/benchmarks.md).
+ * The metric columns of one run that the page charts, step-aligned (one entry per metrics line).
+ * Columns a run lacks hold NaN. Sent in full, then appended to as the trainer writes. Typed
+ * arrays, not number[]: VS Code (engines >= 1.57) transfers them to a webview as binary, where an
+ * array of 10^6 numbers is cloned element by element (13 s for 10^6 points in the benchmark, see
+ * docs/benchmarks.md). The x axes are float64 (steps and seconds must stay exact); the charted
+ * values float32, half the bytes, far more precision than a chart shows.
  */
 export interface MetricColumns {
   step: Float64Array;
   wallTime: Float64Array;
-  loss: Float64Array;
-  lr: Float64Array;
-  gradNorm: Float64Array;
-  distBefore: Float64Array;
-  distAfter: Float64Array;
-  assignMs: Float64Array;
-  imagesPerSec: Float64Array;
+  loss: Float32Array;
+  lr: Float32Array;
+  distBefore: Float32Array;
+  distAfter: Float32Array;
+  assignMs: Float32Array;
+  imagesPerSec: Float32Array;
 }
 
-export const METRIC_COLUMNS: readonly (keyof MetricColumns)[] = [
-  'step',
-  'wallTime',
-  'loss',
-  'lr',
-  'gradNorm',
-  'distBefore',
-  'distAfter',
-  'assignMs',
-  'imagesPerSec',
-];
+export const AXIS_COLUMNS = ['step', 'wallTime'] as const;
+export const VALUE_COLUMNS = ['loss', 'lr', 'distBefore', 'distAfter', 'assignMs', 'imagesPerSec'] as const;
+export const METRIC_COLUMNS: readonly (keyof MetricColumns)[] = [...AXIS_COLUMNS, ...VALUE_COLUMNS];
 
 /** One evaluation metric over training (fd_lenet, kid_lenet, fid, ...). */
 export interface EvalColumns {
@@ -103,6 +95,7 @@ const bool: Guard = (x) => (typeof x === 'boolean' ? null : 'a boolean');
 const num: Guard = (x) => (typeof x === 'number' ? null : 'a number');
 /** By tag, not instanceof: a message may come from another realm (the page's parent frame). */
 const f64: Guard = (x) => (Object.prototype.toString.call(x) === '[object Float64Array]' ? null : 'a Float64Array');
+const f32: Guard = (x) => (Object.prototype.toString.call(x) === '[object Float32Array]' ? null : 'a Float32Array');
 const arr =
   (item: Guard): Guard =>
   (x) => {
@@ -153,7 +146,7 @@ const runGuard = shape({
 
 const seriesGuard = shape({
   runId: str,
-  metrics: shape(Object.fromEntries(METRIC_COLUMNS.map((c) => [c, f64]))),
+  metrics: shape({ ...Object.fromEntries(AXIS_COLUMNS.map((c) => [c, f64])), ...Object.fromEntries(VALUE_COLUMNS.map((c) => [c, f32])) }),
   evals: arr(shape({ metric: str, step: f64, wallTime: f64, value: f64 })),
   samples: arr(shape({ step: num, uri: str })),
 });

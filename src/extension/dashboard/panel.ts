@@ -7,12 +7,12 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { metricsCsv } from '../../core/compare/csv';
 import { writeFileAtomic } from '../../core/run/fsAtomic';
-import { checkWebviewMessage, METRIC_COLUMNS, type DashboardView, type HostMessage, type WebviewMessage } from '../../core/webview/messages';
+import { checkWebviewMessage, type DashboardView, type HostMessage, type WebviewMessage } from '../../core/webview/messages';
 import type { ExtensionState } from '../state';
 import { DashboardRunList } from './runList';
-import { columnsOf, RunSeriesFollower } from './seriesFollower';
+import { runsMetricsCsv } from './csvExport';
+import { RunSeriesFollower } from './seriesFollower';
 
 export const DASHBOARD_VIEW_TYPE = 'immiscible.dashboard';
 
@@ -180,11 +180,9 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private async exportCsv(runIds: string[]): Promise<void> {
-    const series = runIds.flatMap((id) => {
+    const runs = runIds.flatMap((id) => {
       const run = this.state.model.getRun(id);
-      if (!run) return [];
-      const s = new RunSeriesFollower(id, run.dir, () => '').read().series;
-      return [{ runId: id, runName: run.label, columns: columnsOf(s.metrics) }];
+      return run ? [{ id, name: run.label, dir: run.dir }] : [];
     });
     const target = await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.file(path.join(this.state.root, 'immiscible-metrics.csv')),
@@ -192,9 +190,9 @@ export class DashboardPanel implements vscode.Disposable {
       title: 'Save metrics as CSV',
     });
     if (!target) return;
-    writeFileAtomic(target.fsPath, metricsCsv(series, METRIC_COLUMNS as string[]));
+    writeFileAtomic(target.fsPath, runsMetricsCsv(runs));
     this.send({ type: 'exported', v: 1, file: target.fsPath });
-    void vscode.window.showInformationMessage(`Metrics of ${series.length} runs saved to ${target.fsPath}`);
+    void vscode.window.showInformationMessage(`Metrics of ${runs.length} runs saved to ${target.fsPath}`);
   }
 
   private async exportPng(name: string, dataUrl: string): Promise<void> {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listSamples } from '../../core/run/reader';
 import { RUN_FILES, type MetricsLine } from '../../core/run/format';
-import { METRIC_COLUMNS, type EvalColumns, type MetricColumns, type RunSeries, type SampleRef } from '../../core/webview/messages';
+import type { EvalColumns, MetricColumns, RunSeries, SampleRef } from '../../core/webview/messages';
 
 /** One evaluation line as the trainer writes it (fields the dashboard uses). */
 interface EvalLine {
@@ -32,7 +32,6 @@ const emptyColumns = (): Collecting => ({
   wallTime: [],
   loss: [],
   lr: [],
-  gradNorm: [],
   distBefore: [],
   distAfter: [],
   assignMs: [],
@@ -40,16 +39,16 @@ const emptyColumns = (): Collecting => ({
 });
 
 const f64 = (a: number[]): Float64Array => Float64Array.from(a);
+const f32 = (a: number[]): Float32Array => Float32Array.from(a);
 const toColumns = (c: Collecting): MetricColumns => ({
   step: f64(c.step),
   wallTime: f64(c.wallTime),
-  loss: f64(c.loss),
-  lr: f64(c.lr),
-  gradNorm: f64(c.gradNorm),
-  distBefore: f64(c.distBefore),
-  distAfter: f64(c.distAfter),
-  assignMs: f64(c.assignMs),
-  imagesPerSec: f64(c.imagesPerSec),
+  loss: f32(c.loss),
+  lr: f32(c.lr),
+  distBefore: f32(c.distBefore),
+  distAfter: f32(c.distAfter),
+  assignMs: f32(c.assignMs),
+  imagesPerSec: f32(c.imagesPerSec),
 });
 
 const numOr = (x: unknown): number => (typeof x === 'number' && Number.isFinite(x) ? x : NaN);
@@ -59,7 +58,6 @@ function pushMetrics(c: Collecting, m: MetricsLine): void {
   c.wallTime.push(numOr(m.wallTime));
   c.loss.push(numOr(m.loss));
   c.lr.push(numOr(m.lr));
-  c.gradNorm.push(numOr(m.gradNorm));
   c.distBefore.push(numOr(m.assign?.distBefore));
   c.distAfter.push(numOr(m.assign?.distAfter));
   c.assignMs.push(numOr(m.assign?.ms));
@@ -180,9 +178,4 @@ function readAppended(file: string, cursor: FileCursor | null): { lines: string[
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** Columns as the CSV export wants them. */
-export function columnsOf(c: MetricColumns): Record<string, Float64Array> {
-  return Object.fromEntries(METRIC_COLUMNS.map((k) => [k, c[k]]));
 }
