@@ -128,6 +128,10 @@ class Solver {
   readonly theta: Float64Array;
   /** Whether row i has a list yet: rows are listed on first use, many never are. */
   readonly built: Uint8Array;
+  /** The row listed last (its list seeds the next selection; see buildRow), or -1. */
+  lastBuilt = -1;
+  /** Marks the seeded columns during a selection; all zero otherwise. */
+  private readonly seeded: Uint8Array;
   // Selection scratch: the k smallest reduced costs seen so far, in ascending order.
   private selVal: Float64Array;
   private selCol: Int32Array;
@@ -162,6 +166,7 @@ class Solver {
     this.candC = new Float64Array(n * k);
     this.theta = new Float64Array(n);
     this.built = new Uint8Array(n);
+    this.seeded = new Uint8Array(n);
     this.selVal = new Float64Array(k);
     this.selCol = new Int32Array(k);
     this.d = new Float64Array(n);
@@ -199,6 +204,8 @@ class Solver {
     this.y.fill(-1);
     this.matches.fill(0);
     this.built.fill(0);
+    this.seeded.fill(0);
+    this.lastBuilt = -1;
     this.d.fill(Infinity);
     this.settled.fill(0);
     this.pos.fill(-1);
@@ -220,6 +227,8 @@ class Solver {
   resize(k: number): void {
     this.setK(k);
     this.built.fill(0);
+    this.seeded.fill(0);
+    this.lastBuilt = -1;
     this.listedWork = 0;
     this.fullWork = 0;
   }
@@ -258,17 +267,49 @@ class Solver {
     }
   }
 
-  /** Reads row i in full under the current v and keeps its k cheapest columns. */
+  /**
+   * Reads row i in full under the current v and keeps its k cheapest columns. The selection
+   * starts from the columns of the row listed last: the rows of one batch share their cheap
+   * columns (the noise that suits the common image content), so the kept maximum starts low and
+   * few columns of the scan need inserting. Seeded columns are marked so none is kept twice.
+   */
   buildRow(i: number): void {
-    const { c, v, n, k } = this;
+    const { c, v, n, k, seeded } = this;
     const base = i * n;
-    let top = this.selStart(base);
-    for (let j = k; j < n; j++) {
-      const t = c[base + j] - v[j];
-      if (t < top) top = this.selInsert(t, j);
+    const seed = this.lastBuilt;
+    if (seed < 0) {
+      let top = this.selStart(base);
+      for (let j = k; j < n; j++) {
+        const t = c[base + j] - v[j];
+        if (t < top) top = this.selInsert(t, j);
+      }
+    } else {
+      const { selVal, selCol, candCol } = this;
+      const sb = seed * k;
+      for (let s = 0; s < k; s++) {
+        const j = candCol[sb + s];
+        seeded[j] = 1;
+        const t = c[base + j] - v[j];
+        let p = s;
+        while (p > 0 && selVal[p - 1] > t) {
+          selVal[p] = selVal[p - 1];
+          selCol[p] = selCol[p - 1];
+          p--;
+        }
+        selVal[p] = t;
+        selCol[p] = j;
+      }
+      let top = selVal[k - 1];
+      for (let j = 0; j < n; j++) {
+        const t = c[base + j] - v[j];
+        if (t < top && seeded[j] === 0) top = this.selInsert(t, j);
+      }
+      for (let s = 0; s < k; s++) seeded[candCol[sb + s]] = 0;
     }
     this.selEnd(i, base);
+    this.lastBuilt = i;
   }
+
 
   /**
    * Puts column j, whose reduced cost t is below the largest kept one, into the sorted selection
@@ -659,9 +700,10 @@ const EMPTY = new Float64Array(0);
 const DEFAULT_EPS_SCALING: [number, number, number] = [4, 8, 5];
 
 /** Initial list length: image-vs-noise costs need few columns per row (the lists then grow only
- * where full row reads dominate, as for 2-D costs). */
+ * where full row reads dominate, as for 2-D costs); at n <= 128 shorter lists make the many bids
+ * of the row reduction cheaper than the extra row reads they cause. */
 function defaultCandidates(n: number): number {
-  return n >= 2048 ? 16 : 8;
+  return n >= 2048 ? 16 : n > 128 ? 8 : 6;
 }
 
 /**
