@@ -367,16 +367,19 @@ test('lsa: equals an independent textbook solver on 400 matrices of n = 9..120',
 
 /** Settings that force the solver's rarer paths: lists of 2-3 columns (so most steps read whole
  * rows), list growth on and off, no or one pass of row reduction, the epsilon-scaling auction
- * always or never, and a row-reduction budget that runs out. */
+ * always or never, a row-reduction budget that runs out, and the reduction transfer through
+ * the row lists (the default above n = 512) or through full row reads (the default below). */
 const FORCED: LsaOptions[] = [
   { candidates: 2, grow: false, epsScaling: false },
-  { candidates: 2, grow: true, rowReductionPasses: 0, epsScaling: false },
+  { candidates: 2, grow: true, rowReductionPasses: 0, epsScaling: false, fullTransfer: false },
   { candidates: 3, grow: false, rowReductionPasses: 1, rowReductionBudget: [0, 1] },
-  { candidates: 2, epsScaling: [4, 8, 3] },
+  { candidates: 2, epsScaling: [4, 8, 3], fullTransfer: false },
   { epsScaling: [1, 2, 2], rowReductionPasses: 0 },
+  { fullTransfer: false },
+  { candidates: 2, fullTransfer: true, rowReductionBudget: [0, 2] },
 ];
 
-test('lsa: forced short lists, list growth, epsilon scaling and no row reduction keep brute-force optimality (5 x 4,000 matrices)', () => {
+test('lsa: forced short lists, list growth, epsilon scaling, no row reduction and either transfer keep brute-force optimality (7 x 4,000 matrices)', () => {
   const rng = new Rng(1618);
   for (const kind of SMALL_KINDS) {
     for (let rep = 0; rep < 200; rep++) {
@@ -406,6 +409,24 @@ test('lsa: forced solver paths agree with the textbook solver at n = 9..120', ()
     }
   }
   assert.throws(() => linearSumAssignmentWith(new Float64Array(4), 2, { candidates: 1 }), RangeError);
+});
+
+test('lsa: either reduction transfer is exact on both sides of its size threshold (n = 512, 513)', () => {
+  // Full-row transfer is the default up to n = 512 and the listed one above; force each both ways.
+  const rng = new Rng(5122);
+  const cases: [number, SmallKind][] = [
+    [512, 'image-like'],
+    [513, 'int-ties'],
+  ];
+  for (const [n, kind] of cases) {
+    const cse = makeMatrix(rng, kind, n);
+    const want = assignmentCost(cse.cost, n, referenceLsa(cse.cost, n));
+    for (const opt of [{}, { fullTransfer: true }, { fullTransfer: false }]) {
+      const col = linearSumAssignmentWith(cse.cost, n, opt);
+      assert.ok(isPermutation(col, n));
+      assertTotalsMatch(assignmentCost(cse.cost, n, col), want, cse, `reference ${JSON.stringify(opt)}`);
+    }
+  }
 });
 
 test('lsa: scratch buffers shared between sizes do not leak state between calls', () => {

@@ -99,6 +99,8 @@ export interface LsaOptions {
    * scale, divisor per phase, phases], or false; by default used when row reduction leaves more
    * than n/16 rows free. */
   epsScaling?: [number, number, number] | false;
+  /** Reduction transfer reads rows in full instead of listing them (default: n <= 512). */
+  fullTransfer?: boolean;
 }
 
 /** The last solver, kept for the next call of the same size (see Solver.acquire). */
@@ -126,7 +128,11 @@ class Solver {
   readonly theta: Float64Array;
   /** Whether row i has a list yet: rows are listed on first use, many never are. */
   readonly built: Uint8Array;
-  // Selection scratch: a max-heap of the k smallest reduced costs seen so far.
+  /** The row listed last (its list seeds the next selection; see buildRow), or -1. */
+  lastBuilt = -1;
+  /** Marks the seeded columns during a selection; all zero otherwise. */
+  private readonly seeded: Uint8Array;
+  // Selection scratch: the k smallest reduced costs seen so far, in ascending order.
   private selVal: Float64Array;
   private selCol: Int32Array;
   // Dijkstra state. Heap items are columns 0..n-1 and, as n + i, the moment row i's unlisted
@@ -160,6 +166,7 @@ class Solver {
     this.candC = new Float64Array(n * k);
     this.theta = new Float64Array(n);
     this.built = new Uint8Array(n);
+    this.seeded = new Uint8Array(n);
     this.selVal = new Float64Array(k);
     this.selCol = new Int32Array(k);
     this.d = new Float64Array(n);
@@ -197,6 +204,8 @@ class Solver {
     this.y.fill(-1);
     this.matches.fill(0);
     this.built.fill(0);
+    this.seeded.fill(0);
+    this.lastBuilt = -1;
     this.d.fill(Infinity);
     this.settled.fill(0);
     this.pos.fill(-1);
@@ -218,19 +227,27 @@ class Solver {
   resize(k: number): void {
     this.setK(k);
     this.built.fill(0);
+    this.seeded.fill(0);
+    this.lastBuilt = -1;
     this.listedWork = 0;
     this.fullWork = 0;
   }
 
-  /** Starts a row's selection: its first k columns, heap-ordered by reduced cost. */
+  /** Starts a row's selection: its first k columns, sorted by reduced cost; returns the largest. */
   private selStart(base: number): number {
     const { c, v, k, selVal, selCol } = this;
     for (let j = 0; j < k; j++) {
-      selVal[j] = c[base + j] - v[j];
-      selCol[j] = j;
+      const t = c[base + j] - v[j];
+      let p = j;
+      while (p > 0 && selVal[p - 1] > t) {
+        selVal[p] = selVal[p - 1];
+        selCol[p] = selCol[p - 1];
+        p--;
+      }
+      selVal[p] = t;
+      selCol[p] = j;
     }
-    for (let s = (k >> 1) - 1; s >= 0; s--) this.siftSel(s);
-    return selVal[0];
+    return selVal[k - 1];
   }
 
   /**
@@ -240,7 +257,7 @@ class Solver {
    */
   private selEnd(i: number, base: number): void {
     const { c, k, selCol } = this;
-    this.theta[i] = k === this.n ? Infinity : this.selVal[0];
+    this.theta[i] = k === this.n ? Infinity : this.selVal[k - 1];
     this.built[i] = 1;
     const cb = i * k;
     for (let t = 0; t < k; t++) {
@@ -250,38 +267,68 @@ class Solver {
     }
   }
 
-  /** Reads row i in full under the current v and keeps its k cheapest columns. */
+  /**
+   * Reads row i in full under the current v and keeps its k cheapest columns. The selection
+   * starts from the columns of the row listed last: the rows of one batch share their cheap
+   * columns (the noise that suits the common image content), so the kept maximum starts low and
+   * few columns of the scan need inserting. Seeded columns are marked so none is kept twice.
+   */
   buildRow(i: number): void {
-    const { c, v, n, k, selVal, selCol } = this;
+    const { c, v, n, k, seeded } = this;
     const base = i * n;
-    let top = this.selStart(base);
-    for (let j = k; j < n; j++) {
-      const t = c[base + j] - v[j];
-      if (t < top) {
-        selVal[0] = t;
-        selCol[0] = j;
-        this.siftSel(0);
-        top = selVal[0];
+    const seed = this.lastBuilt;
+    if (seed < 0) {
+      let top = this.selStart(base);
+      for (let j = k; j < n; j++) {
+        const t = c[base + j] - v[j];
+        if (t < top) top = this.selInsert(t, j);
       }
+    } else {
+      const { selVal, selCol, candCol } = this;
+      const sb = seed * k;
+      for (let s = 0; s < k; s++) {
+        const j = candCol[sb + s];
+        seeded[j] = 1;
+        const t = c[base + j] - v[j];
+        let p = s;
+        while (p > 0 && selVal[p - 1] > t) {
+          selVal[p] = selVal[p - 1];
+          selCol[p] = selCol[p - 1];
+          p--;
+        }
+        selVal[p] = t;
+        selCol[p] = j;
+      }
+      let top = selVal[k - 1];
+      for (let j = 0; j < n; j++) {
+        const t = c[base + j] - v[j];
+        if (t < top && seeded[j] === 0) top = this.selInsert(t, j);
+      }
+      for (let s = 0; s < k; s++) seeded[candCol[sb + s]] = 0;
     }
     this.selEnd(i, base);
+    this.lastBuilt = i;
   }
 
-  private siftSel(s: number): void {
-    const { selVal, selCol, k } = this;
-    const val = selVal[s];
-    const col = selCol[s];
-    for (;;) {
-      let ch = 2 * s + 1;
-      if (ch >= k) break;
-      if (ch + 1 < k && selVal[ch + 1] > selVal[ch]) ch++;
-      if (selVal[ch] <= val) break;
-      selVal[s] = selVal[ch];
-      selCol[s] = selCol[ch];
-      s = ch;
+
+  /**
+   * Puts column j, whose reduced cost t is below the largest kept one, into the sorted selection
+   * in place of that largest; returns the new largest. Cheaper than a heap's sift at these k: the
+   * loop is short and predictable, and the lists come out sorted, cheapest first, which makes
+   * the bids' two-minimum scans (rowReduction) branch predictably.
+   */
+  private selInsert(t: number, j: number): number {
+    const { selVal, selCol } = this;
+    const last = this.k - 1;
+    let p = last;
+    while (p > 0 && selVal[p - 1] > t) {
+      selVal[p] = selVal[p - 1];
+      selCol[p] = selCol[p - 1];
+      p--;
     }
-    selVal[s] = val;
-    selCol[s] = col;
+    selVal[p] = t;
+    selCol[p] = j;
+    return selVal[last];
   }
 
   /**
@@ -302,6 +349,24 @@ class Solver {
       if (h < mu) mu = h;
     }
     const own = this.c[i * this.n + j1] - v[j1];
+    if (mu > own) v[j1] -= mu - own;
+  }
+
+  /**
+   * As transfer, reading row i in full without listing it: at small n a full row costs little
+   * more than building its list, and most rows given one column in the column reduction never
+   * bid later, so their lists would go unused.
+   */
+  transferFull(i: number): void {
+    const { c, v, n } = this;
+    const j1 = this.x[i];
+    const base = i * n;
+    let mu = Infinity;
+    for (let j = 0; j < n; j++) {
+      const h = c[base + j] - v[j];
+      if (h < mu && j !== j1) mu = h;
+    }
+    const own = c[base + j1] - v[j1];
     if (mu > own) v[j1] -= mu - own;
   }
 
@@ -543,19 +608,14 @@ class Solver {
    * rebuilt in O(size) or repaired item by item, whichever is cheaper.
    */
   private scanFull(i: number, nTouched: number): number {
-    const { c, v, d, pred, settled, touched, improved, key, heap, pos, n, k, selVal, selCol } = this;
+    const { c, v, d, pred, settled, touched, improved, key, heap, pos, n, k } = this;
     const h = this.hRow[i];
     const base = i * n;
     let nImproved = 0;
     let top = this.selStart(base);
     for (let j = 0; j < n; j++) {
       const t = c[base + j] - v[j];
-      if (j >= k && t < top) {
-        selVal[0] = t;
-        selCol[0] = j;
-        this.siftSel(0);
-        top = selVal[0];
-      }
+      if (j >= k && t < top) top = this.selInsert(t, j);
       if (settled[j]) continue;
       const r = t - h;
       const dj = d[j];
@@ -640,9 +700,10 @@ const EMPTY = new Float64Array(0);
 const DEFAULT_EPS_SCALING: [number, number, number] = [4, 8, 5];
 
 /** Initial list length: image-vs-noise costs need few columns per row (the lists then grow only
- * where full row reads dominate, as for 2-D costs). */
+ * where full row reads dominate, as for 2-D costs); at n <= 128 shorter lists make the many bids
+ * of the row reduction cheaper than the extra row reads they cause. */
 function defaultCandidates(n: number): number {
-  return n >= 2048 ? 16 : 8;
+  return n >= 2048 ? 16 : n > 128 ? 8 : 6;
 }
 
 /**
@@ -681,12 +742,16 @@ export function linearSumAssignmentWith(cost: Float64Array, n: number, options: 
   }
 }
 
+/** Up to this n the reduction transfer reads rows in full rather than listing them. */
+const FULL_TRANSFER_MAX = 512;
+
 /** Everything after the reductions: the assignment phases on the solver's matrix. */
 function solveReduced(s: Solver, n: number, options: LsaOptions): Int32Array {
   const { x, y, matches, free, argMin } = s;
   const grow = options.grow ?? true;
   const passes = options.rowReductionPasses ?? 2;
   const [ba, bb] = options.rowReductionBudget ?? [16, 64];
+  const fullTransfer = options.fullTransfer ?? n <= FULL_TRANSFER_MAX;
 
   // Column reduction: each column offers itself to its minimising row; a row keeps the first
   // offer (columns taken in reverse, as in LAPJV). Those pairs are tight: row i's dual is r_i.
@@ -701,7 +766,10 @@ function solveReduced(s: Solver, n: number, options: LsaOptions): Int32Array {
   let nFree = 0;
   for (let i = 0; i < n; i++) {
     if (matches[i] === 0) free[nFree++] = i;
-    else if (matches[i] === 1) s.transfer(i);
+    else if (matches[i] === 1) {
+      if (fullTransfer) s.transferFull(i);
+      else s.transfer(i);
+    }
   }
 
   const growLists = (): void => {
