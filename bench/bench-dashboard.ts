@@ -87,11 +87,12 @@ async function main(): Promise<void> {
     // page drew them.
     const paint = await d.page.evaluate(async () => {
       const msgs = (window as unknown as { benchMessages: unknown[] }).benchMessages;
-      const app = (window as unknown as { immiscibleDashboard: { lastDrawMs: number; store: { series: Map<string, unknown> } } }).immiscibleDashboard;
+      const app = (window as unknown as { immiscibleDashboard: { lastDrawMs: number; settled: boolean; store: { series: Map<string, unknown> } } }).immiscibleDashboard;
       const t0 = performance.now();
       for (const m of msgs) window.postMessage(m, '*');
       while (app.store.series.size < msgs.length - 2) await new Promise((r) => setTimeout(r, 0));
       const arrivedMs = performance.now() - t0;
+      while (!app.settled) await new Promise((r) => setTimeout(r, 1));
       const a = app as unknown as { timings: { type: string; at: number; ms: number }[]; draws: number[] };
       // With BENCH_DEBUG: when each message arrived and each draw began (ms after the first post).
       console.log(JSON.stringify({ t0, timings: a.timings.map((x) => [x.type, Math.round(x.at - t0), Math.round(x.ms)]), draws: a.draws.map((x) => Math.round(x - t0)) }));

@@ -62,7 +62,7 @@ export interface DashboardPage {
   /** Serves `file` at `${origin}/files/<name>` (sample grids). */
   serveFile(name: string, file: string): string;
   send(m: HostMessage | Record<string, unknown>): Promise<void>;
-  /** Resolves after the page has drawn what it was sent (two animation frames). */
+  /** Resolves after the page has drawn what it was sent and painted it (two animation frames). */
   drawn(): Promise<void>;
   posted(): Promise<WebviewMessage[]>;
   close(): Promise<void>;
@@ -130,7 +130,11 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), 
           }) as unknown;
           window.postMessage(msg, '*');
         }, toWire(m)),
-      drawn: () => page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r())))),
+      drawn: async () => {
+        // Messages are drawn once a burst settles (a short timer, then a frame), then painted.
+        await page.waitForFunction(() => (window as unknown as { immiscibleDashboard: { settled: boolean } }).immiscibleDashboard.settled);
+        await page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
+      },
       posted: () => page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted),
       async close() {
         await b.close();

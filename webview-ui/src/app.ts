@@ -11,6 +11,9 @@ import { RunList } from './runList';
 import { DEFAULT_SETTINGS, Store, type ViewSettings } from './store';
 import { loadState, post, saveState } from './vscodeApi';
 
+const SETTLE_MS = 30;
+const MAX_WAIT_MS = 150;
+
 export class App {
   readonly store = new Store();
   settings: ViewSettings;
@@ -25,6 +28,9 @@ export class App {
   private readonly smoothing = el('input', { type: 'range', min: '0', max: '0.99', step: '0.01', title: 'Smoothing' });
   private readonly logScale = el('input', { type: 'checkbox', title: 'Log scale for loss and evaluation metrics' });
   private frame = 0;
+  private timer = 0;
+  /** When the oldest message not yet drawn arrived (0: none). */
+  private pendingSince = 0;
   private layoutKey = '';
   private watched = '';
   /** Last frame's drawing time, for the benchmark. */
@@ -104,12 +110,31 @@ export class App {
     if (redraw) this.schedule();
   }
 
+  /**
+   * Draws once a burst of messages is over: SETTLE_MS after the last one, but never more than
+   * MAX_WAIT_MS after the first undrawn one, so a live run still redraws several times a second.
+   * Opening a comparison sends one message per run; drawing after each would redo the charts
+   * once per run.
+   */
   private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.draw();
-    });
+    const now = performance.now();
+    if (this.pendingSince === 0) this.pendingSince = now;
+    if (this.timer) clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(SETTLE_MS, this.pendingSince + MAX_WAIT_MS - now));
+    this.timer = window.setTimeout(() => {
+      this.timer = 0;
+      if (this.frame) return;
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.pendingSince = 0;
+        this.draw();
+      });
+    }, wait);
+  }
+
+  /** No draw pending: what the page shows reflects every message received (tests wait for it). */
+  get settled(): boolean {
+    return this.timer === 0 && this.frame === 0 && this.pendingSince === 0;
   }
 
   /** Draws now (tests and the benchmark call it to time one pass). */
