@@ -49,7 +49,7 @@ export function secondsPerStep(evals: readonly EvalLine[], metrics: readonly Met
   const last = metrics[metrics.length - 1];
   if (!last || last.step <= 0 || !Number.isFinite(last.wallTime)) return null;
   const evalSeconds = new Map<number, number>();
-  for (const e of evals) if (!e.onDemand && e.step <= last.step) evalSeconds.set(e.step, Math.max(evalSeconds.get(e.step) ?? 0, e.seconds));
+  for (const e of evals) if (!e.onDemand && e.step < last.step) evalSeconds.set(e.step, Math.max(evalSeconds.get(e.step) ?? 0, e.seconds));
   let spent = 0;
   for (const s of evalSeconds.values()) spent += s;
   const train = last.wallTime - spent;
