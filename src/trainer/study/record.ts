@@ -76,7 +76,8 @@ export function checkSameStudy(rec: StudyRecord, a: StudyArgs): void {
   const diff = (flag: string, was: string, now: string): void => {
     if (was !== now) throw new StudyUsageError(`${flag}: ${where} is a study with ${flag} ${was}, this command has ${now}; resume it with the same flags or choose another --out`);
   };
-  diff('--config', `a config of sha256 ${rec.config.sha256.slice(0, 16)}`, `${a.configFile} of sha256 ${a.configSha256.slice(0, 16)}`);
+  if (rec.config.sha256 !== a.configSha256)
+    throw new StudyUsageError(`--config: ${where} is a study of ${rec.config.file} (sha256 ${rec.config.sha256.slice(0, 16)}), this command has ${a.configFile} (sha256 ${a.configSha256.slice(0, 16)}); resume it with the same config or choose another --out`);
   diff('--modes', rec.modes.join(','), a.modes.join(','));
   diff('--seeds', rec.seeds.join(','), a.seeds.join(','));
   diff('--steps', String(rec.steps), String(a.steps));
