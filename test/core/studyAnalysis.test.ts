@@ -127,6 +127,13 @@ describe('study analysis on constructed runs', () => {
     assert.doesNotMatch(r.conclusion.join(' '), /needed fewer steps|no measurable difference/);
   });
 
+  it('a baseline that never improves leaves no threshold, and the conclusion says why', () => {
+    const r = study({ none: [0, 1].map(() => ({ curve: () => 50 })), linear: [0, 1].map(() => ({ curve: linear(0.5) })) });
+    assert.deepEqual(r.thresholds, []);
+    assert.deepEqual(r.comparisons, []);
+    assert.deepEqual(r.conclusion, ["No threshold to compare at: the baseline's fd_lenet never improved on its first value, so no step ratio can be computed."]);
+  });
+
   it('overhead: training seconds per step without the evaluations, its ratio to none, the mean assignment time', () => {
     const r = study({
       none: [0, 1].map(() => ({ curve: linear(0.5), secondsPerStep: 0.1, evalSeconds: 3, assignMs: 0 })),

@@ -96,7 +96,10 @@ export function analyzeCurves(o: Omit<AnalyzeOptions, 'runs'>, curves: readonly 
     });
   const baseline = of(BASELINE_MODE).map(asCurve);
   const given = o.thresholds && o.thresholds.length > 0;
-  const thresholds = given ? [...(o.thresholds as number[])] : defaultThresholds(baseline, undefined, goal).filter(Number.isFinite);
+  // Default levels strictly better than the baseline's start: a level every run meets at step 0 has no ratio.
+  const first = baseline.length ? baseline.reduce((a, c) => a + (c.values[0] ?? NaN), 0) / baseline.length : NaN;
+  const better = (t: number): boolean => (goal === 'below' ? t < first : t > first);
+  const thresholds = given ? [...(o.thresholds as number[])] : [...new Set(defaultThresholds(baseline, undefined, goal))].filter((t) => Number.isFinite(t) && better(t));
   const others = o.modes.filter((m) => m !== BASELINE_MODE);
   const byMode = new Map(others.map((m) => [m, pairedRatios(baseline, of(m).map(asCurve), thresholds, goal, o.bootstrapSeed ?? 1)]));
   const stepsOf = (cs: RunCurve[], t: number): (number | null)[] => cs.map((c) => stepsToReachOrNull(asCurve(c), t, goal));
