@@ -4,6 +4,7 @@
  * no TensorFlow, so it can be tested on run directories written by hand.
  */
 import { stepsToReach, type Goal } from '../compare/threshold';
+import { smoothEma } from '../compare/smooth';
 import { readEvals, readMetrics } from '../run/reader';
 import type { EvalLine, MetricsLine } from '../run/format';
 import { BASELINE_MODE, type IntervalJson, type ModeComparison, type OverheadRow, type RunCurve, type StudyMode, type StudyResults, type ThresholdResult } from './format';
@@ -28,6 +29,9 @@ export interface AnalyzeOptions {
   bootstrapSeed?: number;
 }
 
+/** EMA weight of the loss when it is the study's metric. */
+export const LOSS_METRIC_SMOOTHING = 0.9;
+
 /** Lower is better for distances and losses; higher for anything else named like a score. */
 export function metricGoal(metric: string): Goal {
   return /^(fd|fid|kid|loss)/.test(metric) ? 'below' : 'above';
@@ -35,7 +39,12 @@ export function metricGoal(metric: string): Goal {
 
 /** The metric's curve of a run: one point per evaluated step (training evaluations only). */
 export function metricCurve(metric: string, evals: readonly EvalLine[], metrics: readonly MetricsLine[]): [number, number][] {
-  if (metric === 'loss') return metrics.filter((m) => Number.isFinite(m.loss)).map((m) => [m.step, m.loss]);
+  if (metric === 'loss') {
+    // A step's loss is one batch's: too noisy for a first crossing, so the curve is smoothed.
+    const ms = metrics.filter((m) => Number.isFinite(m.loss));
+    const smooth = smoothEma(ms.map((m) => m.loss), LOSS_METRIC_SMOOTHING);
+    return ms.map((m, i) => [m.step, smooth[i]]);
+  }
   const byStep = new Map<number, number>();
   for (const e of evals) if (e.metric === metric && !e.onDemand && Number.isFinite(e.value)) byStep.set(e.step, e.value);
   return [...byStep.entries()].sort((a, b) => a[0] - b[0]);

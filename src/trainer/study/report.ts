@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { BASELINE_MODE, type StudyRecord, type StudyResults } from '../../core/study/format';
 import { fmt } from '../../core/study/conclusion';
+import { LOSS_METRIC_SMOOTHING } from '../../core/study/analyze';
 import { colourOf, LOSS_SMOOTHING, PLOT_FILES } from './plots';
 
 function duration(s: number): string {
@@ -28,7 +29,7 @@ export function renderReport(rec: StudyRecord, r: StudyResults): string {
     `- Modes: ${rec.modes.map((m) => (m === BASELINE_MODE ? `${m} (the baseline)` : m)).join(', ')}; seeds ${rec.seeds.join(', ')} (each seed is shared by every mode: same initialisation and data order, only \`assignment.mode\` differs); ${rec.steps} steps per run`,
   );
   L.push(
-    `- Metric: \`${r.metric}\` (${better}), ${r.metric === 'loss' ? 'from metrics.jsonl' : `evaluated every ${rec.evaluation.every} steps${rec.evaluation.defaulted ? ' (chosen by the study: the config had evaluation off)' : ''}`}`,
+    `- Metric: \`${r.metric}\` (${better}), ${r.metric === 'loss' ? `the training loss from metrics.jsonl, smoothed (EMA ${LOSS_METRIC_SMOOTHING}) before thresholds are crossed` : `evaluated every ${rec.evaluation.every} steps${rec.evaluation.defaulted ? ' (chosen by the study: the config had evaluation off)' : ''}`}`,
   );
   L.push(
     `- Thresholds: ${r.thresholds.map(fmt).join(', ')} (${r.thresholdSource === 'given' ? 'given with --thresholds' : `by default: 50%, 75%, 90% and 100% of the way from ${BASELINE_MODE}'s first value to the best value its worst seed reached`})`,
