@@ -19,7 +19,7 @@ test('report.md: what was run, a table per threshold, the overhead, the plots wi
   const rec: StudyRecord = {
     format: 'immiscible-study', version: 1, status: 'completed', name: 'demo', command: 'immiscible study --config c.json --modes none,linear,knn --seeds 3', argv: [], cwd: '/w',
     config: { file: 'c.json', sha256: 'ab'.repeat(32) }, modes: ['none', 'linear', 'knn'], seeds, steps: 200, set: [], metric: 'fd_lenet', goal: 'below',
-    evaluation: { every: 10, defaulted: false }, thresholds: null, runsDir: 'runs', machine: { hostname: 'h', os: 'Linux', cpuModel: 'Xeon', cpuCount: 2, node: 'v20' },
+    evaluation: { every: 10, defaulted: false }, thresholds: null, runsDir: 'runs', machine: { hostname: 'h', os: 'Linux', cpuModel: 'Xeon', cpuCount: 2, node: 'v20', loadAverage: [1.5, 2, 2.5] },
     startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T01:02:03.000Z', durationSeconds: 3723,
     runs: curves.map((c, index) => ({ index, mode: c.mode, seed: c.seed, name: `demo-${c.mode}-s${c.seed}`, runDir: c.runDir, runId: `${c.mode}-${c.seed}`, status: 'completed', attempts: 1, seconds: 100, startedAt: null, endedAt: null })),
     error: null, results,
@@ -27,7 +27,7 @@ test('report.md: what was run, a table per threshold, the overhead, the plots wi
   const md = renderReport(rec, results);
   assert.match(md, /^# Study demo/);
   assert.ok(md.includes('- Command: `immiscible study --config c.json --modes none,linear,knn --seeds 3`'));
-  assert.match(md, /- Machine: Xeon x 2, Linux, Node v20, host h/);
+  assert.match(md, /- Machine: Xeon x 2, Linux, Node v20, host h; load average 1.5, 2, 2.5 \(1, 5, 15 min\) at the start/);
   assert.match(md, /1 h 2 min 3 s in all/);
   assert.equal((md.match(/^### fd_lenet <= /gm) ?? []).length, 4);
   assert.match(md, /\| linear \| 50, 40, 33 \| 100, 80, 67 \| 2, 2, 2 \| 2 \| 2-2 \|/);

@@ -36,6 +36,8 @@ export function studyConclusion(r: StudyResults): string[] {
     const missed = rows.filter((x) => x.c.reached < x.c.baselineReached);
     for (const x of missed)
       out.push(`${mode} did not reach ${level(r, x.t)} within the study's steps in ${x.c.baselineReached - x.c.reached} of the ${x.c.baselineReached} seeds where ${BASELINE_MODE} did.`);
+    if (missed.length)
+      out.push(`Not reaching a level within the steps run gives no step ratio and no interval for it: run longer, or give thresholds every run reaches (--thresholds), before reading it as a slowdown of ${mode}.`);
     if (nSeeds === 1) {
       const singles = rows.filter((x) => x.c.ratio.mean !== null).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)}`);
       if (singles.length) out.push(`${mode}: ${BASELINE_MODE}'s steps / ${mode}'s, one seed, no interval: ${singles.join(', ')}.`);

@@ -37,6 +37,8 @@ export interface Machine {
   cpuModel: string;
   cpuCount: number;
   node: string;
+  /** 1, 5 and 15 minute load averages when the study started: other work skews the timings. */
+  loadAverage: number[];
 }
 
 export interface IntervalJson {

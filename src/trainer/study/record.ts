@@ -9,7 +9,7 @@ import { StudyUsageError, type StudyArgs } from './args';
 
 export function machine(): Machine {
   const cpus = os.cpus();
-  return { hostname: os.hostname(), os: `${os.type()} ${os.release()} ${os.arch()}`, cpuModel: cpus[0]?.model.trim() ?? 'unknown', cpuCount: cpus.length, node: process.version };
+  return { hostname: os.hostname(), os: `${os.type()} ${os.release()} ${os.arch()}`, cpuModel: cpus[0]?.model.trim() ?? 'unknown', cpuCount: cpus.length, node: process.version, loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) };
 }
 
 const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

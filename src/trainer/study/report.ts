@@ -34,7 +34,7 @@ export function renderReport(rec: StudyRecord, r: StudyResults): string {
   L.push(
     `- Thresholds: ${r.thresholds.map(fmt).join(', ')} (${r.thresholdSource === 'given' ? 'given with --thresholds' : `by default: 50%, 75%, 90% and 100% of the way from ${BASELINE_MODE}'s first value to the best value its worst seed reached`})`,
   );
-  L.push(`- Machine: ${rec.machine.cpuModel} x ${rec.machine.cpuCount}, ${rec.machine.os}, Node ${rec.machine.node}, host ${rec.machine.hostname}`);
+  L.push(`- Machine: ${rec.machine.cpuModel} x ${rec.machine.cpuCount}, ${rec.machine.os}, Node ${rec.machine.node}, host ${rec.machine.hostname}${rec.machine.loadAverage ? `; load average ${rec.machine.loadAverage.join(', ')} (1, 5, 15 min) at the start` : ''}`);
   L.push(`- Started ${rec.startedAt}, ended ${rec.endedAt ?? '-'}; ${duration(rec.durationSeconds)} in all`, '');
   L.push('| run | mode | seed | status | time | final ' + r.metric + ' |', '|---|---|---|---|---|---|');
   for (const e of rec.runs) {
@@ -51,11 +51,11 @@ export function renderReport(rec: StudyRecord, r: StudyResults): string {
     L.push(`### ${r.metric} ${r.goal === 'below' ? '<=' : '>='} ${fmt(t.threshold)}`, '');
     L.push(`| mode | steps per seed | ${BASELINE_MODE}'s steps | ratio per seed | mean ratio | 95% interval |`, '|---|---|---|---|---|---|');
     for (const m of t.modes)
-      L.push(`| ${m.mode} | ${steps(m.steps)} | ${steps(m.baselineSteps)} | ${m.ratios.map(fmt).join(', ')} | ${fmt(m.ratio.mean)} | ${m.ratio.low === null ? 'none (fewer than 2 seeds)' : `${fmt(m.ratio.low)}-${fmt(m.ratio.high)}`} |`);
+      L.push(`| ${m.mode} | ${steps(m.steps)} | ${steps(m.baselineSteps)} | ${m.ratios.map(fmt).join(', ')} | ${fmt(m.ratio.mean)} | ${m.ratio.low === null ? '- (fewer than 2 seeds with a ratio)' : `${fmt(m.ratio.low)}-${fmt(m.ratio.high)}`} |`);
     L.push('');
   }
   L.push('## Cost of the assignment', '');
-  L.push('Training seconds per step (evaluation time excluded), mean over seeds; the time the assignment itself took per step (`assign.ms`).', '');
+  L.push('Training seconds per step (evaluation time excluded), mean over seeds; the time the assignment itself took per step (`assign.ms`). Timings vary with whatever else the machine runs (see the load average above).', '');
   L.push(`| mode | s/step | vs ${BASELINE_MODE} | assignment ms/step |`, '|---|---|---|---|');
   for (const o of r.overhead) L.push(`| ${o.mode} | ${fmt(o.secondsPerStep)} | ${o.ratioToBaseline === null ? '-' : `${fmt(o.ratioToBaseline)}x`} | ${fmt(o.assignMs)} |`);
   L.push('');
