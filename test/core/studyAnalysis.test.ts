@@ -134,6 +134,14 @@ describe('study analysis on constructed runs', () => {
     assert.deepEqual(r.conclusion, ["No threshold to compare at: the baseline's fd_lenet never improved on its first value, so no step ratio can be computed."]);
   });
 
+  it('two seeds: ratios are listed, never a conclusion, even when both seeds agree', () => {
+    const r = study({ none: [0.4, 0.5].map((a) => ({ curve: linear(a) })), linear: [0.8, 1].map((a) => ({ curve: linear(a) })) }, [60]);
+    assert.deepEqual(r.comparisons[0].modes[0].ratio, { mean: 2, low: 2, high: 2, n: 2 });
+    assert.match(r.conclusion[0], /^With 2 seeds the bootstrap interval is just the range of the two ratios, too rough to show a difference/);
+    assert.equal(r.conclusion[1], "linear: none's steps / linear's, mean of 2 seeds (each seed's): 2 at 60 (2 and 2).");
+    assert.doesNotMatch(r.conclusion.join(' '), /needed fewer steps|no measurable difference/);
+  });
+
   it('overhead: training seconds per step without the evaluations, its ratio to none, the mean assignment time', () => {
     const r = study({
       none: [0, 1].map(() => ({ curve: linear(0.5), secondsPerStep: 0.1, evalSeconds: 3, assignMs: 0 })),

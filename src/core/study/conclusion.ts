@@ -29,7 +29,7 @@ export function studyConclusion(r: StudyResults): string[] {
   const nSeeds = r.seeds.length;
   if (r.thresholds.length === 0) return [`No threshold to compare at: the baseline's ${r.metric} never improved on its first value, so no step ratio can be computed.`];
   if (nSeeds === 1) out.push('With 1 seed no interval can be computed: the ratios below are single measurements and cannot show a difference; run more seeds (--seeds 3 or more).');
-  if (nSeeds === 2) out.push('With 2 seeds the bootstrap interval spans little more than the two ratios: read it as rough; 3 or more seeds give a usable interval.');
+  if (nSeeds === 2) out.push('With 2 seeds the bootstrap interval is just the range of the two ratios, too rough to show a difference: the ratios below are measurements, not conclusions; run 3 or more seeds.');
   const others = r.modes.filter((m) => m !== BASELINE_MODE);
   for (const mode of others) {
     const rows = r.comparisons.map((t) => ({ t: t.threshold, c: t.modes.find((m) => m.mode === mode) as ModeComparison }));
@@ -41,6 +41,11 @@ export function studyConclusion(r: StudyResults): string[] {
     if (nSeeds === 1) {
       const singles = rows.filter((x) => x.c.ratio.mean !== null).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)}`);
       if (singles.length) out.push(`${mode}: ${BASELINE_MODE}'s steps / ${mode}'s, one seed, no interval: ${singles.join(', ')}.`);
+      continue;
+    }
+    if (nSeeds === 2) {
+      const pairs = rows.filter((x) => x.c.ratio.mean !== null).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)} (${x.c.ratios.map(fmt).join(' and ')})`);
+      if (pairs.length) out.push(`${mode}: ${BASELINE_MODE}'s steps / ${mode}'s, mean of 2 seeds (each seed's): ${pairs.join(', ')}.`);
       continue;
     }
     // Where the mode missed in some seeds, the ratio of the other seeds would flatter it: no claim.
