@@ -44,7 +44,7 @@ export function studyConclusion(r: StudyResults): string[] {
       continue;
     }
     if (nSeeds === 2) {
-      const pairs = rows.filter((x) => x.c.ratio.mean !== null).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)} (${x.c.ratios.map(fmt).join(' and ')})`);
+      const pairs = rows.filter((x) => x.c.ratio.mean !== null && !missed.includes(x)).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)} (${x.c.ratios.map(fmt).join(' and ')})`);
       if (pairs.length) out.push(`${mode}: ${BASELINE_MODE}'s steps / ${mode}'s, mean of 2 seeds (each seed's): ${pairs.join(', ')}.`);
       continue;
     }
