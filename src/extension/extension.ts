@@ -1,6 +1,7 @@
 /** Activation: the Runs view, the launcher and the commands of Immiscible Lab. */
 import * as vscode from 'vscode';
 import { launchPaired, launchRun } from './commands/launch';
+import { launchStudy } from './commands/study';
 import { deleteRun, openRunFolder, resumeRun, showRunOutput, stopRun } from './commands/runActions';
 import { RunConfigProvider, restoreConfig, selectBackend, showConfigDiff, toggleAssignmentCommand } from './commands/configCommands';
 import { compareRuns, openDashboard } from './commands/dashboard';
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): void {
   }
   register('immiscible.launchRun', (s) => launchRun(s));
   register('immiscible.launchPaired', (s) => launchPaired(s));
+  register('immiscible.launchStudy', (s) => launchStudy(s));
   register('immiscible.stopRun', (s, n) => stopRun(s, n));
   register('immiscible.resumeRun', (s, n) => resumeRun(s, n));
   register('immiscible.deleteRun', (s, n) => deleteRun(s, n));

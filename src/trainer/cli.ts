@@ -3,10 +3,10 @@
  * On a terminal it shows a progress bar; otherwise it prints one JSON event per line on stdout
  * (the protocol in src/core/protocol) for the extension host.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyOverrides, ConfigError, validateConfig } from '../core/config/validate';
+import { ConfigError } from '../core/config/validate';
+import { loadConfigFile } from './configFile';
 import { configJsonSchema } from '../core/config/schema';
 import type { RunConfig } from '../core/config/types';
 import { RUN_FILES } from '../core/run/format';
@@ -19,6 +19,7 @@ import { sampleCommand } from './sampleCommand';
 import { fdCommand } from './metrics/fdCommand';
 import { evalCommand, EVAL_USAGE } from './eval/evalCommand';
 import { lsaCommand } from './assignment/lsaCommand';
+import { studyCommand, STUDY_USAGE, StudyUsageError } from './study/studyCommand';
 
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
@@ -26,29 +27,12 @@ const USAGE = `usage:
   immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm|euler|dopri5|onestep|multistep] [--eta E] [--seed S] [--checkpoint STEP]
   immiscible lsa --cost FILE --n B
   ${EVAL_USAGE}
+  ${STUDY_USAGE}
   immiscible fd A.json B.json [--factor cholesky|eigh] [--json]
   immiscible validate FILE
   immiscible schema`;
 
 class UsageError extends Error {}
-
-function loadConfigFile(file: string, overrides: string[]): RunConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new ConfigError(file, [{ path: '', expected: 'a readable config file', found: 'no such file' }]);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, [{ path: '', expected: 'valid JSON', found: (e as Error).message }]);
-  }
-  const r = validateConfig(applyOverrides(parsed, overrides));
-  if (!r.ok) throw new ConfigError(file, r.issues);
-  return r.config;
-}
 
 async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -114,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'fd':
         return await fdCommand(rest);
+      case 'study':
+        return await studyCommand(rest);
       case 'lsa':
         return await lsaCommand(rest);
       case 'validate': {
@@ -139,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(e.message + '\n');
       return 2;
     }
-    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (e instanceof UsageError || e instanceof StudyUsageError || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       process.stderr.write(`immiscible: ${(e as Error).message}\n${USAGE}\n`);
       return 2;
     }

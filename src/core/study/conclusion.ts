@@ -1,0 +1,66 @@
+/**
+ * The plain-language conclusion of a study, computed from its numbers: it says what the 95%
+ * intervals say and no more (an interval that includes 1 is no measurable difference; with one
+ * seed there is no interval at all).
+ */
+import { BASELINE_MODE, type ModeComparison, type StudyResults } from './format';
+
+/** 3 significant digits, no exponent for ordinary magnitudes. */
+export function fmt(x: number | null): string {
+  if (x === null || !Number.isFinite(x)) return '-';
+  if (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-3)) return x.toExponential(2);
+  return String(Number(x.toPrecision(3)));
+}
+
+const level = (r: StudyResults, t: number): string => `${r.metric} ${r.goal === 'below' ? '<=' : '>='} ${fmt(t)}`;
+
+function sentenceFor(r: StudyResults, c: ModeComparison, t: number): string {
+  const i = c.ratio;
+  const seeds = `${i.n} seeds`;
+  const mean = i.mean ?? NaN;
+  const ci = `95% CI ${fmt(i.low)}-${fmt(i.high)}`;
+  if ((i.low ?? 0) > 1)
+    return `${c.mode} needed fewer steps than ${BASELINE_MODE} to reach ${level(r, t)}: ${BASELINE_MODE}'s steps / ${c.mode}'s = ${fmt(mean)} (${ci}, ${seeds}), about ${fmt(1 / mean)}x the steps.`;
+  return `${c.mode} needed more steps than ${BASELINE_MODE} to reach ${level(r, t)}: ${BASELINE_MODE}'s steps / ${c.mode}'s = ${fmt(mean)} (${ci}, ${seeds}), about ${fmt(1 / mean)}x the steps.`;
+}
+
+export function studyConclusion(r: StudyResults): string[] {
+  const out: string[] = [];
+  const nSeeds = r.seeds.length;
+  if (r.thresholds.length === 0) return [`No threshold to compare at: the baseline's ${r.metric} never improved on its first value, so no step ratio can be computed.`];
+  if (nSeeds === 1) out.push('With 1 seed no interval can be computed: the ratios below are single measurements and cannot show a difference; run more seeds (--seeds 3 or more).');
+  if (nSeeds === 2) out.push('With 2 seeds the bootstrap interval is just the range of the two ratios, too rough to show a difference: the ratios below are measurements, not conclusions; run 3 or more seeds.');
+  const others = r.modes.filter((m) => m !== BASELINE_MODE);
+  for (const mode of others) {
+    const rows = r.comparisons.map((t) => ({ t: t.threshold, c: t.modes.find((m) => m.mode === mode) as ModeComparison }));
+    const missed = rows.filter((x) => x.c.reached < x.c.baselineReached);
+    for (const x of missed)
+      out.push(`${mode} did not reach ${level(r, x.t)} within the study's steps in ${x.c.baselineReached - x.c.reached} of the ${x.c.baselineReached} seeds where ${BASELINE_MODE} did.`);
+    if (missed.length)
+      out.push(`Not reaching a level within the steps run gives no step ratio and no interval for it: run longer, or give thresholds every run reaches (--thresholds), before reading it as a slowdown of ${mode}.`);
+    if (nSeeds === 1) {
+      const singles = rows.filter((x) => x.c.ratio.mean !== null).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)}`);
+      if (singles.length) out.push(`${mode}: ${BASELINE_MODE}'s steps / ${mode}'s, one seed, no interval: ${singles.join(', ')}.`);
+      continue;
+    }
+    if (nSeeds === 2) {
+      const pairs = rows.filter((x) => x.c.ratio.mean !== null && !missed.includes(x)).map((x) => `${fmt(x.c.ratio.mean)} at ${fmt(x.t)} (${x.c.ratios.map(fmt).join(' and ')})`);
+      if (pairs.length) out.push(`${mode}: ${BASELINE_MODE}'s steps / ${mode}'s, mean of 2 seeds (each seed's): ${pairs.join(', ')}.`);
+      continue;
+    }
+    // Where the mode missed in some seeds, the ratio of the other seeds would flatter it: no claim.
+    const withCi = rows.filter((x) => x.c.ratio.low !== null && x.c.ratio.high !== null && !missed.includes(x));
+    const noCi = rows.filter((x) => x.c.ratio.low === null && x.c.reached >= x.c.baselineReached);
+    const differs = withCi.filter((x) => (x.c.ratio.low as number) > 1 || (x.c.ratio.high as number) < 1);
+    const same = withCi.filter((x) => !differs.includes(x));
+    if (differs.length === 0 && missed.length === 0 && noCi.length === 0)
+      out.push(`${mode} vs ${BASELINE_MODE}: no measurable difference: the 95% interval of the step ratio includes 1 at every threshold (${rows.map((x) => fmt(x.t)).join(', ')}).`);
+    else {
+      for (const x of differs) out.push(sentenceFor(r, x.c, x.t));
+      if (same.length) out.push(`${mode} vs ${BASELINE_MODE} at ${r.metric} ${same.map((x) => fmt(x.t)).join(', ')}: the 95% interval includes 1, no measurable difference there.`);
+    }
+    for (const x of noCi.filter((y) => !missed.includes(y)))
+      out.push(`${mode} at ${level(r, x.t)}: fewer than 2 seeds have a ratio, so no interval can be computed.`);
+  }
+  return out;
+}

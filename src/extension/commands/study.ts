@@ -1,0 +1,93 @@
+/**
+ * Launch Study: pick a config, the modes (none always included), seeds and steps; run
+ * `immiscible study` detached in the workspace with its progress in a notification, and open
+ * report.md when it is done. The runs appear in the Runs tree under the study's name.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ExtensionState } from '../state';
+import { progressMessage, StudyProcess, type StudyRequest } from '../study/studyProcess';
+import { pickConfig } from './configPicker';
+
+const MODES = [
+  { label: 'none', description: 'the baseline: plain diffusion, always included', picked: true },
+  { label: 'linear', description: 'exact linear sum assignment over the batch', picked: true },
+  { label: 'knn', description: 'nearest of k fresh noise draws per image', picked: false },
+];
+
+async function askInteger(title: string, value: number, min: number): Promise<number | undefined> {
+  const v = await vscode.window.showInputBox({ title, value: String(value), validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= min ? null : `an integer >= ${min}`) });
+  return v === undefined ? undefined : Number(v.trim());
+}
+
+const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'study';
+const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+
+export async function launchStudy(state: ExtensionState): Promise<void> {
+  const s = state.settings();
+  const picked = await pickConfig(state.extensionPath, s.defaultConfig, 'Launch Study');
+  if (!picked) return;
+  const { config, file } = picked;
+  const chosen = await vscode.window.showQuickPick(MODES, { title: 'Modes to compare with the baseline (none is always run)', canPickMany: true });
+  if (!chosen) return;
+  const modes = ['none', ...chosen.map((m) => m.label).filter((m) => m !== 'none')];
+  if (modes.length < 2) {
+    void vscode.window.showWarningMessage('A study compares none with linear or knn: pick at least one of them.');
+    return;
+  }
+  const seeds = await askInteger('Seeds (each seed is one paired run per mode)', 3, 1);
+  if (seeds === undefined) return;
+  const steps = await askInteger('Training steps per run', config.training.steps, 1);
+  if (steps === undefined) return;
+  const name = slug(config.name || path.basename(file).replace(/(\.immiscible)?\.json$/, ''));
+  const request: StudyRequest = {
+    config: file,
+    modes,
+    seeds,
+    steps,
+    runsDir: state.runsDir,
+    outDir: path.join(state.root, 'studies', `${stamp(new Date())}-${name}`),
+    name,
+    metric: config.data.source === 'toy2d' ? 'loss' : undefined,
+    set: s.backend === 'auto' ? [] : [`backend=${s.backend}`],
+  };
+  runStudy(state, request);
+}
+
+/** Starts (or resumes: the same request) a study and follows it in a notification. */
+export function runStudy(state: ExtensionState, request: StudyRequest): void {
+  const channel = state.channel(`study:${request.outDir}`, `study ${path.basename(request.outDir)}`);
+  let report: (m: string, fraction: number) => void = () => undefined;
+  const proc = new StudyProcess(
+    { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd: state.root },
+    request,
+    (e) => {
+      const msg = progressMessage(e);
+      if (e.type === 'run-started') state.tree.refresh([e.runDir]);
+      if (e.type !== 'run-progress' && msg) channel.appendLine(msg);
+      if (msg && 'index' in e) report(msg, (e.index + (e.type === 'run-progress' ? e.step / Math.max(1, e.totalSteps) : e.type === 'run-finished' ? 1 : 0)) / e.total);
+      else if (msg) report(msg, -1);
+    },
+  );
+  channel.appendLine(`study ${request.outDir} (pid ${proc.pid ?? '?'})`);
+  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Study ${request.name ?? ''}`, cancellable: true }, (progress, token) => {
+    token.onCancellationRequested(() => proc.stop());
+    let last = 0;
+    report = (message, fraction) => {
+      const pct = fraction < 0 ? last : 100 * fraction;
+      progress.report({ message, increment: Math.max(0, pct - last) });
+      last = Math.max(last, pct);
+    };
+    return proc.done;
+  });
+  void proc.done.then(async (o) => {
+    channel.appendLine(`study ${o.status}${o.error ? `: ${o.error}` : ''}`);
+    if (o.status === 'completed' && o.report) {
+      const uri = vscode.Uri.file(path.isAbsolute(o.report) ? o.report : path.join(state.root, o.report));
+      await vscode.commands.executeCommand('markdown.showPreview', uri).then(undefined, () => vscode.window.showTextDocument(uri));
+    } else if (o.status === 'stopped') {
+      const again = await vscode.window.showInformationMessage(`Study stopped; its completed runs are kept (${request.outDir}).`, 'Resume Study');
+      if (again) runStudy(state, request);
+    } else void vscode.window.showErrorMessage(`Study failed: ${o.error ?? 'see its output'}`);
+  });
+}
