@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { writeFileAtomic } from '../../src/core/run/fsAtomic';
 import { RUN_FILES } from '../../src/core/run/format';
+import { runsMetricsCsv } from '../../src/extension/dashboard/csvExport';
 import { RunSeriesFollower } from '../../src/extension/dashboard/seriesFollower';
 
 const line = (step: number, loss = 1 / step): string =>
@@ -79,5 +80,21 @@ describe('RunSeriesFollower', () => {
     fs.writeFileSync(metrics, line(1));
     const r = f.read();
     assert.deepEqual(Array.from(r.series.metrics.step), [1]);
+  });
+});
+
+describe('the CSV export', () => {
+  it('writes every field of each run at full precision, one row per run and logged step', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csv-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'metrics.jsonl'), line(1, 0.123456789012) + line(2) + '{"step": 3, "lo');
+      const csv = runsMetricsCsv([{ id: 'r1', name: 'run, one', dir }]);
+      const rows = csv.trim().split('\n');
+      assert.equal(rows[0], 'run_id,run_name,step,wallTime,loss,lr,gradNorm,imagesPerSec,assign.distBefore,assign.distAfter,assign.ms');
+      assert.equal(rows[1], 'r1,"run, one",1,0.5,0.123456789012,0.001,1,50,40,36,2');
+      assert.equal(rows.length, 3, 'the torn last line is not exported');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
