@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DashboardPanel } from '../dashboard/panel';
 import type { ExtensionState } from '../state';
 import { progressMessage, StudyProcess, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
@@ -83,8 +84,12 @@ export function runStudy(state: ExtensionState, request: StudyRequest): void {
   void proc.done.then(async (o) => {
     channel.appendLine(`study ${o.status}${o.error ? `: ${o.error}` : ''}`);
     if (o.status === 'completed' && o.report) {
+      // The study as one view: its runs compared in the dashboard, its report beside it.
+      state.tree.refresh();
+      const runIds = state.model.runs.filter((r) => r.group === request.name).map((r) => r.id);
+      if (runIds.length >= 2) DashboardPanel.show(state, 'compare', runIds);
       const uri = vscode.Uri.file(path.isAbsolute(o.report) ? o.report : path.join(state.root, o.report));
-      await vscode.commands.executeCommand('markdown.showPreview', uri).then(undefined, () => vscode.window.showTextDocument(uri));
+      await vscode.commands.executeCommand('markdown.showPreviewToSide', uri).then(undefined, () => vscode.window.showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside }));
     } else if (o.status === 'stopped') {
       const again = await vscode.window.showInformationMessage(`Study stopped; its completed runs are kept (${request.outDir}).`, 'Resume Study');
       if (again) runStudy(state, request);
