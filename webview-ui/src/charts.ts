@@ -31,7 +31,7 @@ Chart.register(LineController, LineElement, PointElement, LinearScale, Logarithm
  * long runs costs, so the buckets per line shrink as lines are added (at most 800: about one per
  * horizontal pixel of a wide chart; at least 100).
  */
-const POINTS_PER_CHART = 24_000;
+const POINTS_PER_CHART = 12_000;
 const bucketsFor = (lines: number): number => Math.max(100, Math.min(800, Math.floor(POINTS_PER_CHART / (4 * Math.max(1, lines)))));
 /** The faint raw line under a smoothed one is drawn for up to this many runs; more is clutter. */
 const MAX_RUNS_WITH_RAW = 4;
