@@ -613,13 +613,15 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
       };
     })()`);
 
-  /** Switches the colour theme through the user settings file (VS Code applies it live); null: back to the default (dark). */
-  const setTheme = async (theme: string | null): Promise<void> => {
+  /**
+   * Switches the colour theme through the user settings file (VS Code applies it live). Only
+   * once, to light, in the last scenario: in this code-server a later switch back is not applied.
+   */
+  const setLightTheme = async (dashboard: Frame): Promise<void> => {
     const file = path.join(h.userData, 'User', 'settings.json');
-    const { 'workbench.colorTheme': _previous, ...settings } = readJson(file);
-    fs.writeFileSync(file, JSON.stringify(theme ? { ...settings, 'workbench.colorTheme': theme } : settings, null, 2));
-    const dark = theme === null || /dark/i.test(theme);
-    await waitFor(`the ${theme ?? 'default'} theme`, async () => (await h.page.evaluate(`document.querySelector('.monaco-workbench')?.classList.contains('vs-dark')`)) === dark, 15_000);
+    fs.writeFileSync(file, JSON.stringify({ ...readJson(file), 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
+    // The dashboard's background is the theme's editor background: white in the light theme.
+    await waitFor('the light theme in the dashboard', async () => (await dashboard.evaluate(() => getComputedStyle(document.body).backgroundColor)) === 'rgb(255, 255, 255)', 15_000);
     await h.page.waitForTimeout(500);
   };
 
@@ -681,16 +683,6 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await f.locator('.step-slider').fill('3');
     await page.mouse.move(1100, 85);
     await h.screenshot('dashboard-compare-dark');
-
-    await setTheme('Default Light Modern');
-    try {
-      await h.screenshot('dashboard-compare-light');
-      await f.locator('.run-row .run-name', { hasText: RUN_NAME }).first().click();
-      await waitFor('the single-run view', async () => (await dashboardState(f)).title === RUN_NAME, 10_000);
-      await h.screenshot('dashboard-run-light');
-    } finally {
-      await setTheme(null);
-    }
   });
 
   scenario('Reload Window with the dashboard open: it comes back with its runs', 120_000, async () => {
@@ -823,5 +815,30 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.ok(stopped.step > Math.max(...steps) - 1, `stopped at ${stopped.step}`);
     await row.locator('.codicon-debug-pause').waitFor({ state: 'visible', timeout: 15_000 });
     await noProgressInStatusBar();
+  });
+
+  scenario('the dashboard in the light theme (screenshots)', 90_000, async () => {
+    const { page } = h;
+    assert.ok(pairedDone, 'the paired comparison scenario did not complete');
+    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
+    await baseline.click();
+    await treated.click({ modifiers: ['ControlOrMeta'] });
+    await treated.click({ button: 'right' });
+    await clickContextMenuItem(page, 'Compare Selected Runs');
+    if (await page.locator('.part.panel').isVisible()) await runCommand(page, 'View: Hide Panel');
+    const f = await dashboardFrame(page, '.config-table tbody tr');
+    await setLightTheme(f);
+    await waitFor('both galleries loaded', async () => {
+      const st = await dashboardState(f);
+      return st.tiles.length === 2 && st.tiles.every((t) => t.loaded);
+    }, 20_000);
+    await page.mouse.move(1100, 85);
+    await h.screenshot('dashboard-compare-light');
+    await f.locator('.run-row .run-name', { hasText: RUN_NAME }).first().click();
+    await waitFor('the single-run view with its grid', async () => {
+      const st = await dashboardState(f);
+      return st.title === RUN_NAME && st.tiles.length === 1 && st.tiles[0].loaded;
+    }, 10_000);
+    await h.screenshot('dashboard-run-light');
   });
 });
