@@ -81,7 +81,12 @@ describe('pth reader', () => {
     assert.throws(() => readStateDict(readFileSync(cut), cut), /cut\.pth: not a readable zip archive: no end-of-central-directory record/);
     const legacy = readFileSync(join(dir, 'small_legacy.pth'));
     writeFileSync(cut, legacy.subarray(0, legacy.length - 100));
-    assert.throws(() => readStateDict(readFileSync(cut), cut), /cut\.pth: storage \d+ is truncated: expected \d+ bytes at byte \d+, the file has \d+/);
+    // The legacy format keys storages by object id, so the last storage (data or its 8-byte header)
+    // that the cut lands in differs between runs of the fixture script: either is named.
+    assert.throws(
+      () => readStateDict(readFileSync(cut), cut),
+      /cut\.pth: (storage \d+ is truncated: expected \d+ bytes at byte \d+, the file has \d+|truncated: storage \d+'s header is missing at byte \d+)/,
+    );
   });
 
   it('refuses big-endian storages', (t) => {
