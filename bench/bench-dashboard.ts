@@ -66,19 +66,9 @@ async function main(): Promise<void> {
     const typedBytes = messages.reduce((a, m) => a + (m.type === 'series' ? Object.values(m.series.metrics).reduce((b, c) => b + c.byteLength, 0) : 0), 0);
     const mb = typedBytes / 2 ** 20;
 
-    // First paint: from the host's messages arriving (already parsed, as VS Code delivers them) to
-    // the second animation frame after the page drew them.
     if (process.env.BENCH_DEBUG) d.page.on('console', (m) => console.log('page:', m.text()));
     // The messages are fetched and rebuilt first, as VS Code delivers them: typed arrays, not JSON arrays.
-    await d.page.evaluate(async (url) => {
-      (window as unknown as { benchMessages: unknown[] }).benchMessages = JSON.parse(await (await fetch(url)).text(), (_k: string, v: unknown): unknown => {
-            if (typeof v !== 'object' || v === null) return v;
-            // No named helpers in here: tsx would wrap them in a __name() the page does not have.
-            if ('__f64' in v) return Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x));
-            if ('__f32' in v) return Float32Array.from((v as { __f32: (number | 'NaN')[] }).__f32, (x) => (x === 'NaN' ? NaN : x));
-            return v;
-          }) as unknown[];
-    }, msgUrl);
+    await d.stage(msgUrl);
     // BENCH_PROFILE=1: the functions with the most self time during the first paint (CPU profile).
     const profiler = process.env.BENCH_PROFILE ? await d.page.context().newCDPSession(d.page) : null;
     if (profiler) {
@@ -88,7 +78,7 @@ async function main(): Promise<void> {
     // First paint: from the host's messages being posted to the second animation frame after the
     // page drew them.
     const paint = await d.page.evaluate(async () => {
-      const msgs = (window as unknown as { benchMessages: unknown[] }).benchMessages;
+      const msgs = (window as unknown as { stagedMessages: unknown[] }).stagedMessages;
       const app = (window as unknown as { immiscibleDashboard: { lastDrawMs: number; settled: boolean; store: { series: Map<string, unknown> } } }).immiscibleDashboard;
       const t0 = performance.now();
       for (const m of msgs) window.postMessage(m, '*');

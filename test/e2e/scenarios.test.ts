@@ -408,6 +408,20 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   const PAIRED_GROUP = `${RUN_NAME}-paired-seed0`;
   const BASELINE = `${RUN_NAME}-baseline`;
   const TREATED = `${RUN_NAME}-${MODE}`;
+
+  /** Selects the paired runs in the Runs view (click, ctrl-click) and picks `item` from their context menu. */
+  const onPairedRuns = async (page: Page, item: string): Promise<void> => {
+    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
+    await baseline.click();
+    await treated.click({ modifiers: ['ControlOrMeta'] });
+    await waitFor(
+      'both runs selected in the Runs view',
+      async () => (await baseline.getAttribute('aria-selected')) === 'true' && (await treated.getAttribute('aria-selected')) === 'true',
+      5000,
+    );
+    await treated.click({ button: 'right' });
+    await clickContextMenuItem(page, item);
+  };
   /** Steps of the runs that must still be training well after a reload (over 2 minutes of work here). */
   const LONG_STEPS = 10_000;
 
@@ -510,16 +524,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   scenario('Show Config Diff on the paired runs (multi-select, context menu): assignment.mode changed', 60_000, async () => {
     const { page } = h;
     assert.ok(pairedDone, 'the paired comparison scenario did not complete');
-    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
-    await baseline.click();
-    await treated.click({ modifiers: ['ControlOrMeta'] });
-    await waitFor(
-      'both runs selected in the Runs view',
-      async () => (await baseline.getAttribute('aria-selected')) === 'true' && (await treated.getAttribute('aria-selected')) === 'true',
-      5000,
-    );
-    await treated.click({ button: 'right' });
-    await clickContextMenuItem(page, 'Show Config Diff');
+    await onPairedRuns(page, 'Show Config Diff');
 
     // The diff editor's title names both runs, the first one being the left (original) side.
     const tab = page.locator('.tabs-container .tab.active');
@@ -654,11 +659,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   scenario('Compare Selected Runs: overlaid charts, only assignment.mode in the config table, one slider for both galleries', 120_000, async () => {
     const { page } = h;
     assert.ok(pairedDone, 'the paired comparison scenario did not complete');
-    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
-    await baseline.click();
-    await treated.click({ modifiers: ['ControlOrMeta'] });
-    await treated.click({ button: 'right' });
-    await clickContextMenuItem(page, 'Compare Selected Runs');
+    await onPairedRuns(page, 'Compare Selected Runs');
     const f = await dashboardFrame(page, '.config-table tbody tr');
     const s = await waitFor(
       'both runs charted with their grids',
@@ -820,11 +821,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   scenario('the dashboard in the light theme (screenshots)', 90_000, async () => {
     const { page } = h;
     assert.ok(pairedDone, 'the paired comparison scenario did not complete');
-    const [baseline, treated] = [runRow(page, BASELINE), runRow(page, TREATED)];
-    await baseline.click();
-    await treated.click({ modifiers: ['ControlOrMeta'] });
-    await treated.click({ button: 'right' });
-    await clickContextMenuItem(page, 'Compare Selected Runs');
+    await onPairedRuns(page, 'Compare Selected Runs');
     if (await page.locator('.part.panel').isVisible()) await runCommand(page, 'View: Hide Panel');
     const f = await dashboardFrame(page, '.config-table tbody tr');
     await setLightTheme(f);

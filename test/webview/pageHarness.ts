@@ -62,10 +62,36 @@ export interface DashboardPage {
   /** Serves `file` at `${origin}/files/<name>` (sample grids). */
   serveFile(name: string, file: string): string;
   send(m: HostMessage | Record<string, unknown>): Promise<void>;
+  /**
+   * Loads the toWire text at `url` (served with serveFile) into the page as `window.stagedMessages`,
+   * typed arrays rebuilt, without posting them: the benchmark times the posting alone. (Tens of MiB
+   * are fetched by the page: Playwright's evaluate arguments do not carry that much.)
+   */
+  stage(url: string): Promise<void>;
   /** Resolves after the page has drawn what it was sent and painted it (two animation frames). */
   drawn(): Promise<void>;
   posted(): Promise<WebviewMessage[]>;
   close(): Promise<void>;
+}
+
+/**
+ * toWire text (given, or fetched from `url`) parsed in the page with its typed arrays rebuilt,
+ * then posted to the page as a host message (`wire`) or kept as window.stagedMessages (`url`).
+ */
+function intoPage(page: Page, o: { wire?: string; url?: string }): Promise<void> {
+  return page.evaluate(async ({ wire, url }) => {
+    const text = wire ?? (await (await fetch(url ?? '')).text());
+    // Written out here, not passed as text: the page's CSP forbids eval. No named helpers either:
+    // tsx would wrap them in a __name() the page does not have.
+    const msg = JSON.parse(text, (_k: string, v: unknown): unknown => {
+      if (typeof v !== 'object' || v === null) return v;
+      if ('__f64' in v) return Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x));
+      if ('__f32' in v) return Float32Array.from((v as { __f32: (number | 'NaN')[] }).__f32, (x) => (x === 'NaN' ? NaN : x));
+      return v;
+    }) as unknown;
+    if (wire !== undefined) window.postMessage(msg, '*');
+    else (window as unknown as { stagedMessages: unknown }).stagedMessages = msg;
+  }, o);
 }
 
 export async function openDashboardPage(o: { theme?: 'dark' | 'light'; width?: number; height?: number } = {}): Promise<DashboardPage> {
@@ -118,18 +144,8 @@ window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), 
         files.set(name, file);
         return `${origin}/files/${encodeURIComponent(name)}`;
       },
-      send: (m) =>
-        page.evaluate((wire) => {
-          // toWire's tags back to typed arrays (written out here: the page's CSP forbids eval).
-          const msg = JSON.parse(wire, (_k: string, v: unknown): unknown => {
-            if (typeof v !== 'object' || v === null) return v;
-            // No named helpers in here: tsx would wrap them in a __name() the page does not have.
-            if ('__f64' in v) return Float64Array.from((v as { __f64: (number | 'NaN')[] }).__f64, (x) => (x === 'NaN' ? NaN : x));
-            if ('__f32' in v) return Float32Array.from((v as { __f32: (number | 'NaN')[] }).__f32, (x) => (x === 'NaN' ? NaN : x));
-            return v;
-          }) as unknown;
-          window.postMessage(msg, '*');
-        }, toWire(m)),
+      send: (m) => intoPage(page, { wire: toWire(m) }),
+      stage: (url) => intoPage(page, { url }),
       drawn: async () => {
         // Messages are drawn once a burst settles (a short timer, then a frame), then painted.
         await page.waitForFunction(() => (window as unknown as { immiscibleDashboard: { settled: boolean } }).immiscibleDashboard.settled);

@@ -35,6 +35,7 @@ export class App {
   private watched = '';
   /** Last frame's drawing time, for the benchmark. */
   lastDrawMs = 0;
+  /** When the last draws began (the benchmark's debug output; bounded like `timings`). */
   readonly draws: number[] = [];
 
   constructor(root: HTMLElement) {
@@ -140,6 +141,7 @@ export class App {
   /** Draws now (tests and the benchmark call it to time one pass). */
   draw(): void {
     const t0 = performance.now();
+    if (this.draws.length >= 100) this.draws.shift();
     this.draws.push(t0);
     const s = this.settings;
     const ids = s.runIds.filter((id) => this.store.runById.has(id) || this.store.series.has(id));

@@ -3,6 +3,7 @@
  * terminal), also appended to the run's events.jsonl so a host that reattaches can catch up.
  */
 import type { RunStatus } from '../run/format';
+import { parseEventLine } from './parseLine';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -33,15 +34,5 @@ const TYPES: readonly TrainerEventType[] = ['started', 'progress', 'sample', 'ch
 
 /** Parses one stdout line; returns null for anything that is not one of our events. */
 export function parseEvent(line: string): TrainerEvent | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (typeof v !== 'object' || v === null) return null;
-  const o = v as Record<string, unknown>;
-  if (o.v !== PROTOCOL_VERSION || typeof o.type !== 'string' || !TYPES.includes(o.type as TrainerEventType)) return null;
-  if (typeof o.runId !== 'string' || typeof o.time !== 'string') return null;
-  return o as unknown as TrainerEvent;
+  return parseEventLine<TrainerEvent>(line, PROTOCOL_VERSION, TYPES, 'runId');
 }

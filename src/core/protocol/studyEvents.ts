@@ -4,6 +4,7 @@
  * (events.ts) stay in each run's folder.
  */
 import type { RunStatus } from '../run/format';
+import { parseEventLine } from './parseLine';
 import type { StudyMode, StudyStatus } from '../study/format';
 
 export const STUDY_PROTOCOL_VERSION = 1;
@@ -42,15 +43,5 @@ const TYPES: readonly StudyEventType[] = ['study-started', 'run-started', 'run-p
 
 /** Parses one stdout line; null for anything that is not a study event. */
 export function parseStudyEvent(line: string): StudyEvent | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (typeof v !== 'object' || v === null) return null;
-  const o = v as Record<string, unknown>;
-  if (o.v !== STUDY_PROTOCOL_VERSION || typeof o.type !== 'string' || !TYPES.includes(o.type as StudyEventType)) return null;
-  if (typeof o.study !== 'string' || typeof o.time !== 'string') return null;
-  return o as unknown as StudyEvent;
+  return parseEventLine<StudyEvent>(line, STUDY_PROTOCOL_VERSION, TYPES, 'study');
 }

@@ -65,7 +65,10 @@ export class DashboardPanel implements vscode.Disposable {
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
-      state.tree.onDidRefresh(({ dirs }) => this.onRunsChanged(dirs)),
+      state.tree.onDidRefresh(({ result, dirs }) => {
+        for (const dir of result.removed) this.runList.forget(dir);
+        this.onRunsChanged(dirs);
+      }),
       // A hidden webview is destroyed (retainContextWhenHidden is off, to save memory); when shown
       // again it reloads, says `ready`, and asks for its runs afresh.
       panel.onDidChangeViewState(() => {
