@@ -821,8 +821,9 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   scenario('the dashboard in the light theme (screenshots)', 90_000, async () => {
     const { page } = h;
     assert.ok(pairedDone, 'the paired comparison scenario did not complete');
-    await onPairedRuns(page, 'Compare Selected Runs');
+    // The panel goes first: once the dashboard's webview has the focus, F1 does not reach the palette.
     if (await page.locator('.part.panel').isVisible()) await runCommand(page, 'View: Hide Panel');
+    await onPairedRuns(page, 'Compare Selected Runs');
     const f = await dashboardFrame(page, '.config-table tbody tr');
     await setLightTheme(f);
     await waitFor('both galleries loaded', async () => {
