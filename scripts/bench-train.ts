@@ -2,6 +2,9 @@
  * `npm run bench:train`: the training step time of the same UNet per available TF.js backend,
  * and in Debian's PyTorch (/usr/bin/python3, 2 threads) in the same run, with the ratio.
  * Options: --models demo,standard32 --batches 16,64 --steps N --warmup N --backends wasm,cpu [--cpu-all]
+ *   --kernels native,portable (wasm with the native addon's kernels, or without)
+ *   --profile (per-kernel exclusive time of each case)  --memory 128 (the standard UNet at that
+ *   batch, whole or in micro-batches, with the peak wasm heap and RSS)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,6 +20,7 @@ import { asWeights } from '../src/trainer/model/params';
 import { adamStep } from '../src/trainer/train/adam';
 import { freshModelState, disposeModelState } from '../src/trainer/train/modelState';
 import { Rng } from '../src/trainer/rng';
+import { formatProfile, profileKernels, type KernelProfiler, type KernelTime } from './kernelProfile';
 
 interface ModelSpec {
   name: string;
@@ -35,7 +39,19 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeTfjs(spec: ModelSpec, batch: number, warmup: number, steps: number): Promise<{ ms: number[]; params: number }> {
+interface Timed {
+  ms: number[];
+  params: number;
+  profile?: KernelTime[];
+}
+
+/** Peak memory of this process: the wasm heap only grows, so its size now is its peak. */
+function peakMemory(): { heapMB: number | null; rssMB: number } {
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+  return { heapMB: wasm ? wasm.HEAPU8.length / 2 ** 20 : null, rssMB: process.resourceUsage().maxRSS / 1024 };
+}
+
+async function timeTfjs(spec: ModelSpec, batch: number, warmup: number, steps: number, profile = false, micro = 1): Promise<Timed> {
   const r = validateConfig({ data: { imageSize: spec.size }, model: spec.model });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   const model = buildUnet(r.config.model, spec.size, spec.channels, 0);
@@ -48,15 +64,28 @@ async function timeTfjs(spec: ModelSpec, batch: number, warmup: number, steps: n
   const rng = new Rng(1);
   const t = Float32Array.from({ length: batch }, () => rng.int(1000));
   const ms: number[] = [];
+  let profiler: KernelProfiler | null = null;
+  const mb = batch / micro;
   for (let i = 0; i < warmup + steps; i++) {
+    if (profile && i === warmup) profiler = profileKernels(tf.getBackend());
     const t0 = performance.now();
-    const norm = tf.tidy(() => {
-      const { grads } = tf.variableGrads(
-        () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x, t, labels: null, training: true, seed: i }), eps))) as tf.Scalar,
-        vars,
-      );
-      return adamStep(state.params, new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-3, 1);
-    });
+    // Gradient accumulation over `micro` micro-batches: each one's graph is freed before the next.
+    let sum: Record<string, tf.Tensor> = {};
+    for (let m = 0; m < micro; m++) {
+      const grads = tf.tidy(() => {
+        const xm = micro === 1 ? x : tf.slice(x, m * mb, mb);
+        const em = micro === 1 ? eps : tf.slice(eps, m * mb, mb);
+        const { grads: g } = tf.variableGrads(
+          () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x: xm, t: t.subarray(m * mb, (m + 1) * mb), labels: null, training: true, seed: i }), em))) as tf.Scalar,
+          vars,
+        );
+        return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, sum[k] ? tf.add(sum[k], tf.div(v, micro)) : micro === 1 ? v : tf.div(v, micro)]));
+      });
+      tf.dispose(Object.values(sum));
+      sum = grads;
+    }
+    const norm = tf.tidy(() => adamStep(state.params, new Map(Object.entries(sum).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-3, 1));
+    tf.dispose(Object.values(sum));
     await norm.data();
     norm.dispose();
     if (i >= warmup) ms.push(performance.now() - t0);
@@ -64,7 +93,7 @@ async function timeTfjs(spec: ModelSpec, batch: number, warmup: number, steps: n
   x.dispose();
   eps.dispose();
   disposeModelState(state);
-  return { ms, params: model.params.count() };
+  return { ms, params: model.params.count(), profile: profiler?.report().map((r) => ({ ...r, ms: r.ms / steps, calls: r.calls / steps })) };
 }
 
 function timeTorch(spec: ModelSpec, batch: number, warmup: number, steps: number): { ms: number[]; params: number; version: string } | string {
@@ -120,6 +149,26 @@ function modeSteps(modes: string[], steps: number): Record<string, { msPerStep: 
   return out;
 }
 
+interface CellResult {
+  ms: number;
+  params: number;
+  backend: string;
+  device: string;
+  profile?: KernelTime[];
+  heapMB: number | null;
+  rssMB: number;
+}
+
+/** One case in a fresh process, so that a wasm heap exhausted by one case cannot spoil the next. */
+function runCell(cell: string, kernels: string, profile: boolean): CellResult | string {
+  const env = { ...process.env, ...(kernels === 'portable' ? { IMMISCIBLE_NATIVE: '0' } : {}) };
+  const r = spawnSync(process.execPath, [__filename, '--cell', cell, ...(profile ? ['--profile'] : [])], { encoding: 'utf8', env });
+  if (r.status !== 0) return (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 120);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as CellResult;
+}
+
+const mb = (x: number | null): string => (x === null ? 'n/a' : `${x.toFixed(0)} MB`);
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -128,6 +177,9 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '2' },
       backends: { type: 'string', default: 'wasm,cpu' },
+      kernels: { type: 'string', default: 'native' },
+      profile: { type: 'boolean', default: false },
+      memory: { type: 'string', default: '128' },
       'cpu-all': { type: 'boolean', default: false },
       cell: { type: 'string' },
       modes: { type: 'string', default: 'none,linear,knn' },
@@ -135,18 +187,19 @@ async function main(): Promise<void> {
     },
   });
   if (values.cell) {
-    // One measurement in a fresh process, so a wasm heap exhausted by one case cannot spoil the next.
-    const [key, batch, backend, n, w] = values.cell.split(':');
+    const [key, batch, backend, n, w, micro] = values.cell.split(':');
     const choice = await selectBackend(backend as BackendRequest);
-    const r = await timeTfjs(MODELS[key], Number(batch), Number(w), Number(n));
-    process.stdout.write(JSON.stringify({ ms: median(r.ms), params: r.params, backend: choice.name, device: choice.device }) + '\n');
+    const r = await timeTfjs(MODELS[key], Number(batch), Number(w), Number(n), values.profile, Number(micro ?? 1));
+    const out: CellResult = { ms: median(r.ms), params: r.params, backend: choice.name, device: choice.device, profile: r.profile, ...peakMemory() };
+    process.stdout.write(JSON.stringify(out) + '\n');
     return;
   }
   const steps = Number(values.steps);
   const warmup = Number(values.warmup);
+  const kernelSets = (values.kernels ?? 'native').split(',').filter(Boolean);
   console.log(`bench:train on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
   const results: Record<string, unknown>[] = [];
-  for (const key of (values.models ?? '').split(',')) {
+  for (const key of (values.models ?? '').split(',').filter(Boolean)) {
     const spec = MODELS[key];
     if (!spec) throw new Error(`unknown model ${key}; known: ${Object.keys(MODELS).join(', ')}`);
     for (const batch of (values.batches ?? '').split(',').map(Number)) {
@@ -159,29 +212,53 @@ async function main(): Promise<void> {
           console.log(`${spec.name.padEnd(36)} batch ${String(batch).padStart(3)}  cpu   skipped (one step of the demo model at batch 16 only; --cpu-all for all)`);
           continue;
         }
-        const cell = spawnSync(process.execPath, [__filename, '--cell', `${key}:${batch}:${b}:${slow ? 1 : steps}:${slow ? 0 : warmup}`], { encoding: 'utf8' });
-        if (cell.status !== 0) {
-          const why = (cell.stderr.trim().split('\n').pop() ?? '').slice(0, 120);
-          console.log(`${spec.name.padEnd(36)} batch ${String(batch).padStart(3)}  ${b.padEnd(5)} failed: ${why}`);
-          results.push({ model: key, batch, backend: b, error: why, torchMs });
-          continue;
+        for (const kernels of b === 'wasm' ? kernelSets : ['default']) {
+          const label = b === 'wasm' ? `${b} ${kernels}` : b;
+          const cell = runCell(`${key}:${batch}:${b}:${slow ? 1 : steps}:${slow ? 0 : warmup}:1`, kernels, values.profile);
+          if (typeof cell === 'string') {
+            console.log(`${spec.name.padEnd(36)} batch ${String(batch).padStart(3)}  ${label.padEnd(14)} failed: ${cell}`);
+            results.push({ model: key, batch, backend: b, kernels, error: cell, torchMs });
+            continue;
+          }
+          const ratio = torchMs ? cell.ms / torchMs : null;
+          if (typeof torch !== 'string' && torch.params !== cell.params) throw new Error(`parameter counts differ: tfjs ${cell.params}, torch ${torch.params}`);
+          console.log(
+            `${spec.name.padEnd(36)} batch ${String(batch).padStart(3)}  ${label.padEnd(14)} ${cell.ms.toFixed(0).padStart(6)} ms/step` +
+              (torchMs ? `   torch ${torchMs.toFixed(0).padStart(5)} ms/step   ratio ${ratio?.toFixed(2)}x` : `   (${torch as string})`) +
+              `   peak heap ${mb(cell.heapMB)}, RSS ${mb(cell.rssMB)}`,
+          );
+          if (cell.profile) for (const line of formatProfile(cell.profile)) console.log(line);
+          results.push({ model: key, params: cell.params, batch, backend: cell.backend, kernels, device: cell.device, ms: cell.ms, torchMs, ratio, heapMB: cell.heapMB, rssMB: cell.rssMB, profile: cell.profile?.slice(0, 14) });
         }
-        const r = JSON.parse(cell.stdout.trim().split('\n').pop() as string) as { ms: number; params: number; backend: string; device: string };
-        const choice = { name: r.backend, device: r.device };
-        const ms = r.ms;
-        const ratio = torchMs ? ms / torchMs : null;
-        if (typeof torch !== 'string' && torch.params !== r.params) throw new Error(`parameter counts differ: tfjs ${r.params}, torch ${torch.params}`);
-        console.log(
-          `${spec.name.padEnd(36)} batch ${String(batch).padStart(3)}  ${choice.name.padEnd(5)} ${ms.toFixed(0).padStart(6)} ms/step` +
-            (torchMs ? `   torch ${torchMs.toFixed(0).padStart(5)} ms/step   ratio ${ratio?.toFixed(2)}x` : `   (${torch as string})`),
-        );
-        results.push({ model: key, params: r.params, batch, backend: choice.name, device: choice.device, ms, torchMs, ratio });
       }
     }
   }
+  const memory = memoryCases(Number(values.memory), kernelSets[0] ?? 'native');
   const modes = modeSteps((values.modes ?? '').split(',').filter(Boolean), Number(values['mode-steps']));
   const anchor = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  console.log(JSON.stringify({ anchor: anchor.status === 0 ? `torch ${anchor.stdout.trim()} (2 threads)` : null, results, modes }));
+  console.log(JSON.stringify({ anchor: anchor.status === 0 ? `torch ${anchor.stdout.trim()} (2 threads)` : null, results, memory, modes }));
+}
+
+/**
+ * The standard UNet at a large batch (one step after one warm-up): the whole batch at once, then
+ * in 2, 4, ... micro-batches (gradient accumulation) until one fits, with the peak memory of each.
+ */
+function memoryCases(batch: number, kernels: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  if (!batch) return out;
+  for (let micro = 1; micro <= batch; micro *= 2) {
+    const cell = runCell(`standard32:${batch}:wasm:1:1:${micro}`, kernels, false);
+    const what = `standard32 batch ${batch} as ${micro} x ${batch / micro}`;
+    if (typeof cell === 'string') {
+      console.log(`memory: ${what.padEnd(32)} failed: ${cell}`);
+      out.push({ batch, micro, error: cell });
+      continue;
+    }
+    console.log(`memory: ${what.padEnd(32)} ${cell.ms.toFixed(0).padStart(6)} ms/step   peak wasm heap ${mb(cell.heapMB)}, peak RSS ${mb(cell.rssMB)}`);
+    out.push({ batch, micro, ms: cell.ms, heapMB: cell.heapMB, rssMB: cell.rssMB });
+    break;
+  }
+  return out;
 }
 
 main().catch((e: unknown) => {

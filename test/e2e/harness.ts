@@ -523,6 +523,12 @@ function copyLogs(userData: string, tmp: string, dest: string): void {
 
 // ---- UI helpers ---------------------------------------------------------------------------------
 
+/** A string, not a function: tsx's keepNames helper (__name) does not exist in the page. */
+const BLUR_WEBVIEW = `(() => {
+  const el = document.activeElement;
+  if (el && el.tagName === 'IFRAME') el.blur();
+})()`;
+
 /** F1, the command's title, then a click on its row (more robust than Enter). */
 export async function runCommand(page: Page, title: string, timeoutMs = TIMEOUTS.ui): Promise<void> {
   const input = page.locator('.quick-input-widget input.input');
@@ -530,8 +536,15 @@ export async function runCommand(page: Page, title: string, timeoutMs = TIMEOUTS
   const end = Date.now() + timeoutMs;
   // Retried: right after start-up the palette can be computed before the command is registered.
   for (;;) {
+    // A focused webview (the dashboard) keeps F1 to itself: the focus goes back to the workbench.
+    await page.evaluate(BLUR_WEBVIEW);
     await page.keyboard.press('F1');
-    await input.waitFor({ state: 'visible' });
+    try {
+      await input.waitFor({ state: 'visible', timeout: 3000 });
+    } catch (e) {
+      if (Date.now() >= end) throw new Error(`F1 did not open the command palette: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
     await input.fill(`>${title}`);
     try {
       await row.waitFor({ state: 'visible', timeout: Math.max(1000, Math.min(5000, end - Date.now())) });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ConfigError, formatIssue, parseConfig } from '../../core/config/validate';
 import type { RunConfig } from '../../core/config/types';
+import { askOne } from './prompts';
 
 export interface PickedConfig {
   file: string;
@@ -40,7 +41,7 @@ export async function pickConfig(extensionPath: string, defaultConfig: string, t
   const active = vscode.window.activeTextEditor?.document.uri.fsPath;
   const preferred = [active, defaultConfig].filter((x): x is string => Boolean(x));
   items.sort((a, b) => Number(preferred.some((p) => b.file.endsWith(p))) - Number(preferred.some((p) => a.file.endsWith(p))));
-  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Config to train with', matchOnDescription: true });
+  const pick = await askOne(items, { title, placeHolder: 'Config to train with', matchOnDescription: true });
   if (!pick) return null;
   const config = loadConfigOrExplain(pick.file);
   return config ? { file: pick.file, config } : null;

@@ -1,17 +1,8 @@
 /** Launch Run and Launch Paired Comparison: pick a config, ask for overrides, start trainers. */
-import * as vscode from 'vscode';
 import type { AssignmentMode } from '../../core/config/types';
 import type { ExtensionState } from '../state';
 import { pickConfig } from './configPicker';
-
-async function askInteger(title: string, value: number, min: number): Promise<number | undefined> {
-  const v = await vscode.window.showInputBox({
-    title,
-    value: String(value),
-    validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= min ? null : `an integer >= ${min}`),
-  });
-  return v === undefined ? undefined : Number(v.trim());
-}
+import { askInteger, askOne, askText } from './prompts';
 
 async function askMode(current: AssignmentMode, includeNone: boolean): Promise<AssignmentMode | undefined> {
   const modes: { label: AssignmentMode; description: string }[] = [
@@ -21,7 +12,7 @@ async function askMode(current: AssignmentMode, includeNone: boolean): Promise<A
   if (includeNone) modes.unshift({ label: 'none', description: 'plain diffusion (no assignment)' });
   const items = modes.map((m) => ({ ...m, picked: m.label === current, detail: m.label === current ? 'as in the config' : undefined }));
   items.sort((a, b) => Number(b.picked) - Number(a.picked));
-  return (await vscode.window.showQuickPick(items, { title: 'Assignment mode' }))?.label;
+  return (await askOne(items, { title: 'Assignment mode' }))?.label;
 }
 
 function backendOverride(state: ExtensionState): string[] {
@@ -34,7 +25,7 @@ export async function launchRun(state: ExtensionState): Promise<void> {
   const picked = await pickConfig(state.extensionPath, s.defaultConfig, 'Launch Run');
   if (!picked) return;
   const { config, file } = picked;
-  const name = await vscode.window.showInputBox({ title: 'Run name', value: config.name || file.replace(/^.*[\\/]/, '').replace(/(\.immiscible)?\.json$/, '') });
+  const name = await askText('Run name', config.name || file.replace(/^.*[\\/]/, '').replace(/(\.immiscible)?\.json$/, ''));
   if (name === undefined) return;
   const seed = await askInteger('Seed', config.seed, 0);
   if (seed === undefined) return;

@@ -9,17 +9,13 @@ import { DashboardPanel } from '../dashboard/panel';
 import type { ExtensionState } from '../state';
 import { progressMessage, StudyProcess, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
+import { askInteger, askMany } from './prompts';
 
 const MODES = [
   { label: 'none', description: 'the baseline: plain diffusion, always included', picked: true },
   { label: 'linear', description: 'exact linear sum assignment over the batch', picked: true },
   { label: 'knn', description: 'nearest of k fresh noise draws per image', picked: false },
 ];
-
-async function askInteger(title: string, value: number, min: number): Promise<number | undefined> {
-  const v = await vscode.window.showInputBox({ title, value: String(value), validateInput: (s) => (/^\d+$/.test(s.trim()) && Number(s) >= min ? null : `an integer >= ${min}`) });
-  return v === undefined ? undefined : Number(v.trim());
-}
 
 const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'study';
 const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -29,7 +25,7 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
   const picked = await pickConfig(state.extensionPath, s.defaultConfig, 'Launch Study');
   if (!picked) return;
   const { config, file } = picked;
-  const chosen = await vscode.window.showQuickPick(MODES, { title: 'Modes to compare with the baseline (none is always run)', canPickMany: true });
+  const chosen = await askMany(MODES, 'Modes to compare with the baseline (none is always run)');
   if (!chosen) return;
   const modes = ['none', ...chosen.map((m) => m.label).filter((m) => m !== 'none')];
   if (modes.length < 2) {

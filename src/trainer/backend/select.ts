@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerNativeKernels } from './nativeKernels';
 import { registerWasmConvGradients } from './wasmConvGrads';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -99,6 +100,7 @@ function wasmBinaryDir(): string {
 }
 
 async function tryWasm(): Promise<Attempt> {
+  let native: ReturnType<typeof registerNativeKernels>;
   try {
     const dir = wasmBinaryDir();
     const missing = WASM_BINARIES.filter((f) => !existsSync(join(dir, f)));
@@ -107,13 +109,15 @@ async function tryWasm(): Promise<Attempt> {
     // backend's first initialization; later calls only set the same prefix again.
     setWasmPaths(dir + sep);
     registerWasmConvGradients();
+    native = registerNativeKernels();
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: `tf.setBackend('wasm') failed (binaries from ${dir})` };
   } catch (e) {
     return { ok: false, reason: `failed to initialize: ${message(e)}` };
   }
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threads = getThreadsCount();
-  return { ok: true, device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, XNNPACK, ${threads} thread${threads === 1 ? '' : 's'})` };
+  const kernels = native.ok ? `; convolutions and GroupNorm native (${native.info})` : `; native kernels not used: ${native.reason}`;
+  return { ok: true, device: `CPU (WebAssembly${simd ? ' SIMD' : ''}, XNNPACK, ${threads} thread${threads === 1 ? '' : 's'}${kernels})` };
 }
 
 async function tryCpu(): Promise<Attempt> {

@@ -3,6 +3,7 @@
  * trainable variables and with their EMA copies. NHWC throughout.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedGroupNormAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
 import type { ParamRegistry, Weights } from './params';
 
 export function w(weights: Weights, name: string): tf.Tensor {
@@ -48,6 +49,34 @@ export function groupNorm(weights: Weights, name: string, x: tf.Tensor4D, groups
 
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
+}
+
+/** GroupNorm then SiLU in one kernel each way (native addon on wasm), with its own gradient. */
+function fusedGroupNormSilu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, attrs: GroupNormSiluAttrs): tf.Tensor4D {
+  // customGrad passes the inputs, then the save function, as one variadic list.
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, g, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [y, mean, rstd] = tf.engine().runKernel(GROUP_NORM_SILU, { x: xi, gamma: g, beta: b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    save([xi, g, b, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sg, sb, sm, sr] = saved;
+        return tf.engine().runKernel(GROUP_NORM_SILU_GRAD, { dy, x: sx, gamma: sg, beta: sb, mean: sm, rstd: sr }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      },
+    };
+  });
+  return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** silu(groupNorm(x)): fused where the backend has the kernel, else the composite ops. */
+export function groupNormSilu(weights: Weights, name: string, x: tf.Tensor4D, groups: number, eps = 1e-5): tf.Tensor4D {
+  const g = Math.min(groups, x.shape[3]);
+  if (fusedGroupNormAvailable() && x.dtype === 'float32') {
+    return fusedGroupNormSilu(x, w(weights, `${name}.gamma`), w(weights, `${name}.beta`), { groups: g, eps, silu: true });
+  }
+  return silu(groupNorm(weights, name, x, groups, eps)) as tf.Tensor4D;
 }
 
 /** Nearest-neighbour 2x upsampling by broadcasting, whose gradient is a plain sum on every backend. */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../core/config/types';
-import { conv, declareConv, declareDense, declareGroupNorm, dense, groupNorm, silu, timestepEmbedding, upsample2x, w } from './layers';
+import { conv, declareConv, declareDense, declareGroupNorm, dense, groupNorm, groupNormSilu, silu, timestepEmbedding, upsample2x, w } from './layers';
 import { ParamRegistry, type Weights } from './params';
 import type { Denoiser, DenoiserInput } from './denoiser';
 
@@ -38,10 +38,10 @@ function resBlock(
   seed: number,
 ): tf.Tensor4D {
   const cout = w(W, `${name}.conv1.b`).shape[0];
-  let h = conv(W, `${name}.conv1`, silu(groupNorm(W, `${name}.norm1`, x, groups)) as tf.Tensor4D);
+  let h = conv(W, `${name}.conv1`, groupNormSilu(W, `${name}.norm1`, x, groups));
   const t = tf.reshape(dense(W, `${name}.temb`, silu(temb) as tf.Tensor2D), [-1, 1, 1, cout]);
   h = tf.add(h, t);
-  let h2 = silu(groupNorm(W, `${name}.norm2`, h, groups)) as tf.Tensor4D;
+  let h2 = groupNormSilu(W, `${name}.norm2`, h, groups);
   if (training && dropout > 0) h2 = tf.dropout(h2, dropout, undefined, seed) as tf.Tensor4D;
   h = conv(W, `${name}.conv2`, h2);
   const skip = W[`${name}.skip.w`] ? conv(W, `${name}.skip`, x) : x;
@@ -151,7 +151,7 @@ export function buildUnet(cfg: ModelConfig, size: number, channels: number, numC
       }
       if (l > 0) h = conv(W, `up${l}.up`, upsample2x(h));
     }
-    return conv(W, 'out', silu(groupNorm(W, 'out.norm', h, g)) as tf.Tensor4D);
+    return conv(W, 'out', groupNormSilu(W, 'out.norm', h, g));
   };
 
   return { params: reg, exampleShape: [size, size, channels], apply };

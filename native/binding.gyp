@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "immiscible_kernels",
+      "sources": ["src/kernels.cc"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-ldnnl"]
+    }
+  ]
+}

@@ -1,0 +1,459 @@
+// Native CPU kernels for the trainer's hot paths, loaded by src/trainer/backend/native.ts and
+// registered as kernels of the TF.js wasm backend. They read and write tensors in place in the
+// wasm heap (Float32Array views passed from JS), so the rest of the step stays on wasm.
+//
+//   conv2d, conv2dBackpropInput, conv2dBackpropFilter: oneDNN (Debian's libdnnl), NHWC tensors,
+//     HWIO filters, both cores (OpenMP). Primitives are cached per shape.
+//   groupNormSilu, groupNormSiluGrad: GroupNorm followed by SiLU in one pass each way, with
+//     float64 statistics; the backward recomputes the normalised input from (mean, rstd).
+//
+// Every entry point is synchronous: the views stay valid because nothing can grow the wasm
+// memory while native code runs.
+#include <node_api.h>
+
+#include <dnnl.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+// ---- N-API helpers --------------------------------------------------------------------------
+
+struct JsError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+float* f32(napi_env env, napi_value v, size_t need, const char* what) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_float32_array) {
+    throw JsError(std::string(what) + ": expected a Float32Array");
+  }
+  if (length < need) throw JsError(std::string(what) + ": expected " + std::to_string(need) + " floats, got " + std::to_string(length));
+  return static_cast<float*>(data);
+}
+
+bool isNull(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+std::vector<int64_t> ints(napi_env env, napi_value v, size_t need, const char* what) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array || length != need) {
+    throw JsError(std::string(what) + ": expected an Int32Array of " + std::to_string(need));
+  }
+  const int32_t* p = static_cast<const int32_t*>(data);
+  return std::vector<int64_t>(p, p + need);
+}
+
+double num(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) throw JsError(std::string(what) + ": expected a number");
+  return d;
+}
+
+template <size_t N>
+std::vector<napi_value> args(napi_env env, napi_callback_info info) {
+  size_t argc = N;
+  std::vector<napi_value> argv(N);
+  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  if (argc < N) throw JsError("expected " + std::to_string(N) + " arguments, got " + std::to_string(argc));
+  return argv;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& f) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, nullptr, (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return nullptr;
+}
+
+// ---- convolution (oneDNN) ---------------------------------------------------------------------
+
+// [b, h, w, ci, oh, ow, co, fh, fw, sh, sw, padTop, padLeft, padBottom, padRight, dh, dw]
+struct ConvShape {
+  int64_t b, h, w, ci, oh, ow, co, fh, fw, sh, sw, pt, pl, pb, pr, dh, dw;
+  static ConvShape from(const std::vector<int64_t>& p) {
+    ConvShape s{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16]};
+    for (int64_t v : p) {
+      if (v < 0) throw JsError("conv: negative size or padding in the shape parameters");
+    }
+    return s;
+  }
+  std::string key() const {
+    std::string k;
+    for (int64_t v : {b, h, w, ci, oh, ow, co, fh, fw, sh, sw, pt, pl, pb, pr, dh, dw}) k += std::to_string(v) + ",";
+    return k;
+  }
+  size_t xSize() const { return size_t(b * h * w * ci); }
+  size_t ySize() const { return size_t(b * oh * ow * co); }
+  size_t wSize() const { return size_t(fh * fw * ci * co); }
+  memory::desc src() const { return memory::desc({b, ci, h, w}, dt::f32, tag::nhwc); }
+  memory::desc dst() const { return memory::desc({b, co, oh, ow}, dt::f32, tag::nhwc); }
+  memory::desc weightsHwio() const { return memory::desc({co, ci, fh, fw}, dt::f32, tag::hwio); }
+  memory::desc weightsAny() const { return memory::desc({co, ci, fh, fw}, dt::f32, tag::any); }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }  // oneDNN counts dilation from 0
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+};
+
+struct Engine {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{eng};
+};
+
+Engine& engine() {
+  static Engine e;
+  return e;
+}
+
+// The primitives of one convolution shape: forward, both backward passes, and the reorders between
+// our HWIO filters and whatever layout each primitive prefers.
+struct ConvPlan {
+  dnnl::convolution_forward::primitive_desc fwdPd;
+  dnnl::convolution_forward fwd;
+  std::unique_ptr<dnnl::convolution_backward_data::primitive_desc> bwdDataPd;
+  dnnl::convolution_backward_data bwdData;
+  std::unique_ptr<dnnl::convolution_backward_weights::primitive_desc> bwdWeightsPd;
+  dnnl::convolution_backward_weights bwdWeights;
+};
+
+std::mutex plansMutex;
+std::map<std::string, std::unique_ptr<ConvPlan>> plans;
+
+dnnl::convolution_forward::desc forwardDesc(const ConvShape& s, bool bias) {
+  const auto bmd = memory::desc({s.co}, dt::f32, tag::a);
+  if (bias) {
+    return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), bmd, s.dst(),
+                                           s.strides(), s.dilates(), s.padL(), s.padR());
+  }
+  return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(),
+                                         s.strides(), s.dilates(), s.padL(), s.padR());
+}
+
+ConvPlan& plan(const ConvShape& s, bool bias) {
+  std::lock_guard<std::mutex> lock(plansMutex);
+  const std::string key = s.key() + (bias ? "b" : "");
+  auto it = plans.find(key);
+  if (it != plans.end()) return *it->second;
+  auto& e = engine();
+  auto p = std::make_unique<ConvPlan>();
+  p->fwdPd = dnnl::convolution_forward::primitive_desc(forwardDesc(s, bias), e.eng);
+  p->fwd = dnnl::convolution_forward(p->fwdPd);
+  return *plans.emplace(key, std::move(p)).first->second;
+}
+
+// Runs a reorder from `from` to `to` unless they are the same layout; returns the memory to use.
+memory reorderIfNeeded(memory from, const memory::desc& want, bool run = true) {
+  if (from.get_desc() == want) return from;
+  auto& e = engine();
+  memory to(want, e.eng);
+  if (run) dnnl::reorder(from, to).execute(e.stream, from, to);
+  return to;
+}
+
+void conv2d(napi_env env, napi_callback_info info) {
+  auto a = args<5>(env, info);
+  const ConvShape s = ConvShape::from(ints(env, a[4], 17, "conv2d shape"));
+  float* x = f32(env, a[0], s.xSize(), "conv2d x");
+  float* w = f32(env, a[1], s.wSize(), "conv2d filter");
+  const bool hasBias = !isNull(env, a[2]);
+  float* bias = hasBias ? f32(env, a[2], size_t(s.co), "conv2d bias") : nullptr;
+  float* y = f32(env, a[3], s.ySize(), "conv2d y");
+  auto& e = engine();
+  ConvPlan& p = plan(s, hasBias);
+  memory src(s.src(), e.eng, x), dst(s.dst(), e.eng, y), wHwio(s.weightsHwio(), e.eng, w);
+  memory wei = reorderIfNeeded(wHwio, p.fwdPd.weights_desc());
+  std::unordered_map<int, memory> m{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+  if (hasBias) m.emplace(DNNL_ARG_BIAS, memory(memory::desc({s.co}, dt::f32, tag::a), e.eng, bias));
+  p.fwd.execute(e.stream, m);
+  e.stream.wait();
+}
+
+void conv2dBackpropInput(napi_env env, napi_callback_info info) {
+  auto a = args<4>(env, info);
+  const ConvShape s = ConvShape::from(ints(env, a[3], 17, "conv2dBackpropInput shape"));
+  float* dy = f32(env, a[0], s.ySize(), "conv2dBackpropInput dy");
+  float* w = f32(env, a[1], s.wSize(), "conv2dBackpropInput filter");
+  float* dx = f32(env, a[2], s.xSize(), "conv2dBackpropInput dx");
+  auto& e = engine();
+  ConvPlan& p = plan(s, false);
+  {
+    std::lock_guard<std::mutex> lock(plansMutex);
+    if (!p.bwdDataPd) {
+      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(), s.strides(), s.dilates(), s.padL(),
+                                              s.padR());
+      p.bwdDataPd = std::make_unique<dnnl::convolution_backward_data::primitive_desc>(d, e.eng, p.fwdPd);
+      p.bwdData = dnnl::convolution_backward_data(*p.bwdDataPd);
+    }
+  }
+  memory diffDst(s.dst(), e.eng, dy), diffSrc(s.src(), e.eng, dx), wHwio(s.weightsHwio(), e.eng, w);
+  memory wei = reorderIfNeeded(wHwio, p.bwdDataPd->weights_desc());
+  p.bwdData.execute(e.stream, {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+  e.stream.wait();
+}
+
+void conv2dBackpropFilter(napi_env env, napi_callback_info info) {
+  auto a = args<4>(env, info);
+  const ConvShape s = ConvShape::from(ints(env, a[3], 17, "conv2dBackpropFilter shape"));
+  float* x = f32(env, a[0], s.xSize(), "conv2dBackpropFilter x");
+  float* dy = f32(env, a[1], s.ySize(), "conv2dBackpropFilter dy");
+  float* dw = f32(env, a[2], s.wSize(), "conv2dBackpropFilter dw");
+  auto& e = engine();
+  ConvPlan& p = plan(s, false);
+  {
+    std::lock_guard<std::mutex> lock(plansMutex);
+    if (!p.bwdWeightsPd) {
+      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(), s.strides(), s.dilates(),
+                                                 s.padL(), s.padR());
+      p.bwdWeightsPd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(d, e.eng, p.fwdPd);
+      p.bwdWeights = dnnl::convolution_backward_weights(*p.bwdWeightsPd);
+    }
+  }
+  memory src(s.src(), e.eng, x), diffDst(s.dst(), e.eng, dy), wHwio(s.weightsHwio(), e.eng, dw);
+  const memory::desc want = p.bwdWeightsPd->diff_weights_desc();
+  memory diffWei = want == wHwio.get_desc() ? wHwio : memory(want, e.eng);
+  p.bwdWeights.execute(e.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}});
+  if (diffWei.get_desc() != wHwio.get_desc()) dnnl::reorder(diffWei, wHwio).execute(e.stream, diffWei, wHwio);
+  e.stream.wait();
+}
+
+// ---- GroupNorm + SiLU -------------------------------------------------------------------------
+
+// x: [b, hw, c] (NHWC flattened), groups of c/g consecutive channels. Statistics per (b, group).
+struct GnShape {
+  int64_t b, hw, c, g;
+  int64_t cg() const { return c / g; }
+  static GnShape from(const std::vector<int64_t>& p) {
+    GnShape s{p[0], p[1], p[2], p[3]};
+    if (s.b <= 0 || s.hw <= 0 || s.c <= 0 || s.g <= 0 || s.c % s.g != 0) throw JsError("groupNorm: channels must be a positive multiple of groups");
+    return s;
+  }
+};
+
+inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// y = silu(gamma * (x - mean) * rstd + beta); mean and rstd are [b, g].
+void groupNormSilu(napi_env env, napi_callback_info info) {
+  auto a = args<9>(env, info);
+  const GnShape s = GnShape::from(ints(env, a[8], 4, "groupNormSilu shape"));
+  const size_t n = size_t(s.b * s.hw * s.c);
+  const float* x = f32(env, a[0], n, "groupNormSilu x");
+  const float* gamma = f32(env, a[1], size_t(s.c), "groupNormSilu gamma");
+  const float* beta = f32(env, a[2], size_t(s.c), "groupNormSilu beta");
+  float* y = f32(env, a[3], n, "groupNormSilu y");
+  float* mean = f32(env, a[4], size_t(s.b * s.g), "groupNormSilu mean");
+  float* rstd = f32(env, a[5], size_t(s.b * s.g), "groupNormSilu rstd");
+  const double eps = num(env, a[6], "groupNormSilu eps");
+  bool silu;
+  napi_get_value_bool(env, a[7], &silu);
+  const int64_t cg = s.cg();
+#pragma omp parallel for schedule(static)
+  for (int64_t bi = 0; bi < s.b; bi++) {
+    const float* xb = x + bi * s.hw * s.c;
+    float* yb = y + bi * s.hw * s.c;
+    std::vector<double> sum(size_t(s.g), 0.0), sq(size_t(s.g), 0.0);
+    for (int64_t p = 0; p < s.hw; p++) {
+      const float* row = xb + p * s.c;
+      for (int64_t gi = 0; gi < s.g; gi++) {
+        float fs = 0.f, fq = 0.f;
+        for (int64_t k = 0; k < cg; k++) {
+          const float v = row[gi * cg + k];
+          fs += v;
+          fq += v * v;
+        }
+        sum[size_t(gi)] += fs;
+        sq[size_t(gi)] += fq;
+      }
+    }
+    const double count = double(s.hw * cg);
+    std::vector<float> scale(size_t(s.c)), shift(size_t(s.c));
+    for (int64_t gi = 0; gi < s.g; gi++) {
+      const double m = sum[size_t(gi)] / count;
+      const double var = std::max(0.0, sq[size_t(gi)] / count - m * m);
+      const double r = 1.0 / std::sqrt(var + eps);
+      mean[bi * s.g + gi] = float(m);
+      rstd[bi * s.g + gi] = float(r);
+      for (int64_t k = 0; k < cg; k++) {
+        const int64_t ch = gi * cg + k;
+        scale[size_t(ch)] = float(gamma[ch] * r);
+        shift[size_t(ch)] = float(beta[ch] - gamma[ch] * r * m);
+      }
+    }
+    for (int64_t p = 0; p < s.hw; p++) {
+      const float* row = xb + p * s.c;
+      float* out = yb + p * s.c;
+      if (silu) {
+        for (int64_t ch = 0; ch < s.c; ch++) {
+          const float z = row[ch] * scale[size_t(ch)] + shift[size_t(ch)];
+          out[ch] = z * sigmoid(z);
+        }
+      } else {
+        for (int64_t ch = 0; ch < s.c; ch++) out[ch] = row[ch] * scale[size_t(ch)] + shift[size_t(ch)];
+      }
+    }
+  }
+}
+
+// With xh = (x - mean) * rstd, z = gamma * xh + beta, y = silu(z):
+//   dz = dy * sig(z) * (1 + z * (1 - sig(z)))   (dy itself without the SiLU)
+//   dbeta = sum dz, dgamma = sum dz * xh        (over batch and positions)
+//   dx = rstd * (gamma dz - mean_g(gamma dz) - xh * mean_g(gamma dz * xh))   (per batch and group)
+void groupNormSiluGrad(napi_env env, napi_callback_info info) {
+  auto a = args<11>(env, info);
+  const GnShape s = GnShape::from(ints(env, a[10], 4, "groupNormSiluGrad shape"));
+  const size_t n = size_t(s.b * s.hw * s.c);
+  const float* dy = f32(env, a[0], n, "groupNormSiluGrad dy");
+  const float* x = f32(env, a[1], n, "groupNormSiluGrad x");
+  const float* gamma = f32(env, a[2], size_t(s.c), "groupNormSiluGrad gamma");
+  const float* beta = f32(env, a[3], size_t(s.c), "groupNormSiluGrad beta");
+  const float* mean = f32(env, a[4], size_t(s.b * s.g), "groupNormSiluGrad mean");
+  const float* rstd = f32(env, a[5], size_t(s.b * s.g), "groupNormSiluGrad rstd");
+  float* dx = f32(env, a[6], n, "groupNormSiluGrad dx");
+  float* dgamma = f32(env, a[7], size_t(s.c), "groupNormSiluGrad dgamma");
+  float* dbeta = f32(env, a[8], size_t(s.c), "groupNormSiluGrad dbeta");
+  bool silu;
+  napi_get_value_bool(env, a[9], &silu);
+  const int64_t cg = s.cg();
+  // Per-batch partial sums of dgamma/dbeta, added in order afterwards (deterministic).
+  std::vector<double> pg(size_t(s.b * s.c), 0.0), pb(size_t(s.b * s.c), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t bi = 0; bi < s.b; bi++) {
+    const float* xb = x + bi * s.hw * s.c;
+    const float* dyb = dy + bi * s.hw * s.c;
+    float* dxb = dx + bi * s.hw * s.c;
+    const float* mb = mean + bi * s.g;
+    const float* rb = rstd + bi * s.g;
+    double* pgb = pg.data() + bi * s.c;
+    double* pbb = pb.data() + bi * s.c;
+    // dz is written into dx first, then turned into dx in the second pass.
+    std::vector<double> sumGdz(size_t(s.g), 0.0), sumGdzXh(size_t(s.g), 0.0);
+    std::vector<float> accG(size_t(s.c), 0.f), accB(size_t(s.c), 0.f);
+    for (int64_t p = 0; p < s.hw; p++) {
+      const float* xr = xb + p * s.c;
+      const float* dyr = dyb + p * s.c;
+      float* dzr = dxb + p * s.c;
+      for (int64_t gi = 0; gi < s.g; gi++) {
+        const float m = mb[gi], r = rb[gi];
+        float sg = 0.f, sgx = 0.f;
+        for (int64_t k = 0; k < cg; k++) {
+          const int64_t ch = gi * cg + k;
+          const float xh = (xr[ch] - m) * r;
+          float dz = dyr[ch];
+          if (silu) {
+            const float z = gamma[ch] * xh + beta[ch];
+            const float sz = sigmoid(z);
+            dz *= sz * (1.f + z * (1.f - sz));
+          }
+          dzr[ch] = dz;
+          accB[size_t(ch)] += dz;
+          accG[size_t(ch)] += dz * xh;
+          const float gdz = gamma[ch] * dz;
+          sg += gdz;
+          sgx += gdz * xh;
+        }
+        sumGdz[size_t(gi)] += sg;
+        sumGdzXh[size_t(gi)] += sgx;
+      }
+    }
+    for (int64_t ch = 0; ch < s.c; ch++) {
+      pgb[ch] = accG[size_t(ch)];
+      pbb[ch] = accB[size_t(ch)];
+    }
+    const double count = double(s.hw * cg);
+    for (int64_t p = 0; p < s.hw; p++) {
+      const float* xr = xb + p * s.c;
+      float* dr = dxb + p * s.c;
+      for (int64_t gi = 0; gi < s.g; gi++) {
+        const float m = mb[gi], r = rb[gi];
+        const float a1 = float(sumGdz[size_t(gi)] / count), a2 = float(sumGdzXh[size_t(gi)] / count);
+        for (int64_t k = 0; k < cg; k++) {
+          const int64_t ch = gi * cg + k;
+          const float xh = (xr[ch] - m) * r;
+          dr[ch] = r * (gamma[ch] * dr[ch] - a1 - xh * a2);
+        }
+      }
+    }
+  }
+  for (int64_t ch = 0; ch < s.c; ch++) {
+    double g = 0, bsum = 0;
+    for (int64_t bi = 0; bi < s.b; bi++) {
+      g += pg[size_t(bi * s.c + ch)];
+      bsum += pb[size_t(bi * s.c + ch)];
+    }
+    dgamma[ch] = float(g);
+    dbeta[ch] = float(bsum);
+  }
+}
+
+// ---- module -------------------------------------------------------------------------------------
+
+napi_value info(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  int threads = 1;
+#ifdef _OPENMP
+  threads = omp_get_max_threads();
+#endif
+  std::string s = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + ", " +
+                  std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
+  napi_value out;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+#define ENTRY(name) \
+  napi_value name##Js(napi_env env, napi_callback_info info) { return guarded(env, [&] { name(env, info); }); }
+ENTRY(conv2d)
+ENTRY(conv2dBackpropInput)
+ENTRY(conv2dBackpropFilter)
+ENTRY(groupNormSilu)
+ENTRY(groupNormSiluGrad)
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"conv2d", nullptr, conv2dJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, conv2dBackpropInputJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, conv2dBackpropFilterJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNormSilu", nullptr, groupNormSiluJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNormSiluGrad", nullptr, groupNormSiluGradJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,164 @@
+// The native addon's kernels (oneDNN convolutions, fused GroupNorm + SiLU) registered on wasm must
+// agree with the reference cpu backend within float32 tolerance, gradients included, and train
+// the UNet as the cpu backend does. Skipped, saying why, where the addon is not built; CI sets
+// IMMISCIBLE_EXPECT_NATIVE=1 so that a failed build fails here instead of skipping.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { validateConfig } from '../../src/core/config/validate';
+import { loadNativeKernels } from '../../src/trainer/backend/nativeAddon';
+import { fusedGroupNormAvailable, registerNativeKernels } from '../../src/trainer/backend/nativeKernels';
+import { selectBackend } from '../../src/trainer/backend/select';
+import { groupNormSilu } from '../../src/trainer/model/layers';
+import { asWeights } from '../../src/trainer/model/params';
+import { buildUnet } from '../../src/trainer/model/unet';
+import { adamStep } from '../../src/trainer/train/adam';
+import { disposeModelState, freshModelState } from '../../src/trainer/train/modelState';
+import { Rng } from '../../src/trainer/rng';
+import { CASES, relErr, seeded, TOL, use, wasmKernelSuite } from './wasmKernelSuite';
+
+const load = loadNativeKernels();
+const skip = load.ok ? false : `native addon not available: ${load.reason}`;
+
+describe('native addon', () => {
+  it('loads where CI expects it', { skip: process.env.IMMISCIBLE_EXPECT_NATIVE !== '1' && 'IMMISCIBLE_EXPECT_NATIVE is not set' }, () => {
+    assert.ok(load.ok, load.ok ? '' : load.reason);
+    assert.match(load.info, /^oneDNN \d+\.\d+\.\d+, \d+ threads?$/);
+  });
+
+  it('rejects views of the wrong size with a clear error', { skip }, () => {
+    assert.ok(load.ok);
+    const shape = Int32Array.from([1, 4, 4, 1, 4, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.throws(() => load.kernels.conv2d(new Float32Array(15), new Float32Array(9), null, new Float32Array(16), shape), /conv2d x: expected 16 floats, got 15/);
+    assert.throws(() => load.kernels.groupNormSilu(new Float32Array(6), new Float32Array(3), new Float32Array(3), new Float32Array(6), new Float32Array(1), new Float32Array(1), 1e-5, true, Int32Array.from([1, 2, 3, 2])), /multiple of groups/);
+  });
+});
+
+describe('native kernels on wasm', { skip }, () => {
+  before(async () => {
+    await selectBackend('wasm');
+    assert.ok(registerNativeKernels().ok);
+  });
+
+  CASES.forEach((c, i) => {
+    it(`conv2d forward matches cpu: x=${c.x.join('x')} k=${c.k} out=${c.outC} stride=${c.stride} pad=${JSON.stringify(c.pad)}`, async () => {
+      const run = () =>
+        tf.tidy(() => {
+          const [b, h, w, ci] = c.x;
+          const x = tf.tensor4d(seeded(b * h * w * ci, 300 + i), c.x);
+          const filter = tf.tensor4d(seeded(c.k * c.k * ci * c.outC, 400 + i), [c.k, c.k, ci, c.outC]);
+          return tf.conv2d(x, filter, c.stride, c.pad).dataSync() as Float32Array;
+        });
+      await use('cpu');
+      const want = run();
+      await use('wasm');
+      assert.ok(relErr(run(), want) < TOL, `rel err ${relErr(run(), want)}`);
+    });
+  });
+
+  it('dilated conv2d forward matches cpu', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(seeded(2 * 11 * 9 * 3, 51), [2, 11, 9, 3]);
+        const filter = tf.tensor4d(seeded(3 * 3 * 3 * 5, 52), [3, 3, 3, 5]);
+        return tf.conv2d(x, filter, 1, 'same', 'NHWC', 2).dataSync() as Float32Array;
+      });
+    await use('cpu');
+    const want = run();
+    await use('wasm');
+    assert.ok(relErr(run(), want) < TOL);
+  });
+
+  const GN_CASES: { shape: [number, number, number, number]; groups: number }[] = [
+    { shape: [2, 8, 8, 16], groups: 8 },
+    { shape: [3, 5, 7, 6], groups: 3 },
+    { shape: [1, 4, 4, 4], groups: 1 },
+    { shape: [2, 3, 3, 8], groups: 8 },
+  ];
+
+  GN_CASES.forEach(({ shape, groups }, i) => {
+    it(`fused GroupNorm + SiLU and its gradients match the composite ops on cpu: ${shape.join('x')}, ${groups} groups`, async () => {
+      const [b, h, w, c] = shape;
+      const run = () =>
+        tf.tidy(() => {
+          // Offset and scaled inputs: the statistics must not rely on a zero mean.
+          const x = tf.add(tf.mul(tf.tensor4d(seeded(b * h * w * c, 600 + i), shape), 3), 1.5);
+          const gamma = tf.add(tf.tensor1d(seeded(c, 700 + i)), 1);
+          const beta = tf.tensor1d(seeded(c, 800 + i));
+          const dy = tf.tensor4d(seeded(b * h * w * c, 900 + i), shape);
+          const f = (xi: tf.Tensor, g: tf.Tensor, bt: tf.Tensor) => groupNormSilu({ 'n.gamma': g, 'n.beta': bt }, 'n', xi as tf.Tensor4D, groups);
+          const y = f(x, gamma, beta).dataSync() as Float32Array;
+          const grads = tf.grads(f)([x, gamma, beta], dy).map((t) => t.dataSync() as Float32Array);
+          return [y, ...grads];
+        });
+      await use('cpu');
+      assert.equal(fusedGroupNormAvailable(), false);
+      const want = run();
+      await use('wasm');
+      assert.equal(fusedGroupNormAvailable(), true);
+      const got = run();
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, k) => assert.ok(relErr(got[k], want[k]) < TOL, `${name}: rel err ${relErr(got[k], want[k])}`));
+    });
+  });
+
+  describe('UNet training', () => {
+    const r = validateConfig({ data: { imageSize: 8 }, model: { baseChannels: 8, channelMults: [1, 2], resBlocks: 1, groups: 4 } });
+    assert.ok(r.ok);
+    const cfg = r.config.model;
+
+    function train(steps: number, onStep?: () => void): { losses: number[]; weights: Float32Array[] } {
+      const model = buildUnet(cfg, 8, 1, 0);
+      const state = freshModelState(model, new Rng(0));
+      const vars = [...state.params.values()];
+      const names = [...state.params.keys()];
+      const nameOf = new Map(vars.map((v, i) => [v.name, names[i]]));
+      const x = tf.tensor4d(seeded(2 * 8 * 8, 41), [2, 8, 8, 1]);
+      const eps = tf.tensor4d(seeded(2 * 8 * 8, 42), [2, 8, 8, 1]);
+      const t = Float32Array.from([10, 500]);
+      const losses: number[] = [];
+      for (let s = 0; s < steps; s++) {
+        const loss = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(
+            () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x, t, labels: null, training: true, seed: s }), eps))) as tf.Scalar,
+            vars,
+          );
+          adamStep(state.params, new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-2, s + 1);
+          return value;
+        });
+        losses.push(loss.dataSync()[0]);
+        loss.dispose();
+        onStep?.();
+      }
+      const weights = vars.map((v) => v.dataSync() as Float32Array);
+      tf.dispose([x, eps]);
+      disposeModelState(state);
+      return { losses, weights };
+    }
+
+    it('3 Adam steps give the same losses and weights as the cpu backend', async () => {
+      await use('cpu');
+      const want = train(3);
+      await use('wasm');
+      const got = train(3);
+      want.losses.forEach((l, i) => assert.ok(Math.abs(got.losses[i] - l) <= 1e-4 * Math.abs(l), `step ${i}: native ${got.losses[i]} cpu ${l}`));
+      want.weights.forEach((wv, i) => assert.ok(relErr(got.weights[i], wv) < 1e-3, `weight ${i}: rel err ${relErr(got.weights[i], wv)}`));
+      assert.ok(got.losses[2] < got.losses[0], 'the loss should go down');
+    });
+
+    it('does not leak tensors or wasm buffers over 10 steps', async () => {
+      await use('wasm');
+      const before = tf.memory().numTensors;
+      const counts: number[] = [];
+      const buffers: number[] = [];
+      train(10, () => {
+        counts.push(tf.memory().numTensors);
+        buffers.push(tf.backend().numDataIds());
+      });
+      assert.equal(new Set(counts.slice(1)).size, 1, `numTensors per step: ${counts.join(',')}`);
+      assert.equal(new Set(buffers.slice(1)).size, 1, `wasm data ids per step: ${buffers.join(',')}`);
+      assert.equal(tf.memory().numTensors, before);
+    });
+  });
+});
+
+if (load.ok) wasmKernelSuite('wasm conv gradients with the native addon');
