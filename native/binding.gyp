@@ -4,7 +4,7 @@
       "target_name": "immiscible_kernels",
       "sources": ["src/kernels.cc"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=x86-64-v2", "-mtune=generic", "-ffast-math", "-fexceptions", "-fopenmp"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl"]
     }

@@ -2,8 +2,10 @@
 // registered as kernels of the TF.js wasm backend. They read and write tensors in place in the
 // wasm heap (Float32Array views passed from JS), so the rest of the step stays on wasm.
 //
-//   conv2d, conv2dBackpropInput, conv2dBackpropFilter: oneDNN (Debian's libdnnl), NHWC tensors,
-//     HWIO filters, both cores (OpenMP). Primitives are cached per shape.
+//   conv2d (with an optional bias), conv2dBackpropInput, conv2dBackpropFilter (with the bias
+//     gradient when asked): oneDNN (Debian's libdnnl), NHWC tensors, HWIO filters, both cores
+//     (OpenMP). Primitives are cached per shape.
+//   splitLast, concatLast: split and concatenation along the last axis (channels), row copies.
 //   groupNormSilu, groupNormSiluGrad: GroupNorm followed by SiLU in one pass each way, with
 //     float64 statistics; the backward recomputes the normalised input from (mean, rstd).
 //
@@ -225,19 +227,26 @@ void conv2dBackpropInput(napi_env env, napi_callback_info info) {
   e.stream.wait();
 }
 
+// dw, and db (the sum of dy over batch and positions) when a bias gradient view is given: oneDNN
+// computes both in one pass.
 void conv2dBackpropFilter(napi_env env, napi_callback_info info) {
-  auto a = args<4>(env, info);
-  const ConvShape s = ConvShape::from(ints(env, a[3], 17, "conv2dBackpropFilter shape"));
+  auto a = args<5>(env, info);
+  const ConvShape s = ConvShape::from(ints(env, a[4], 17, "conv2dBackpropFilter shape"));
   float* x = f32(env, a[0], s.xSize(), "conv2dBackpropFilter x");
   float* dy = f32(env, a[1], s.ySize(), "conv2dBackpropFilter dy");
   float* dw = f32(env, a[2], s.wSize(), "conv2dBackpropFilter dw");
+  const bool hasBias = !isNull(env, a[3]);
+  float* db = hasBias ? f32(env, a[3], size_t(s.co), "conv2dBackpropFilter db") : nullptr;
   auto& e = engine();
-  ConvPlan& p = plan(s, false);
+  ConvPlan& p = plan(s, hasBias);
   {
     std::lock_guard<std::mutex> lock(plansMutex);
     if (!p.bwdWeightsPd) {
-      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(), s.strides(), s.dilates(),
-                                                 s.padL(), s.padR());
+      const auto bmd = memory::desc({s.co}, dt::f32, tag::a);
+      auto d = hasBias ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), bmd, s.dst(), s.strides(),
+                                                                  s.dilates(), s.padL(), s.padR())
+                       : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s.src(), s.weightsAny(), s.dst(), s.strides(),
+                                                                  s.dilates(), s.padL(), s.padR());
       p.bwdWeightsPd = std::make_unique<dnnl::convolution_backward_weights::primitive_desc>(d, e.eng, p.fwdPd);
       p.bwdWeights = dnnl::convolution_backward_weights(*p.bwdWeightsPd);
     }
@@ -245,7 +254,9 @@ void conv2dBackpropFilter(napi_env env, napi_callback_info info) {
   memory src(s.src(), e.eng, x), diffDst(s.dst(), e.eng, dy), wHwio(s.weightsHwio(), e.eng, dw);
   const memory::desc want = p.bwdWeightsPd->diff_weights_desc();
   memory diffWei = want == wHwio.get_desc() ? wHwio : memory(want, e.eng);
-  p.bwdWeights.execute(e.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}});
+  std::unordered_map<int, memory> m{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}};
+  if (hasBias) m.emplace(DNNL_ARG_DIFF_BIAS, memory(memory::desc({s.co}, dt::f32, tag::a), e.eng, db));
+  p.bwdWeights.execute(e.stream, m);
   if (diffWei.get_desc() != wHwio.get_desc()) dnnl::reorder(diffWei, wHwio).execute(e.stream, diffWei, wHwio);
   e.stream.wait();
 }
@@ -263,7 +274,8 @@ struct GnShape {
   }
 };
 
-inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+// Loops run along the channels (contiguous in NHWC) with per-channel constants, so that they
+// vectorise (expf included: the file is built with -ffast-math for glibc's vector math).
 
 // y = silu(gamma * (x - mean) * rstd + beta); mean and rstd are [b, g].
 void groupNormSilu(napi_env env, napi_callback_info info) {
@@ -279,30 +291,34 @@ void groupNormSilu(napi_env env, napi_callback_info info) {
   const double eps = num(env, a[6], "groupNormSilu eps");
   bool silu;
   napi_get_value_bool(env, a[7], &silu);
-  const int64_t cg = s.cg();
+  const int64_t C = s.c, cg = s.cg();
 #pragma omp parallel for schedule(static)
   for (int64_t bi = 0; bi < s.b; bi++) {
-    const float* xb = x + bi * s.hw * s.c;
-    float* yb = y + bi * s.hw * s.c;
-    std::vector<double> sum(size_t(s.g), 0.0), sq(size_t(s.g), 0.0);
+    const float* xb = x + bi * s.hw * C;
+    float* yb = y + bi * s.hw * C;
+    // Per-channel sums in double, then per group: the statistics are not hurt by a large mean.
+    std::vector<double> sum(static_cast<size_t>(C), 0.0), sq(static_cast<size_t>(C), 0.0);
+    double* su = sum.data();
+    double* sqp = sq.data();
     for (int64_t p = 0; p < s.hw; p++) {
-      const float* row = xb + p * s.c;
-      for (int64_t gi = 0; gi < s.g; gi++) {
-        float fs = 0.f, fq = 0.f;
-        for (int64_t k = 0; k < cg; k++) {
-          const float v = row[gi * cg + k];
-          fs += v;
-          fq += v * v;
-        }
-        sum[size_t(gi)] += fs;
-        sq[size_t(gi)] += fq;
+      const float* row = xb + p * C;
+#pragma omp simd
+      for (int64_t ch = 0; ch < C; ch++) {
+        const double v = row[ch];
+        su[ch] += v;
+        sqp[ch] += v * v;
       }
     }
     const double count = double(s.hw * cg);
-    std::vector<float> scale(size_t(s.c)), shift(size_t(s.c));
+    std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
     for (int64_t gi = 0; gi < s.g; gi++) {
-      const double m = sum[size_t(gi)] / count;
-      const double var = std::max(0.0, sq[size_t(gi)] / count - m * m);
+      double gs = 0, gq = 0;
+      for (int64_t k = 0; k < cg; k++) {
+        gs += su[gi * cg + k];
+        gq += sqp[gi * cg + k];
+      }
+      const double m = gs / count;
+      const double var = std::max(0.0, gq / count - m * m);
       const double r = 1.0 / std::sqrt(var + eps);
       mean[bi * s.g + gi] = float(m);
       rstd[bi * s.g + gi] = float(r);
@@ -312,16 +328,20 @@ void groupNormSilu(napi_env env, napi_callback_info info) {
         shift[size_t(ch)] = float(beta[ch] - gamma[ch] * r * m);
       }
     }
+    const float* sc = scale.data();
+    const float* sh = shift.data();
     for (int64_t p = 0; p < s.hw; p++) {
-      const float* row = xb + p * s.c;
-      float* out = yb + p * s.c;
+      const float* row = xb + p * C;
+      float* out = yb + p * C;
       if (silu) {
-        for (int64_t ch = 0; ch < s.c; ch++) {
-          const float z = row[ch] * scale[size_t(ch)] + shift[size_t(ch)];
-          out[ch] = z * sigmoid(z);
+#pragma omp simd
+        for (int64_t ch = 0; ch < C; ch++) {
+          const float z = row[ch] * sc[ch] + sh[ch];
+          out[ch] = z / (1.0f + std::exp(-z));
         }
       } else {
-        for (int64_t ch = 0; ch < s.c; ch++) out[ch] = row[ch] * scale[size_t(ch)] + shift[size_t(ch)];
+#pragma omp simd
+        for (int64_t ch = 0; ch < C; ch++) out[ch] = row[ch] * sc[ch] + sh[ch];
       }
     }
   }
@@ -331,6 +351,7 @@ void groupNormSilu(napi_env env, napi_callback_info info) {
 //   dz = dy * sig(z) * (1 + z * (1 - sig(z)))   (dy itself without the SiLU)
 //   dbeta = sum dz, dgamma = sum dz * xh        (over batch and positions)
 //   dx = rstd * (gamma dz - mean_g(gamma dz) - xh * mean_g(gamma dz * xh))   (per batch and group)
+// The group means come from the per-channel sums: sum over a group of gamma * (sum dz) etc.
 void groupNormSiluGrad(napi_env env, napi_callback_info info) {
   auto a = args<11>(env, info);
   const GnShape s = GnShape::from(ints(env, a[10], 4, "groupNormSiluGrad shape"));
@@ -346,75 +367,163 @@ void groupNormSiluGrad(napi_env env, napi_callback_info info) {
   float* dbeta = f32(env, a[8], size_t(s.c), "groupNormSiluGrad dbeta");
   bool silu;
   napi_get_value_bool(env, a[9], &silu);
-  const int64_t cg = s.cg();
+  const int64_t C = s.c, cg = s.cg();
   // Per-batch partial sums of dgamma/dbeta, added in order afterwards (deterministic).
-  std::vector<double> pg(size_t(s.b * s.c), 0.0), pb(size_t(s.b * s.c), 0.0);
+  std::vector<double> pg(size_t(s.b * C), 0.0), pb(size_t(s.b * C), 0.0);
 #pragma omp parallel for schedule(static)
   for (int64_t bi = 0; bi < s.b; bi++) {
-    const float* xb = x + bi * s.hw * s.c;
-    const float* dyb = dy + bi * s.hw * s.c;
-    float* dxb = dx + bi * s.hw * s.c;
-    const float* mb = mean + bi * s.g;
-    const float* rb = rstd + bi * s.g;
-    double* pgb = pg.data() + bi * s.c;
-    double* pbb = pb.data() + bi * s.c;
-    // dz is written into dx first, then turned into dx in the second pass.
-    std::vector<double> sumGdz(size_t(s.g), 0.0), sumGdzXh(size_t(s.g), 0.0);
-    std::vector<float> accG(size_t(s.c), 0.f), accB(size_t(s.c), 0.f);
+    const float* xb = x + bi * s.hw * C;
+    const float* dyb = dy + bi * s.hw * C;
+    float* dxb = dx + bi * s.hw * C;
+    std::vector<float> mc(static_cast<size_t>(C)), rc(static_cast<size_t>(C));
+    for (int64_t ch = 0; ch < C; ch++) {
+      mc[size_t(ch)] = mean[bi * s.g + ch / cg];
+      rc[size_t(ch)] = rstd[bi * s.g + ch / cg];
+    }
+    const float* m = mc.data();
+    const float* r = rc.data();
+    std::vector<double> accGv(static_cast<size_t>(C), 0.0), accBv(static_cast<size_t>(C), 0.0);
+    double* accG = accGv.data();
+    double* accB = accBv.data();
+    // Pass 1: dz into dx, and its per-channel sums.
     for (int64_t p = 0; p < s.hw; p++) {
-      const float* xr = xb + p * s.c;
-      const float* dyr = dyb + p * s.c;
-      float* dzr = dxb + p * s.c;
-      for (int64_t gi = 0; gi < s.g; gi++) {
-        const float m = mb[gi], r = rb[gi];
-        float sg = 0.f, sgx = 0.f;
-        for (int64_t k = 0; k < cg; k++) {
-          const int64_t ch = gi * cg + k;
-          const float xh = (xr[ch] - m) * r;
-          float dz = dyr[ch];
-          if (silu) {
-            const float z = gamma[ch] * xh + beta[ch];
-            const float sz = sigmoid(z);
-            dz *= sz * (1.f + z * (1.f - sz));
-          }
+      const float* xr = xb + p * C;
+      const float* dyr = dyb + p * C;
+      float* dzr = dxb + p * C;
+      if (silu) {
+#pragma omp simd
+        for (int64_t ch = 0; ch < C; ch++) {
+          const float xh = (xr[ch] - m[ch]) * r[ch];
+          const float z = gamma[ch] * xh + beta[ch];
+          const float sz = 1.0f / (1.0f + std::exp(-z));
+          const float dz = dyr[ch] * sz * (1.f + z * (1.f - sz));
           dzr[ch] = dz;
-          accB[size_t(ch)] += dz;
-          accG[size_t(ch)] += dz * xh;
-          const float gdz = gamma[ch] * dz;
-          sg += gdz;
-          sgx += gdz * xh;
+          accB[ch] += dz;
+          accG[ch] += double(dz * xh);
         }
-        sumGdz[size_t(gi)] += sg;
-        sumGdzXh[size_t(gi)] += sgx;
+      } else {
+#pragma omp simd
+        for (int64_t ch = 0; ch < C; ch++) {
+          const float xh = (xr[ch] - m[ch]) * r[ch];
+          const float dz = dyr[ch];
+          dzr[ch] = dz;
+          accB[ch] += dz;
+          accG[ch] += double(dz * xh);
+        }
       }
     }
-    for (int64_t ch = 0; ch < s.c; ch++) {
-      pgb[ch] = accG[size_t(ch)];
-      pbb[ch] = accB[size_t(ch)];
-    }
     const double count = double(s.hw * cg);
+    std::vector<float> a1v(static_cast<size_t>(C)), a2v(static_cast<size_t>(C));
+    for (int64_t gi = 0; gi < s.g; gi++) {
+      double sg = 0, sgx = 0;
+      for (int64_t k = 0; k < cg; k++) {
+        const int64_t ch = gi * cg + k;
+        sg += gamma[ch] * accB[ch];
+        sgx += gamma[ch] * accG[ch];
+      }
+      for (int64_t k = 0; k < cg; k++) {
+        a1v[size_t(gi * cg + k)] = float(sg / count);
+        a2v[size_t(gi * cg + k)] = float(sgx / count);
+      }
+    }
+    for (int64_t ch = 0; ch < C; ch++) {
+      pg[size_t(bi * C + ch)] = accG[ch];
+      pb[size_t(bi * C + ch)] = accB[ch];
+    }
+    const float* a1 = a1v.data();
+    const float* a2 = a2v.data();
+    // Pass 2: dz -> dx.
     for (int64_t p = 0; p < s.hw; p++) {
-      const float* xr = xb + p * s.c;
-      float* dr = dxb + p * s.c;
-      for (int64_t gi = 0; gi < s.g; gi++) {
-        const float m = mb[gi], r = rb[gi];
-        const float a1 = float(sumGdz[size_t(gi)] / count), a2 = float(sumGdzXh[size_t(gi)] / count);
-        for (int64_t k = 0; k < cg; k++) {
-          const int64_t ch = gi * cg + k;
-          const float xh = (xr[ch] - m) * r;
-          dr[ch] = r * (gamma[ch] * dr[ch] - a1 - xh * a2);
-        }
+      const float* xr = xb + p * C;
+      float* dr = dxb + p * C;
+#pragma omp simd
+      for (int64_t ch = 0; ch < C; ch++) {
+        const float xh = (xr[ch] - m[ch]) * r[ch];
+        dr[ch] = r[ch] * (gamma[ch] * dr[ch] - a1[ch] - xh * a2[ch]);
       }
     }
   }
-  for (int64_t ch = 0; ch < s.c; ch++) {
+  for (int64_t ch = 0; ch < C; ch++) {
     double g = 0, bsum = 0;
     for (int64_t bi = 0; bi < s.b; bi++) {
-      g += pg[size_t(bi * s.c + ch)];
-      bsum += pb[size_t(bi * s.c + ch)];
+      g += pg[size_t(bi * C + ch)];
+      bsum += pb[size_t(bi * C + ch)];
     }
     dgamma[ch] = float(g);
     dbeta[ch] = float(bsum);
+  }
+}
+
+// ---- split and concat along the last axis -----------------------------------------------------
+
+// The UNet's skip connections concatenate channels (NHWC's last axis); the gradient splits them.
+// wasm does both as strided copies one element at a time; these copy whole channel runs.
+std::vector<float*> f32List(napi_env env, napi_value list, const std::vector<int64_t>& sizes, int64_t outer, const char* what) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, list, &n) != napi_ok || n != sizes.size()) throw JsError(std::string(what) + ": expected an array of " + std::to_string(sizes.size()) + " Float32Arrays");
+  std::vector<float*> out(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value v;
+    napi_get_element(env, list, k, &v);
+    out[k] = f32(env, v, size_t(outer * sizes[k]), what);
+  }
+  return out;
+}
+
+std::vector<int64_t> sizesOf(napi_env env, napi_value v, const char* what) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != napi_int32_array || length == 0) {
+    throw JsError(std::string(what) + ": expected a non-empty Int32Array of sizes");
+  }
+  const int32_t* p = static_cast<const int32_t*>(data);
+  std::vector<int64_t> sizes(p, p + length);
+  for (int64_t v2 : sizes) {
+    if (v2 < 0) throw JsError(std::string(what) + ": negative size");
+  }
+  return sizes;
+}
+
+// splitLast(x, [out...], sizes, outer): x is [outer, sum(sizes)].
+void splitLast(napi_env env, napi_callback_info info) {
+  auto a = args<4>(env, info);
+  const std::vector<int64_t> sizes = sizesOf(env, a[2], "splitLast sizes");
+  const int64_t outer = int64_t(num(env, a[3], "splitLast outer"));
+  int64_t total = 0;
+  for (int64_t v : sizes) total += v;
+  const float* x = f32(env, a[0], size_t(outer * total), "splitLast x");
+  std::vector<float*> outs = f32List(env, a[1], sizes, outer, "splitLast outputs");
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < outer; r++) {
+    const float* row = x + r * total;
+    int64_t off = 0;
+    for (size_t k = 0; k < sizes.size(); k++) {
+      std::memcpy(outs[k] + r * sizes[k], row + off, size_t(sizes[k]) * sizeof(float));
+      off += sizes[k];
+    }
+  }
+}
+
+// concatLast([in...], y, sizes, outer): y is [outer, sum(sizes)].
+void concatLast(napi_env env, napi_callback_info info) {
+  auto a = args<4>(env, info);
+  const std::vector<int64_t> sizes = sizesOf(env, a[2], "concatLast sizes");
+  const int64_t outer = int64_t(num(env, a[3], "concatLast outer"));
+  int64_t total = 0;
+  for (int64_t v : sizes) total += v;
+  std::vector<float*> ins = f32List(env, a[0], sizes, outer, "concatLast inputs");
+  float* y = f32(env, a[1], size_t(outer * total), "concatLast y");
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < outer; r++) {
+    float* row = y + r * total;
+    int64_t off = 0;
+    for (size_t k = 0; k < sizes.size(); k++) {
+      std::memcpy(row + off, ins[k] + r * sizes[k], size_t(sizes[k]) * sizeof(float));
+      off += sizes[k];
+    }
   }
 }
 
@@ -440,6 +549,8 @@ ENTRY(conv2dBackpropInput)
 ENTRY(conv2dBackpropFilter)
 ENTRY(groupNormSilu)
 ENTRY(groupNormSiluGrad)
+ENTRY(splitLast)
+ENTRY(concatLast)
 
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
@@ -448,6 +559,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropFilter", nullptr, conv2dBackpropFilterJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"groupNormSilu", nullptr, groupNormSiluJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"groupNormSiluGrad", nullptr, groupNormSiluGradJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"splitLast", nullptr, splitLastJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"concatLast", nullptr, concatLastJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

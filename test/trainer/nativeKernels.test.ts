@@ -7,9 +7,9 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateConfig } from '../../src/core/config/validate';
 import { loadNativeKernels } from '../../src/trainer/backend/nativeAddon';
-import { fusedGroupNormAvailable, registerNativeKernels } from '../../src/trainer/backend/nativeKernels';
+import { fusedKernelsAvailable, registerNativeKernels } from '../../src/trainer/backend/nativeKernels';
 import { selectBackend } from '../../src/trainer/backend/select';
-import { groupNormSilu } from '../../src/trainer/model/layers';
+import { conv, groupNormSilu } from '../../src/trainer/model/layers';
 import { asWeights } from '../../src/trainer/model/params';
 import { buildUnet } from '../../src/trainer/model/unet';
 import { adamStep } from '../../src/trainer/train/adam';
@@ -69,6 +69,56 @@ describe('native kernels on wasm', { skip }, () => {
     assert.ok(relErr(run(), want) < TOL);
   });
 
+  [
+    { x: [2, 8, 8, 3] as const, outC: 5, stride: 1 },
+    { x: [3, 9, 7, 4] as const, outC: 6, stride: 2 },
+    { x: [2, 16, 16, 8] as const, outC: 8, stride: 2 },
+  ].forEach(({ x: xs, outC, stride }, i) => {
+    it(`fused conv + bias and its gradients match conv2d + add on cpu: ${xs.join('x')} -> ${outC}, stride ${stride}`, async () => {
+      const [b, h, w, ci] = xs;
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(seeded(b * h * w * ci, 1000 + i), [...xs]);
+          const filter = tf.tensor4d(seeded(9 * ci * outC, 1100 + i), [3, 3, ci, outC]);
+          const bias = tf.tensor1d(seeded(outC, 1200 + i));
+          const f = (xi: tf.Tensor, fi: tf.Tensor, bi: tf.Tensor) => conv({ 'c.w': fi, 'c.b': bi }, 'c', xi as tf.Tensor4D, stride);
+          const y = f(x, filter, bias);
+          const dy = tf.tensor(seeded(y.size, 1300 + i), y.shape);
+          return [y.dataSync() as Float32Array, ...tf.grads(f)([x, filter, bias], dy).map((g) => g.dataSync() as Float32Array)];
+        });
+      await use('cpu');
+      assert.equal(fusedKernelsAvailable(), false);
+      const want = run();
+      await use('wasm');
+      assert.equal(fusedKernelsAvailable(), true);
+      const got = run();
+      ['y', 'dx', 'dw', 'db'].forEach((name, k) => assert.ok(relErr(got[k], want[k]) < TOL, `${name}: rel err ${relErr(got[k], want[k])}`));
+    });
+  });
+
+  it('concat and split along the last axis (native) and other axes (stock wasm) match cpu, gradients included', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const a = tf.tensor4d(seeded(2 * 3 * 4 * 5, 71), [2, 3, 4, 5]);
+        const b = tf.tensor4d(seeded(2 * 3 * 4 * 2, 72), [2, 3, 4, 2]);
+        const c = tf.tensor4d(seeded(1 * 3 * 4 * 5, 73), [1, 3, 4, 5]);
+        const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => {
+          const last = tf.concat([x, y], 3);
+          const [p, q, r] = tf.split(last, [3, 2, 2], 3);
+          const first = tf.concat([x, z], 0);
+          const [u, v] = tf.split(first, 2, 1 + 1);
+          return tf.add(tf.sum(tf.mul(p, q.sum(3, true))), tf.add(tf.sum(tf.square(r)), tf.sum(tf.mul(u, v))));
+        };
+        const outs = [tf.concat([a, b], 3), tf.concat([a, c], 0), ...tf.split(tf.concat([a, b], -1), [4, -1], -1), ...tf.split(a, [1, 2], 1)];
+        return [...outs.map((o) => o.dataSync() as Float32Array), ...tf.grads(f)([a, b, c]).map((g) => g.dataSync() as Float32Array)];
+      });
+    await use('cpu');
+    const want = run();
+    await use('wasm');
+    const got = run();
+    want.forEach((w, k) => assert.ok(relErr(got[k], w) < TOL, `output ${k}: rel err ${relErr(got[k], w)}`));
+  });
+
   const GN_CASES: { shape: [number, number, number, number]; groups: number }[] = [
     { shape: [2, 8, 8, 16], groups: 8 },
     { shape: [3, 5, 7, 6], groups: 3 },
@@ -92,10 +142,10 @@ describe('native kernels on wasm', { skip }, () => {
           return [y, ...grads];
         });
       await use('cpu');
-      assert.equal(fusedGroupNormAvailable(), false);
+      assert.equal(fusedKernelsAvailable(), false);
       const want = run();
       await use('wasm');
-      assert.equal(fusedGroupNormAvailable(), true);
+      assert.equal(fusedKernelsAvailable(), true);
       const got = run();
       ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, k) => assert.ok(relErr(got[k], want[k]) < TOL, `${name}: rel err ${relErr(got[k], want[k])}`));
     });

@@ -117,6 +117,18 @@ export function wasmKernelSuite(label: string): void {
       });
     });
 
+    it('a clone shares its buffer (zero-copy Identity) and outlives the original', async () => {
+      await use('wasm');
+      const before = tf.backend().numDataIds();
+      const a = tf.tensor1d([1, 2, 3]);
+      const b = tf.clone(a);
+      assert.equal(tf.backend().numDataIds(), before + 1, 'the clone allocated a buffer of its own');
+      a.dispose();
+      assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+      b.dispose();
+      assert.equal(tf.backend().numDataIds(), before);
+    });
+
     it('conv2dTranspose (Conv2DBackpropInput as a forward op) matches cpu', async () => {
       const run = () =>
         tf.tidy(() => {

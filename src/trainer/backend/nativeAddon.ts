@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 export interface NativeKernels {
   conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, shape: Int32Array): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, shape: Int32Array): void;
-  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, db: Float32Array | null, shape: Int32Array): void;
   groupNormSilu(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, eps: number, silu: boolean, shape: Int32Array): void;
   groupNormSiluGrad(
     dy: Float32Array,
@@ -26,6 +26,8 @@ export interface NativeKernels {
     silu: boolean,
     shape: Int32Array,
   ): void;
+  splitLast(x: Float32Array, outs: Float32Array[], sizes: Int32Array, outer: number): void;
+  concatLast(ins: Float32Array[], y: Float32Array, sizes: Int32Array, outer: number): void;
   info(): string;
 }
 

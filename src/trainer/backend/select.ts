@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerNativeKernels } from './nativeKernels';
 import { registerWasmConvGradients } from './wasmConvGrads';
+import { registerWasmIdentity } from './wasmIdentity';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -109,6 +110,7 @@ async function tryWasm(): Promise<Attempt> {
     // backend's first initialization; later calls only set the same prefix again.
     setWasmPaths(dir + sep);
     registerWasmConvGradients();
+    registerWasmIdentity();
     native = registerNativeKernels();
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: `tf.setBackend('wasm') failed (binaries from ${dir})` };
   } catch (e) {

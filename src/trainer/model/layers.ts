@@ -3,7 +3,7 @@
  * trainable variables and with their EMA copies. NHWC throughout.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedGroupNormAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
+import { CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
 import type { ParamRegistry, Weights } from './params';
 
 export function w(weights: Weights, name: string): tf.Tensor {
@@ -18,8 +18,31 @@ export function declareConv(reg: ParamRegistry, name: string, k: number, cin: nu
   reg.add(`${name}.b`, [cout], { kind: 'zeros' });
 }
 
+/** conv2d ('same') + bias as one kernel each way (native addon on wasm), with its own gradient. */
+function fusedConvBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor, stride: number): tf.Tensor4D {
+  const attrs = { strides: [stride, stride], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
+  // customGrad passes the inputs, then the save function, as one variadic list.
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, f, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const y = tf.engine().runKernel(CONV2D_BIAS, { x: xi, filter: f, bias: b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    save([xi, f]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sf] = saved;
+        const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: sf }, { ...attrs, inputShape: sx.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const [dw, db] = tf.engine().runKernel(CONV2D_BACKPROP_FILTER_BIAS, { x: sx, dy }, { ...attrs, filterShape: sf.shape } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        return [dx, dw, db];
+      },
+    };
+  });
+  return op(x, filter, bias) as tf.Tensor4D;
+}
+
 export function conv(weights: Weights, name: string, x: tf.Tensor4D, stride = 1): tf.Tensor4D {
   const k = w(weights, `${name}.w`) as tf.Tensor4D;
+  if (fusedKernelsAvailable() && x.dtype === 'float32') return fusedConvBias(x, k, w(weights, `${name}.b`), stride);
   return tf.add(tf.conv2d(x, k, stride, 'same'), w(weights, `${name}.b`));
 }
 
@@ -73,7 +96,7 @@ function fusedGroupNormSilu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, a
 /** silu(groupNorm(x)): fused where the backend has the kernel, else the composite ops. */
 export function groupNormSilu(weights: Weights, name: string, x: tf.Tensor4D, groups: number, eps = 1e-5): tf.Tensor4D {
   const g = Math.min(groups, x.shape[3]);
-  if (fusedGroupNormAvailable() && x.dtype === 'float32') {
+  if (fusedKernelsAvailable() && x.dtype === 'float32') {
     return fusedGroupNormSilu(x, w(weights, `${name}.gamma`), w(weights, `${name}.beta`), { groups: g, eps, silu: true });
   }
   return silu(groupNorm(weights, name, x, groups, eps)) as tf.Tensor4D;
