@@ -12,7 +12,7 @@ import { selectBackend } from '../../src/trainer/backend/select';
 import { conv, groupNormSilu } from '../../src/trainer/model/layers';
 import { asWeights } from '../../src/trainer/model/params';
 import { buildUnet } from '../../src/trainer/model/unet';
-import { adamStep } from '../../src/trainer/train/adam';
+import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { disposeModelState, freshModelState } from '../../src/trainer/train/modelState';
 import { Rng } from '../../src/trainer/rng';
 import { CASES, relErr, seeded, TOL, use, wasmKernelSuite } from './wasmKernelSuite';
@@ -117,6 +117,32 @@ describe('native kernels on wasm', { skip }, () => {
     await use('wasm');
     const got = run();
     want.forEach((w, k) => assert.ok(relErr(got[k], w) < TOL, `output ${k}: rel err ${relErr(got[k], w)}`));
+  });
+
+  it('the one-kernel Adam update matches the composite update on cpu over 5 clipped steps', async () => {
+    const run = () => {
+      const params = new Map<string, tf.Variable>([
+        ['a', tf.variable(tf.tensor2d(seeded(300 * 7, 81), [300, 7]))],
+        ['b', tf.variable(tf.tensor1d(seeded(5, 82)))],
+      ]);
+      const state = newAdamState(params);
+      const norms: number[] = [];
+      for (let s = 0; s < 5; s++) {
+        const grads = new Map([...params].map(([k, p], i) => [k, tf.mul(tf.tensor(seeded(p.size, 90 + 10 * s + i), p.shape), s + 1)]));
+        const norm = adamStep(params, grads, state, 1e-2, 2);
+        norms.push(norm.dataSync()[0]);
+        tf.dispose([norm, ...grads.values()]);
+      }
+      const out = [...params.values(), ...state.m.values(), ...state.v.values()].map((t) => t.dataSync() as Float32Array);
+      tf.dispose([...params.values(), ...state.m.values(), ...state.v.values()]);
+      return { out, norms };
+    };
+    await use('cpu');
+    const want = run();
+    await use('wasm');
+    const got = run();
+    want.norms.forEach((n, i) => assert.ok(Math.abs(got.norms[i] - n) <= 1e-5 * n, `norm ${i}: ${got.norms[i]} vs ${n}`));
+    want.out.forEach((w, k) => assert.ok(relErr(got.out[k], w) < 1e-5, `tensor ${k}: rel err ${relErr(got.out[k], w)}`));
   });
 
   const GN_CASES: { shape: [number, number, number, number]; groups: number }[] = [

@@ -28,6 +28,7 @@ export interface NativeKernels {
   ): void;
   splitLast(x: Float32Array, outs: Float32Array[], sizes: Int32Array, outer: number): void;
   concatLast(ins: Float32Array[], y: Float32Array, sizes: Int32Array, outer: number): void;
+  adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, scale: Float32Array, p2: Float32Array, m2: Float32Array, v2: Float32Array, hyper: Float32Array, n: number): void;
   info(): string;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Registers the native addon's kernels on the TF.js wasm backend: Conv2D and both of its
  * gradients (oneDNN), a conv + bias with its filter-and-bias gradient, and a fused GroupNorm +
- * SiLU with its gradient, and split / concat along the last axis. Tensors stay in the wasm
+ * SiLU with its gradient, split / concat along the last axis, and a one-kernel Adam update. Tensors stay in the wasm
  * heap; the addon reads and writes them in place. Without the addon nothing is registered and the
  * portable kernels (wasmConvGrads.ts, the composite GroupNorm) are used.
  */
@@ -15,6 +15,16 @@ export const GROUP_NORM_SILU = 'ImmiscibleGroupNormSilu';
 export const GROUP_NORM_SILU_GRAD = 'ImmiscibleGroupNormSiluGrad';
 export const CONV2D_BIAS = 'ImmiscibleConv2DBias';
 export const CONV2D_BACKPROP_FILTER_BIAS = 'ImmiscibleConv2DBackpropFilterBias';
+export const ADAM_UPDATE = 'ImmiscibleAdam';
+
+export interface AdamAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  bc1: number;
+  bc2: number;
+}
 
 interface ConvAttrs {
   strides: [number, number] | number;
@@ -163,7 +173,23 @@ function kernels(native: NativeKernels): tf.KernelConfig[] {
     native.concatLast(ins.map((t) => f32(b, t)), f32(b, out), Int32Array.from(sizes), tf.util.sizeFromShape(lead));
     return out;
   };
+  const adam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    const b = backend as BackendWasm;
+    const { p, g, m, v, scale } = inputs as Record<'p' | 'g' | 'm' | 'v' | 'scale', tf.TensorInfo>;
+    const h = attrs as unknown as AdamAttrs;
+    const n = tf.util.sizeFromShape(p.shape);
+    for (const [what, t] of [['g', g], ['m', m], ['v', v]] as const) {
+      if (tf.util.sizeFromShape(t.shape) !== n) throw new Error(`native adam: ${what} has ${tf.util.sizeFromShape(t.shape)} elements, the parameter ${n}`);
+    }
+    const outs = [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')];
+    if (n > 0) {
+      const hyper = Float32Array.from([h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2]);
+      native.adam(f32(b, p), f32(b, g), f32(b, m), f32(b, v), f32(b, scale), f32(b, outs[0]), f32(b, outs[1]), f32(b, outs[2]), hyper, n);
+    }
+    return outs;
+  };
   return [
+    { kernelName: ADAM_UPDATE, backendName: BACKEND, kernelFunc: adam },
     { kernelName: tf.SplitV, backendName: BACKEND, kernelFunc: splitV, setupFunc: stockSplitConfig?.setupFunc },
     { kernelName: tf.Concat, backendName: BACKEND, kernelFunc: concat, setupFunc: stockConcatConfig?.setupFunc },
     { kernelName: tf.Conv2D, backendName: BACKEND, kernelFunc: conv2d },
@@ -200,7 +226,7 @@ export function registerNativeKernels(): NativeLoad {
   return (registered = load);
 }
 
-/** True when the fused kernels (conv + bias, GroupNorm + SiLU) can run on the active backend. */
+/** True when the fused kernels (conv + bias, GroupNorm + SiLU, Adam) can run on the active backend. */
 export function fusedKernelsAvailable(): boolean {
   return registered?.ok === true && tf.getBackend() === BACKEND;
 }

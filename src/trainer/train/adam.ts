@@ -3,6 +3,7 @@
  * variables so its whole state goes into checkpoints.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_UPDATE, fusedKernelsAvailable, type AdamAttrs } from '../backend/nativeKernels';
 
 export interface AdamState {
   t: number;
@@ -45,6 +46,21 @@ export function adamStep(
   const bc2 = 1 - ADAM.beta2 ** state.t;
   tf.tidy(() => {
     const scale = clip > 0 ? tf.div(clip, tf.maximum(norm, clip)) : tf.scalar(1);
+    if (fusedKernelsAvailable()) {
+      // One kernel per parameter (native addon): the same update, about 14x fewer kernel calls.
+      const attrs: AdamAttrs = { lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps, bc1, bc2 };
+      for (const [name, p] of params) {
+        const g = grads.get(name);
+        if (!g) continue;
+        const m = state.m.get(name) as tf.Variable;
+        const v = state.v.get(name) as tf.Variable;
+        const [p2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v, scale }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        m.assign(m2);
+        v.assign(v2);
+        p.assign(p2);
+      }
+      return;
+    }
     for (const [name, p] of params) {
       const g0 = grads.get(name);
       if (!g0) continue;
