@@ -48,7 +48,7 @@ export function loadNativeKernels(): NativeLoad {
   if (cached) return cached;
   if (process.env.IMMISCIBLE_NATIVE === '0') return (cached = { ok: false, reason: 'disabled by IMMISCIBLE_NATIVE=0' });
   const file = candidates().find((f) => existsSync(f));
-  if (!file) return (cached = { ok: false, reason: 'not built (needs Debian libdnnl-dev and g++ at npm install; see docs/compute-backends.md)' });
+  if (!file) return (cached = { ok: false, reason: 'not built (needs Debian libdnnl-dev and g++ at npm install; see docs/cpu-kernels.md)' });
   try {
     const req = typeof require === 'function' ? require : createRequire(file);
     const kernels = req(file) as NativeKernels;
