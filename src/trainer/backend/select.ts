@@ -1,6 +1,6 @@
 // Picks the TF.js compute backend for a training run and says why the others were not used,
 // so the UI can show which backend and device a run got (see
-// docs/benchmarks.md).
+// docs/compute-backends.md).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerNativeKernels } from './nativeKernels';
 import { registerWasmConvGradients } from './wasmConvGrads';
+import { activateWebgpu } from './webgpu';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -84,9 +85,10 @@ async function tryTensorflow(): Promise<Attempt> {
   return { ok: false, reason: failures.join('; ') };
 }
 
-async function tryWebgpu(): Promise<Attempt> {
-  // Placeholder: the Dawn-based WebGPU path (npm `webgpu`) comes in a later issue.
-  return { ok: false, reason: 'not implemented yet (later issue)' };
+/** Under 'auto' a hardware adapter only; requested explicitly, a software one too (tests). */
+async function tryWebgpu(requested: boolean): Promise<Attempt> {
+  const r = await activateWebgpu(requested);
+  return r.ok ? { ok: true, device: r.device } : r;
 }
 
 /**
@@ -125,7 +127,8 @@ async function tryCpu(): Promise<Attempt> {
   return { ok: true, device: 'CPU (plain JavaScript; slow conv gradients)' };
 }
 
-const ATTEMPTS: Record<BackendName, () => Promise<Attempt>> = {
+/** Each attempt is told whether its backend was requested by name (rather than by 'auto'). */
+const ATTEMPTS: Record<BackendName, (requested: boolean) => Promise<Attempt>> = {
   tensorflow: tryTensorflow,
   webgpu: tryWebgpu,
   wasm: tryWasm,
@@ -147,14 +150,14 @@ export async function selectBackend(requested: BackendRequest): Promise<BackendC
   }
   const reasons: Record<string, string> = {};
   if (requested !== 'auto') {
-    const attempt = await ATTEMPTS[requested]();
+    const attempt = await ATTEMPTS[requested](true);
     if (!attempt.ok) throw new Error(`Backend '${requested}' cannot be used: ${attempt.reason}`);
     for (const other of AUTO_ORDER) if (other !== requested) reasons[other] = `not requested ('${requested}' was requested)`;
     return { name: tf.getBackend(), device: attempt.device, reasons };
   }
   for (let i = 0; i < AUTO_ORDER.length; i++) {
     const name = AUTO_ORDER[i];
-    const attempt = await ATTEMPTS[name]();
+    const attempt = await ATTEMPTS[name](false);
     if (!attempt.ok) {
       reasons[name] = attempt.reason;
       continue;
