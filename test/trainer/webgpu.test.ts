@@ -5,6 +5,9 @@
 // and says why, unless IMMISCIBLE_EXPECT_WEBGPU=1 (CI sets it when the driver installed), where it
 // fails instead.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateConfig } from '../../src/core/config/validate';
@@ -16,6 +19,10 @@ import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { pairwiseCostTfAsync } from '../../src/trainer/assignment/costTf';
 import { pairwiseCost } from '../../src/trainer/assignment/cost';
 import { Rng } from '../../src/trainer/rng';
+import type { RunConfigInput } from '../../src/core/config/types';
+import { RunWriter } from '../../src/core/run/writer';
+import { readMetrics, readRunRecord } from '../../src/core/run/reader';
+import { train as trainRun } from '../../src/trainer/train/trainer';
 
 const expectWebgpu = process.env.IMMISCIBLE_EXPECT_WEBGPU === '1';
 
@@ -138,6 +145,44 @@ describe('webgpu backend (Dawn)', async () => {
     t.diagnostic(`webgpu vs wasm, relative: losses ${worstLoss.toExponential(1)}, gradient norms ${worstNorm.toExponential(1)}, worst weight update ${worst.rel.toExponential(1)} (${worst.name})`);
     t.diagnostic(`training: wasm ${wasmMs.toFixed(0)} ms, webgpu ${gpuMs.toFixed(0)} ms for ${STEPS} steps (first steps compile shaders)`);
     assert.ok(worst.rel < 1e-3, `weight update of ${worst.name} differs by ${(worst.rel * 100).toFixed(3)}% between webgpu and wasm`);
+  });
+
+  it('runs the trainer end to end (linear assignment, attention, labels, sampling, checkpoint) like wasm, and the run record names the adapter', { skip: needsAdapter }, async (t) => {
+    const input: RunConfigInput = {
+      seed: 3,
+      data: { source: 'mnist', imageSize: 8, limit: 64, flip: true },
+      model: { type: 'unet', baseChannels: 8, channelMults: [1, 2], resBlocks: 1, groups: 4, attentionResolutions: [4], dropout: 0, classConditional: true },
+      diffusion: { timesteps: 100 },
+      assignment: { mode: 'linear', cost: 'l2' },
+      training: { steps: 3, batchSize: 8, warmupSteps: 1, sampleEvery: 0, checkpointEvery: 0 },
+      sampling: { steps: 2, count: 4, guidanceScale: 2 },
+    };
+    const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-webgpu-'));
+    try {
+      const losses: Record<string, number[]> = {};
+      for (const backend of ['wasm', 'webgpu'] as const) {
+        const r = validateConfig({ ...input, backend });
+        if (!r.ok) throw new Error(JSON.stringify(r.issues));
+        const run = RunWriter.create(runs, r.config, backend);
+        const status = await trainRun({ run, config: r.config, resume: false, emit: () => undefined, signal: new AbortController().signal });
+        assert.equal(status, 'completed', backend);
+        const record = readRunRecord(run.dir).record;
+        assert.equal(record?.backend, backend);
+        if (backend === 'webgpu') {
+          assert.ok(probe.ok);
+          assert.ok(record?.device?.includes(probe.adapter.description || probe.adapter.device), `run record device: ${record?.device}`);
+          t.diagnostic(`run record: backend ${record?.backend}, device ${record?.device}`);
+        }
+        losses[backend] = readMetrics(run.dir).metrics.map((m) => m.loss);
+      }
+      assert.equal(losses.webgpu.length, 3);
+      for (let i = 0; i < 3; i++) {
+        const rel = Math.abs(losses.webgpu[i] - losses.wasm[i]) / Math.abs(losses.wasm[i]);
+        assert.ok(rel < 1e-4, `trainer step ${i + 1} loss: webgpu ${losses.webgpu[i]}, wasm ${losses.wasm[i]}`);
+      }
+    } finally {
+      fs.rmSync(runs, { recursive: true, force: true });
+    }
   });
 
   it('reads the linear assignment cost matrix back asynchronously and exactly enough', { skip: needsAdapter }, async () => {
