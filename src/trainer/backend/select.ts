@@ -44,29 +44,43 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Not every resolvable package loads; `require.resolve` answers without running anything. */
-function resolves(pkg: string): boolean {
-  try {
-    nodeRequire().resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Where native TensorFlow may be: beside us (node_modules), then the directory the extension
+ * installs it into ("Install Native TensorFlow Backend"), passed as IMMISCIBLE_NATIVE_TF_DIR.
+ */
+function nativeTfRequires(): { req: NodeJS.Require; where: string }[] {
+  const out = [{ req: nodeRequire(), where: 'node_modules' }];
+  const dir = process.env.IMMISCIBLE_NATIVE_TF_DIR;
+  if (dir) out.push({ req: createRequire(join(dir, 'package.json')), where: dir });
+  return out;
 }
 
 async function tryTensorflow(): Promise<Attempt> {
   // Native TensorFlow is optional: its install downloads libtensorflow, so we never depend on it.
-  const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].filter(resolves);
+  const candidates: { pkg: string; req: NodeJS.Require; where: string }[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    for (const { req, where } of nativeTfRequires()) {
+      try {
+        req.resolve(pkg);
+        candidates.push({ pkg, req, where });
+        break;
+      } catch {
+        // not there
+      }
+    }
+  }
   if (candidates.length === 0) {
-    return { ok: false, reason: 'not installed (optional: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node)' };
+    const dir = process.env.IMMISCIBLE_NATIVE_TF_DIR;
+    return { ok: false, reason: `not installed (optional: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node${dir ? `; looked in node_modules and ${dir}` : ''})` };
   }
   const failures: string[] = [];
-  for (const pkg of candidates) {
+  for (const { pkg, req, where } of candidates) {
     try {
-      // Loading registers the 'tensorflow' backend with the tfjs-core it imports.
-      nodeRequire()(pkg);
+      // Loading registers the 'tensorflow' backend with the tfjs-core it imports (tfjs keeps its
+      // engine and kernel registry global, so a copy of tfjs-core elsewhere registers with ours).
+      req(pkg);
     } catch (e) {
-      failures.push(`${pkg} is installed but failed to load: ${message(e)}`);
+      failures.push(`${pkg} (in ${where}) is installed but failed to load: ${message(e)}`);
       continue;
     }
     if (tf.findBackendFactory('tensorflow') == null) {
