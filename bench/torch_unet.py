@@ -1,7 +1,8 @@
 """The same UNet and training step as src/trainer/model/unet.ts, in PyTorch, timed.
 
-Used by `npm run bench:train` as the anchor (Debian's python3-torch, CPU). Prints one JSON line:
-{"torch": version, "threads": n, "params": count, "ms": [per-step times]}.
+Used by `npm run bench:train` as the anchor (Debian's python3-torch, CPU) and by `npm run bench:gpu`
+with "device": "cuda" (eager fp32, TF32 off). Prints one JSON line:
+{"torch": version, "threads": n, "device": name, "params": count, "ms": [per-step times]}.
 """
 import json
 import math
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 
 def timestep_embedding(t, dim):
     half = dim // 2
-    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t[:, None].float() * freqs[None]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
 
@@ -123,25 +124,37 @@ class UNet(nn.Module):
 def main():
     spec = json.loads(sys.argv[1])
     torch.set_num_threads(spec.get("threads", 2))
+    device = torch.device(spec.get("device", "cpu"))
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit(f"CUDA not available to PyTorch {torch.__version__}")
+        # fp32 as TF.js computes it: no TF32 tensor-core shortcuts.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
-    m = UNet(spec["size"], spec["channels"], spec["base"], spec["mults"], spec["resBlocks"], spec["attn"], spec["groups"], 0.0)
+    m = UNet(spec["size"], spec["channels"], spec["base"], spec["mults"], spec["resBlocks"], spec["attn"], spec["groups"], 0.0).to(device)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     b = spec["batch"]
-    x = torch.randn(b, spec["channels"], spec["size"], spec["size"])
+    x = torch.randn(b, spec["channels"], spec["size"], spec["size"], device=device)
     eps = torch.randn_like(x)
-    t = torch.randint(0, 1000, (b,))
+    t = torch.randint(0, 1000, (b,), device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     for i in range(spec["warmup"] + spec["steps"]):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = F.mse_loss(m(x, t), eps)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
+        sync()
         if i >= spec["warmup"]:
             times.append((time.perf_counter() - t0) * 1000)
     params = sum(p.numel() for p in m.parameters())
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params, "ms": times}))
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "device": name, "params": params, "ms": times}))
 
 
 if __name__ == "__main__":

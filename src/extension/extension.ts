@@ -5,6 +5,8 @@ import { launchStudy } from './commands/study';
 import { deleteRun, openRunFolder, resumeRun, showRunOutput, stopRun } from './commands/runActions';
 import { RunConfigProvider, restoreConfig, selectBackend, showConfigDiff, toggleAssignmentCommand } from './commands/configCommands';
 import { compareRuns, openDashboard } from './commands/dashboard';
+import { installNativeTensorflow, nativeTfDir } from './commands/nativeTf';
+import { NATIVE_TF_DIR_ENV } from './nativeTf';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard/panel';
 import { createState, type ExtensionState } from './state';
 import type { TreeNode } from './tree/runsTreeProvider';
@@ -12,6 +14,9 @@ import type { TreeNode } from './tree/runsTreeProvider';
 let state: ExtensionState | null = null;
 
 export function activate(context: vscode.ExtensionContext): void {
+  // Trainers (spawned with this host's environment) look for native TensorFlow installed by
+  // "Install Native TensorFlow Backend" there.
+  process.env[NATIVE_TF_DIR_ENV] = nativeTfDir(context);
   state = createState(context);
   const needsFolder = (): ExtensionState | null => {
     if (!state) void vscode.window.showWarningMessage('Immiscible Lab needs an open folder: runs are written inside the workspace.');
@@ -67,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   context.subscriptions.push(vscode.commands.registerCommand('immiscible.selectBackend', () => selectBackend()));
+  context.subscriptions.push(vscode.commands.registerCommand('immiscible.installNativeTensorflow', () => installNativeTensorflow(context)));
 }
 
 export function deactivate(): void {

@@ -48,6 +48,11 @@ test('the wasm binaries, the gzipped MNIST and the LeNet weights lie beside the 
     assert.ok(fs.readFileSync(path.join(dist, 'extractors', f)).equals(fs.readFileSync(path.resolve(__dirname, '../../media/extractors', f))), `dist/extractors/${f} differs from media/extractors: run npm run build`);
 });
 
+test("Dawn's WebGPU addon for this platform lies beside the trainer bundle", () => {
+  const plat = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
+  assert.ok(fs.existsSync(path.join(dist, 'webgpu', plat, 'dawn.node')), `dist/webgpu/${plat}/dawn.node missing: run npm run build`);
+});
+
 test('dist/webview.js runs under a CSP without unsafe-eval: no eval, no Function constructor', () => {
   const text = fs.readFileSync(path.join(dist, 'webview.js'), 'utf8');
   assert.doesNotMatch(text, /\beval\s*\(/);

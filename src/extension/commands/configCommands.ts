@@ -91,8 +91,8 @@ export async function showConfigDiff(state: ExtensionState, arg?: TreeNode, sele
 export async function selectBackend(): Promise<void> {
   const items: { label: string; description: string }[] = [
     { label: 'auto', description: 'the fastest available; the run records which and why' },
-    { label: 'tensorflow', description: 'native TensorFlow (@tensorflow/tfjs-node-gpu or -node, if you installed it)' },
-    { label: 'webgpu', description: 'GPU through Dawn (planned)' },
+    { label: 'tensorflow', description: 'native TensorFlow (@tensorflow/tfjs-node-gpu or -node: "Install Native TensorFlow Backend")' },
+    { label: 'webgpu', description: 'GPU through WebGPU (Dawn over Vulkan); requested by name, a software adapter too (slow)' },
     { label: 'wasm', description: 'WebAssembly with XNNPACK, on the CPU (default here)' },
     { label: 'cpu', description: 'plain JavaScript (very slow for convolutions)' },
   ];

@@ -26,12 +26,28 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
+/** The float32 x noise^T product on the active backend, as a b x b tensor (the caller disposes). */
+function dotsTensor(x: Float32Array, noise: Float32Array, b: number, d: number): tf.Tensor2D {
+  // noise^T is built here rather than asked of matMul (transposeB): the wasm backend's
+  // transposed-B path measured 12x slower than its plain one (1.5 s vs 0.12 s at B = 512,
+  // D = 3072), and tf.transpose on wasm cost more than this loop.
+  return tf.tidy(() => tf.matMul(tf.tensor2d(x, [b, d]), tf.tensor2d(transpose(noise, b, d), [d, b])));
+}
+
+function checkArgs(x: Float32Array, noise: Float32Array, b: number, d: number, kind: CostKind, fn: string): void {
+  checkShape('x', x, b, d, fn);
+  checkShape('noise', noise, b, d, fn);
+  checkKind(kind, fn);
+}
+
 /**
  * b x b row-major C[i][j] = distance(x_i, noise_j) with x n^T computed by the active TF.js
  * backend in float32; the norms and the final combination are done in Float64. Equal to
  * pairwiseCost up to float32 rounding of the dot products (about 1e-7 of ||x_i|| ||n_j||), which
  * can swap the order of near-tied costs but not change the assignment's total by more than that.
- * Synchronous (dataSync): fine on 'wasm' and 'cpu'; on a GPU backend it waits for the device.
+ * Synchronous (dataSync): fine on 'wasm' and 'cpu'. A GPU backend cannot read its buffers
+ * synchronously (tfjs-backend-webgpu needs OffscreenCanvas for it): there, use
+ * pairwiseCostTfAsync.
  */
 export function pairwiseCostTf(
   x: Float32Array,
@@ -40,20 +56,40 @@ export function pairwiseCostTf(
   d: number,
   kind: CostKind,
 ): Float64Array {
-  checkShape('x', x, b, d, 'pairwiseCostTf');
-  checkShape('noise', noise, b, d, 'pairwiseCostTf');
-  checkKind(kind, 'pairwiseCostTf');
+  checkArgs(x, noise, b, d, kind, 'pairwiseCostTf');
   const out = new Float64Array(b * b);
   if (b === 0) return out;
   const xn = rowSqNorms(x, b, d);
   const nn = rowSqNorms(noise, b, d);
   if (d > 0) {
-    // noise^T is built here rather than asked of matMul (transposeB): the wasm backend's
-    // transposed-B path measured 12x slower than its plain one (1.5 s vs 0.12 s at B = 512,
-    // D = 3072), and tf.transpose on wasm cost more than this loop.
-    const dotsT = tf.tidy(() => tf.matMul(tf.tensor2d(x, [b, d]), tf.tensor2d(transpose(noise, b, d), [d, b])));
+    const dotsT = dotsTensor(x, noise, b, d);
     try {
       const dots = dotsT.dataSync();
+      for (let k = 0; k < dots.length; k++) out[k] = dots[k];
+    } finally {
+      dotsT.dispose();
+    }
+  }
+  return distancesFromDots(out, xn, nn, b, kind);
+}
+
+/** As pairwiseCostTf, read back asynchronously: works on every backend, GPU ones included. */
+export async function pairwiseCostTfAsync(
+  x: Float32Array,
+  noise: Float32Array,
+  b: number,
+  d: number,
+  kind: CostKind,
+): Promise<Float64Array> {
+  checkArgs(x, noise, b, d, kind, 'pairwiseCostTf');
+  const out = new Float64Array(b * b);
+  if (b === 0) return out;
+  const xn = rowSqNorms(x, b, d);
+  const nn = rowSqNorms(noise, b, d);
+  if (d > 0) {
+    const dotsT = dotsTensor(x, noise, b, d);
+    try {
+      const dots = await dotsT.data();
       for (let k = 0; k < dots.length; k++) out[k] = dots[k];
     } finally {
       dotsT.dispose();

@@ -1,6 +1,6 @@
 // Picks the TF.js compute backend for a training run and says why the others were not used,
 // so the UI can show which backend and device a run got (see
-// docs/benchmarks.md).
+// docs/compute-backends.md).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -9,6 +9,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerNativeKernels } from './nativeKernels';
 import { registerWasmConvGradients } from './wasmConvGrads';
 import { registerWasmIdentity } from './wasmIdentity';
+import { activateWebgpu } from './webgpu';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -44,29 +45,43 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Not every resolvable package loads; `require.resolve` answers without running anything. */
-function resolves(pkg: string): boolean {
-  try {
-    nodeRequire().resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Where native TensorFlow may be: beside us (node_modules), then the directory the extension
+ * installs it into ("Install Native TensorFlow Backend"), passed as IMMISCIBLE_NATIVE_TF_DIR.
+ */
+function nativeTfRequires(): { req: NodeJS.Require; where: string }[] {
+  const out = [{ req: nodeRequire(), where: 'node_modules' }];
+  const dir = process.env.IMMISCIBLE_NATIVE_TF_DIR;
+  if (dir) out.push({ req: createRequire(join(dir, 'package.json')), where: dir });
+  return out;
 }
 
 async function tryTensorflow(): Promise<Attempt> {
   // Native TensorFlow is optional: its install downloads libtensorflow, so we never depend on it.
-  const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].filter(resolves);
+  const candidates: { pkg: string; req: NodeJS.Require; where: string }[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    for (const { req, where } of nativeTfRequires()) {
+      try {
+        req.resolve(pkg);
+        candidates.push({ pkg, req, where });
+        break;
+      } catch {
+        // not there
+      }
+    }
+  }
   if (candidates.length === 0) {
-    return { ok: false, reason: 'not installed (optional: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node)' };
+    const dir = process.env.IMMISCIBLE_NATIVE_TF_DIR;
+    return { ok: false, reason: `not installed (optional: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node${dir ? `; looked in node_modules and ${dir}` : ''})` };
   }
   const failures: string[] = [];
-  for (const pkg of candidates) {
+  for (const { pkg, req, where } of candidates) {
     try {
-      // Loading registers the 'tensorflow' backend with the tfjs-core it imports.
-      nodeRequire()(pkg);
+      // Loading registers the 'tensorflow' backend with the tfjs-core it imports (tfjs keeps its
+      // engine and kernel registry global, so a copy of tfjs-core elsewhere registers with ours).
+      req(pkg);
     } catch (e) {
-      failures.push(`${pkg} is installed but failed to load: ${message(e)}`);
+      failures.push(`${pkg} (in ${where}) is installed but failed to load: ${message(e)}`);
       continue;
     }
     if (tf.findBackendFactory('tensorflow') == null) {
@@ -85,9 +100,10 @@ async function tryTensorflow(): Promise<Attempt> {
   return { ok: false, reason: failures.join('; ') };
 }
 
-async function tryWebgpu(): Promise<Attempt> {
-  // Placeholder: the Dawn-based WebGPU path (npm `webgpu`) comes in a later issue.
-  return { ok: false, reason: 'not implemented yet (later issue)' };
+/** Under 'auto' a hardware adapter only; requested explicitly, a software one too (tests). */
+async function tryWebgpu(requested: boolean): Promise<Attempt> {
+  const r = await activateWebgpu(requested);
+  return r.ok ? { ok: true, device: r.device } : r;
 }
 
 /**
@@ -127,7 +143,8 @@ async function tryCpu(): Promise<Attempt> {
   return { ok: true, device: 'CPU (plain JavaScript; slow conv gradients)' };
 }
 
-const ATTEMPTS: Record<BackendName, () => Promise<Attempt>> = {
+/** Each attempt is told whether its backend was requested by name (rather than by 'auto'). */
+const ATTEMPTS: Record<BackendName, (requested: boolean) => Promise<Attempt>> = {
   tensorflow: tryTensorflow,
   webgpu: tryWebgpu,
   wasm: tryWasm,
@@ -149,14 +166,14 @@ export async function selectBackend(requested: BackendRequest): Promise<BackendC
   }
   const reasons: Record<string, string> = {};
   if (requested !== 'auto') {
-    const attempt = await ATTEMPTS[requested]();
+    const attempt = await ATTEMPTS[requested](true);
     if (!attempt.ok) throw new Error(`Backend '${requested}' cannot be used: ${attempt.reason}`);
     for (const other of AUTO_ORDER) if (other !== requested) reasons[other] = `not requested ('${requested}' was requested)`;
     return { name: tf.getBackend(), device: attempt.device, reasons };
   }
   for (let i = 0; i < AUTO_ORDER.length; i++) {
     const name = AUTO_ORDER[i];
-    const attempt = await ATTEMPTS[name]();
+    const attempt = await ATTEMPTS[name](false);
     if (!attempt.ok) {
       reasons[name] = attempt.reason;
       continue;

@@ -24,9 +24,28 @@ export function learningRate(step: number, lr: number, warmup: number): number {
   return warmup > 0 ? lr * Math.min(1, step / warmup) : lr;
 }
 
+/**
+ * How many tensors one AddN may take on the active backend: a WebGPU shader binds every input as
+ * a storage buffer, and devices allow as few as 8 per stage (one is the output), so more inputs
+ * fail with a validation error (and a silently wrong result). Unlimited elsewhere.
+ */
+function maxAddNInputs(): number {
+  const limits = (tf.backend() as { device?: { limits?: { maxStorageBuffersPerShaderStage?: number } } }).device?.limits;
+  const n = limits?.maxStorageBuffersPerShaderStage;
+  return typeof n === 'number' && n >= 3 ? n - 1 : Infinity;
+}
+
+/** tf.addN, split into nested sums of at most `max` tensors where the backend needs it. */
+function addMany(ts: tf.Tensor[], max: number): tf.Tensor {
+  if (ts.length <= max) return tf.addN(ts);
+  const parts: tf.Tensor[] = [];
+  for (let i = 0; i < ts.length; i += max) parts.push(tf.addN(ts.slice(i, i + max)));
+  return addMany(parts, max);
+}
+
 /** The global L2 norm of all gradients, as a scalar tensor (no read-back). */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+  return tf.tidy(() => tf.sqrt(addMany(grads.map((g) => tf.sum(tf.square(g))), maxAddNInputs())) as tf.Scalar);
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { AssignmentConfig } from '../../core/config/types';
 import type { AssignmentStats } from '../../core/run/format';
 import { linearSumAssignment, meanPairDistance, nearestOfK } from '../assignment';
-import { pairwiseCostTf } from '../assignment/costTf';
+import { pairwiseCostTf, pairwiseCostTfAsync } from '../assignment/costTf';
 import type { Rng } from '../rng';
 
 export interface AssignedNoise {
@@ -43,24 +43,33 @@ export function assignNoise(x: Float32Array, b: number, d: number, cfg: Assignme
 export type AsyncSolve = (cost: Float64Array, n: number) => Promise<{ col: Int32Array; ms: number }>;
 
 /**
- * As assignNoise, with the `linear` solve handed to `solve`. Every draw from `rng` and the cost
- * matrix happen before this returns, in the same order as assignNoise, so the caller may go on
- * drawing while the solve runs; the result equals assignNoise's for the same rng state. Other
- * modes are done at once.
+ * As assignNoise, with the `linear` solve handed to `solve` and the cost matrix read back
+ * asynchronously (a GPU backend cannot read synchronously). Every draw from `rng` happens, and
+ * the cost matrix's product is queued on the backend, before this returns, in the same order as
+ * assignNoise, so the caller may go on drawing while the solve runs; the result equals
+ * assignNoise's for the same rng state. Other modes are done at once.
  */
 export function assignNoiseAsync(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng, solve: AsyncSolve): Promise<AssignedNoise> {
   if (cfg.mode !== 'linear') return Promise.resolve(assignNoise(x, b, d, cfg, rng));
   const drawn = rng.fillNormal(new Float32Array(b * d));
   const before = meanPairDistance(x, drawn, b, d);
   const t0 = performance.now();
-  const cost = pairwiseCostTf(x, drawn, b, d, cfg.cost);
-  const costMs = performance.now() - t0;
-  return solve(cost, b).then(({ col, ms }) => {
-    const t1 = performance.now();
-    const noise = new Float32Array(b * d);
-    for (let i = 0; i < b; i++) noise.set(drawn.subarray(col[i] * d, (col[i] + 1) * d), i * d);
-    // Cost, solve and permutation: the work, not the time the caller waited for it.
-    const ms2 = costMs + ms + (performance.now() - t1);
-    return { noise, stats: { mode: 'linear', distBefore: before, distAfter: meanPairDistance(x, noise, b, d), ms: ms2 } };
+  return pairwiseCostTfAsync(x, drawn, b, d, cfg.cost).then((cost) => {
+    const costMs = performance.now() - t0;
+    return solve(cost, b).then(({ col, ms }) => {
+      const t1 = performance.now();
+      const noise = new Float32Array(b * d);
+      for (let i = 0; i < b; i++) noise.set(drawn.subarray(col[i] * d, (col[i] + 1) * d), i * d);
+      // Cost, solve and permutation: the work, not the time the caller waited for it.
+      const ms2 = costMs + ms + (performance.now() - t1);
+      return { noise, stats: { mode: 'linear', distBefore: before, distAfter: meanPairDistance(x, noise, b, d), ms: ms2 } };
+    });
   });
 }
+
+/** An AsyncSolve on this thread (for backends that must read back asynchronously). */
+export const solveHere: AsyncSolve = (cost, n) => {
+  const t0 = performance.now();
+  const col = linearSumAssignment(cost, n);
+  return Promise.resolve({ col, ms: performance.now() - t0 });
+};

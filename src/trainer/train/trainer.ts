@@ -25,7 +25,7 @@ import { Rng, type RngState } from '../rng';
 import { Evaluator, evaluationOf } from '../eval/evaluator';
 import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
-import { assignNoise, assignNoiseAsync, type AssignedNoise, type AsyncSolve } from './assignNoise';
+import { assignNoise, assignNoiseAsync, solveHere, type AssignedNoise, type AsyncSolve } from './assignNoise';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { emaDecay, updateEma } from './ema';
 import { disposeModelState, freshModelState, restoreModelState, snapshotArrays, type ModelState } from './modelState';
@@ -207,7 +207,9 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       solver = new LsaWorker();
       if (!solver.threaded) log('warn', 'assignment worker not found (lsa-worker.js): solving on the main thread');
     }
-    const solve: AsyncSolve | null = solver ? (cost, n) => (solver as LsaWorker).solve(cost, n) : null;
+    // A GPU backend reads its results back asynchronously only: the linear assignment's cost
+    // matrix takes the async path there even without a worker.
+    const solve: AsyncSolve | null = solver ? (cost, n) => (solver as LsaWorker).solve(cost, n) : backend.name === 'webgpu' ? solveHere : null;
     const b = config.training.batchSize;
     const prepare = (batchStep: number): PreparedBatch => {
       const rngBefore = rng.state();

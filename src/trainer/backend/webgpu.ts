@@ -1,0 +1,223 @@
+/**
+ * The WebGPU backend in Node: Dawn's native addon (npm `webgpu`) provides `navigator.gpu` over
+ * Vulkan, and `@tensorflow/tfjs-backend-webgpu` runs TF.js on it. Nothing is downloaded at
+ * install; at run time Dawn needs the system Vulkan loader (`libvulkan.so.1`) and a Vulkan driver
+ * (an ICD: NVIDIA's, Mesa's, or Mesa's CPU driver lavapipe, which is useful for tests only).
+ *
+ * Pitfalls handled here (docs/compute-backends.md):
+ * - the tfjs backend registers itself only if `navigator.gpu` exists when its module is first
+ *   evaluated, so it is imported dynamically, after the bootstrap;
+ * - `tf.setBackend` returns false on failure (tfjs then stays on its previous backend);
+ * - a software adapter (lavapipe / llvmpipe / SwiftShader) is slower than the CPU backends: it is
+ *   never chosen automatically, only when 'webgpu' is requested.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+/** What Dawn says about the adapter it picked. */
+export interface GpuAdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU implementation (lavapipe, SwiftShader): works, slowly. */
+  software: boolean;
+}
+
+export type WebgpuProbe =
+  | { ok: true; adapter: GpuAdapterDescription; dawn: string }
+  | { ok: false; reason: string };
+
+/** The subset of the WebGPU API used here (the DOM typings do not declare Dawn's extras). */
+interface AdapterLike {
+  readonly info?: Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string>> & { isFallbackAdapter?: boolean };
+  readonly isFallbackAdapter?: boolean;
+}
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: 'low-power' | 'high-performance' }): Promise<AdapterLike | null>;
+}
+interface DawnModule {
+  create(flags: string[]): GpuLike;
+  globals: Record<string, unknown>;
+}
+
+function nodeRequire(): NodeJS.Require {
+  if (typeof require === 'function') return require;
+  return createRequire(process.argv[1] ?? join(process.cwd(), 'index.js'));
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib', '/usr/local/lib'];
+
+/** Where `libvulkan.so.1` is (LD_LIBRARY_PATH first), or null. Linux only; elsewhere ''. */
+export function findVulkanLoader(): string | null {
+  if (process.platform !== 'linux') return '';
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIB_DIRS];
+  for (const d of dirs) if (existsSync(join(d, 'libvulkan.so.1'))) return join(d, 'libvulkan.so.1');
+  return null;
+}
+
+export interface IcdFile {
+  file: string;
+  /** The driver library it names. */
+  library: string;
+  /** NVIDIA's, Mesa's CPU driver (lavapipe), or another. */
+  kind: 'nvidia' | 'software' | 'other';
+}
+
+/**
+ * The Vulkan driver manifests the loader would read: VK_DRIVER_FILES / VK_ICD_FILENAMES when set,
+ * else the standard directories.
+ */
+export function findIcdFiles(): IcdFile[] {
+  const explicit = (process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES ?? '').split(':').filter(Boolean);
+  const files: string[] = [];
+  if (explicit.length > 0) {
+    files.push(...explicit.filter((f) => existsSync(f)));
+  } else {
+    const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', join(process.env.HOME ?? '/nonexistent', '.local/share/vulkan/icd.d')];
+    for (const d of dirs) {
+      try {
+        for (const f of readdirSync(d)) if (f.endsWith('.json')) files.push(join(d, f));
+      } catch {
+        // absent directory
+      }
+    }
+  }
+  return files.map((file) => {
+    let library = '';
+    try {
+      library = String((JSON.parse(readFileSync(file, 'utf8')) as { ICD?: { library_path?: string } }).ICD?.library_path ?? '');
+    } catch {
+      library = '(unreadable manifest)';
+    }
+    const kind = /nvidia/i.test(file + library) ? 'nvidia' : /lvp|lavapipe|swiftshader/i.test(file + library) ? 'software' : 'other';
+    return { file, library, kind };
+  });
+}
+
+/** Software rasterizers that Vulkan / Dawn expose as adapters. */
+const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
+
+export function describeAdapter(a: AdapterLike): GpuAdapterDescription {
+  const info = a.info ?? {};
+  const d: GpuAdapterDescription = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    software: false,
+  };
+  d.software = Boolean(info.isFallbackAdapter ?? a.isFallbackAdapter) || SOFTWARE.test([d.vendor, d.architecture, d.device, d.description].join(' '));
+  return d;
+}
+
+/** One line for the UI and run records: the adapter and its vendor and architecture. */
+export function adapterLabel(a: GpuAdapterDescription): string {
+  const name = a.description || a.device || 'unnamed adapter';
+  return `${name} (vendor ${a.vendor || 'unknown'}, architecture ${a.architecture || 'unknown'}${a.software ? ', software adapter: slow, for tests' : ''})`;
+}
+
+let dawn: { module: DawnModule; path: string } | null = null;
+let gpu: GpuLike | null = null;
+
+/**
+ * Dawn's addon: `webgpu/<platform>-<arch>/dawn.node` beside the bundle when the build copied it
+ * there (the packaged extension has no node_modules), else the installed `webgpu` package's.
+ * Loaded as the addon itself: the package's entry is an ES module, which this CommonJS bundle
+ * cannot require on every Node 20.
+ */
+function loadDawn(): { module: DawnModule; path: string } {
+  if (dawn) return dawn;
+  const sub = join(`${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`, 'dawn.node');
+  const candidates: string[] = [];
+  if (typeof __dirname === 'string') candidates.push(join(__dirname, 'webgpu', sub));
+  try {
+    candidates.push(join(dirname(nodeRequire().resolve('webgpu/package.json')), 'dist', sub));
+  } catch {
+    // not installed: said below
+  }
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) throw new Error(`Dawn's addon (${sub}) not found: the npm package 'webgpu' is not installed or has no build for ${process.platform}-${process.arch}`);
+  dawn = { module: nodeRequire()(path) as DawnModule, path };
+  return dawn;
+}
+
+/** Extra Dawn flags, e.g. `adapter=NVIDIA` or `verbose=1`, comma-separated. */
+function dawnFlags(): string[] {
+  return (process.env.IMMISCIBLE_DAWN_FLAGS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * Loads Dawn, installs `navigator.gpu` and asks for the adapter tfjs will use (high-performance,
+ * as tfjs-backend-webgpu asks). Says what is missing when there is none.
+ */
+export async function probeWebgpu(): Promise<WebgpuProbe> {
+  const loader = findVulkanLoader();
+  let d: { module: DawnModule; path: string };
+  try {
+    d = loadDawn();
+  } catch (e) {
+    return { ok: false, reason: message(e) };
+  }
+  try {
+    if (!gpu) {
+      Object.assign(globalThis, d.module.globals);
+      const g = globalThis as unknown as { navigator?: object };
+      if (g.navigator == null) g.navigator = {};
+      gpu = d.module.create(dawnFlags());
+      // Node 21+ has a global navigator object; define rather than assign in case it is frozen.
+      Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+    }
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter == null) {
+      if (loader === null) return { ok: false, reason: 'libvulkan.so.1 (the Vulkan loader) not found: install it (Debian/Ubuntu: apt-get install libvulkan1)' };
+      const icds = findIcdFiles();
+      const explicit = process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES;
+      const drivers = icds.length === 0
+        ? explicit
+          ? `no Vulkan driver manifest found at VK_DRIVER_FILES / VK_ICD_FILENAMES (${explicit})`
+          : 'no Vulkan driver manifests (ICD json) found under /usr/share/vulkan/icd.d or /etc/vulkan/icd.d (install a driver: NVIDIA\'s, or mesa-vulkan-drivers for a CPU one)'
+        : `Vulkan drivers found: ${icds.map((i) => i.file).join(', ')} (none usable: no GPU, a driver too old for Dawn, or NVIDIA_DRIVER_CAPABILITIES without 'graphics' in a container)`;
+      return { ok: false, reason: `no WebGPU adapter: Dawn's requestAdapter() returned null; ${drivers}` };
+    }
+    return { ok: true, adapter: describeAdapter(adapter), dawn: d.path };
+  } catch (e) {
+    return { ok: false, reason: `Dawn failed: ${message(e)}${loader === null ? ' (libvulkan.so.1 not found: apt-get install libvulkan1)' : ''}` };
+  }
+}
+
+export type WebgpuAttempt =
+  | { ok: true; device: string; adapter: GpuAdapterDescription }
+  | { ok: false; reason: string };
+
+/**
+ * Activates tfjs's 'webgpu' backend on Dawn. `allowSoftware`: use a software adapter too (when
+ * 'webgpu' was requested explicitly); under 'auto' only a hardware adapter is used.
+ */
+export async function activateWebgpu(allowSoftware: boolean): Promise<WebgpuAttempt> {
+  const probe = await probeWebgpu();
+  if (!probe.ok) return probe;
+  const label = adapterLabel(probe.adapter);
+  if (probe.adapter.software && !allowSoftware) {
+    return { ok: false, reason: `only a software adapter: ${label}; not chosen automatically (slower than the CPU backends), request 'webgpu' to use it` };
+  }
+  try {
+    if (tf.findBackendFactory('webgpu') == null) {
+      // Registers the backend on evaluation, only now that navigator.gpu exists.
+      await import('@tensorflow/tfjs-backend-webgpu');
+    }
+    if (tf.findBackendFactory('webgpu') == null) {
+      return { ok: false, reason: `@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend with our @tensorflow/tfjs ${tf.version_core} (version mismatch?)` };
+    }
+    if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: `tf.setBackend('webgpu') failed on ${label}` };
+  } catch (e) {
+    return { ok: false, reason: `failed to initialize on ${label}: ${message(e)}` };
+  }
+  return { ok: true, device: `${probe.adapter.software ? 'software GPU' : 'GPU'} (WebGPU through Dawn and Vulkan: ${label})`, adapter: probe.adapter };
+}
