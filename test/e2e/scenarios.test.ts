@@ -739,17 +739,25 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await runCommand(page, 'Immiscible: Show Run Output');
     await pickRow(page, 'Show Run Output', name);
     await withMaximizedPanel(async () => {
-      const resumedLine = new RegExp(`resumed on .*? at step ${stopStep}/${LONG_STEPS}`);
-      await waitFor(
-        `"resumed ... at step ${stopStep}/${LONG_STEPS}" in the output panel`,
-        async () => {
-          // Long lines wrap into several rendered lines: join them.
-          const text = (await outputPanelText(page)).replace(/\n/g, '');
-          return resumedLine.test(text) && text.includes(`resumed from checkpoint at step ${stopStep}`) && text.includes(`stopped at step ${stopStep}`);
-        },
-        15_000,
-      );
-      await h.screenshot('resume-run-output');
+      // The run goes on writing (a line per sample grid): the Output view's own filter keeps the
+      // lines that matter in sight, as a user would do.
+      const filter = page.locator('.part.panel').getByPlaceholder('Filter (e.g. text, !excludeText, text1,text2)');
+      await filter.fill('resumed,stopped at step');
+      try {
+        const resumedLine = new RegExp(`resumed on .*? at step ${stopStep}/${LONG_STEPS}`);
+        await waitFor(
+          `"resumed ... at step ${stopStep}/${LONG_STEPS}" in the output panel`,
+          async () => {
+            // Long lines wrap into several rendered lines: join them.
+            const text = (await outputPanelText(page)).replace(/\n/g, '');
+            return resumedLine.test(text) && text.includes(`resumed from checkpoint at step ${stopStep}`) && text.includes(`stopped at step ${stopStep}`);
+          },
+          15_000,
+        );
+        await h.screenshot('resume-run-output');
+      } finally {
+        await filter.fill('');
+      }
     });
     process.stderr.write(`[e2e] stopped at ${stopStep}; resumed, run.json step ${resumed.step}, status bar ${shown}\n`);
 
