@@ -847,4 +847,67 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     }, 10_000);
     await h.screenshot('dashboard-run-light');
   });
+
+  /** Records the text of every notification toast from now on (a short study can end between polls). */
+  const RECORD_TOASTS = `(() => {
+    window.__immToasts = [];
+    if (window.__immToastObserver) window.__immToastObserver.disconnect();
+    const snap = () => {
+      for (const el of document.querySelectorAll('.notifications-toasts .notification-toast')) {
+        const t = el.innerText.trim();
+        if (t && !window.__immToasts.includes(t)) window.__immToasts.push(t);
+      }
+    };
+    window.__immToastObserver = new MutationObserver(snap);
+    window.__immToastObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
+    snap();
+  })()`;
+
+  // After the light theme scenario (code-server does not switch back): this one asserts no colours.
+  scenario('Launch Study: none vs linear, one seed; progress for the whole study, then its runs compared and its report', TIMEOUTS.run + 60_000, async () => {
+    const { page, workspace } = h;
+    const studies = path.join(workspace, 'studies');
+    const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
+    await page.evaluate(RECORD_TOASTS);
+    await runCommand(page, 'Immiscible: Launch Study...');
+    await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
+    // none and linear are picked by default: accept them.
+    const modes = await quickInput(page, /^Modes to compare/);
+    await modes.locator('input.input').press('Enter');
+    assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
+    assert.equal(await fillInputBox(page, 'Training steps per run', '100'), '300');
+
+    // The end: the report beside the dashboard comparing the study's two runs.
+    await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run });
+    const created = fs.readdirSync(studies).filter((d) => !before.includes(d));
+    assert.equal(created.length, 1, `new study folders: ${created.join(', ')}`);
+    const dir = path.join(studies, created[0]);
+    assert.ok(fs.existsSync(path.join(dir, 'report.md')), 'no report.md');
+    const study = readJson(path.join(dir, 'study.json'));
+    assert.match(JSON.stringify(study), /"none"/);
+    assert.match(JSON.stringify(study), /"linear"/);
+    const toasts = await page.evaluate(() => (window as unknown as { __immToasts?: string[] }).__immToasts ?? []);
+    assert.ok(toasts.some((t) => /Study toy2d-gaussians8/.test(t) && /of 2/.test(t)), `progress notifications: ${JSON.stringify(toasts)}`);
+    const f = await dashboardFrame(page, '.config-table tbody tr');
+    const st = await waitFor('the study\'s two runs compared', async () => {
+      const s2 = await dashboardState(f);
+      return s2.title === 'Compare 2 runs' && (s2.datasets.loss ?? []).length >= 2 ? s2 : null;
+    }, 20_000);
+    assert.deepEqual(st.configKeys, ['assignment.mode']);
+    // The report rendered in the Markdown preview (a webview of its own): its title and a table.
+    const preview = await waitFor('the report rendered in the Markdown preview', async () => {
+      for (const fr of page.frames()) {
+        try {
+          const h1 = await fr.$('h1');
+          if (h1 && /^Study toy2d-gaussians8: does immiscible assignment speed up training\?/.test((await h1.innerText()).trim())) return fr;
+        } catch {
+          // a frame navigating away: the next poll sees its successor
+        }
+      }
+      return null;
+    }, 20_000);
+    assert.ok((await preview.$$('table')).length > 0, 'the rendered report has no table');
+    await page.mouse.move(1100, 85);
+    await h.screenshot('study-report');
+  });
 });
