@@ -10,36 +10,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import { validateConfig } from '../src/core/config/validate';
-import type { ModelConfig } from '../src/core/config/types';
 import { selectBackend } from '../src/trainer/backend/select';
 import { adapterLabel, findIcdFiles, findVulkanLoader, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
-import { buildUnet } from '../src/trainer/model/unet';
-import { asWeights } from '../src/trainer/model/params';
-import { adamStep } from '../src/trainer/train/adam';
-import { disposeModelState, freshModelState } from '../src/trainer/train/modelState';
-import { Rng } from '../src/trainer/rng';
-
-interface ModelSpec {
-  name: string;
-  size: number;
-  channels: number;
-  model: Partial<ModelConfig>;
-}
-
-// The same models as bench:train (scripts/bench-train.ts).
-const MODELS: Record<string, ModelSpec> = {
-  demo: { name: 'demo: MNIST 14x14, UNet 16-32', size: 14, channels: 1, model: { baseChannels: 16, channelMults: [1, 2], resBlocks: 1, groups: 8 } },
-  standard32: { name: 'standard: 32x32x3, UNet 32-64-128', size: 32, channels: 3, model: { baseChannels: 32, channelMults: [1, 2, 4], resBlocks: 1, groups: 8 } },
-};
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
+import { median, MODELS, timeTorchUnet, unetBench, type ModelSpec, type TorchTiming } from './unetBench';
 
 function exists(p: string): boolean {
   try {
@@ -93,28 +67,12 @@ function checkVulkan(): VulkanReport {
 }
 
 async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number): Promise<{ ms: number[]; firstMs: number; params: number }> {
-  const r = validateConfig({ data: { imageSize: spec.size }, model: spec.model });
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  const model = buildUnet(r.config.model, spec.size, spec.channels, 0);
-  const state = freshModelState(model, new Rng(0));
-  const vars = [...state.params.values()];
-  const names = [...state.params.keys()];
-  const nameOf = new Map(vars.map((v, i) => [v.name, names[i]]));
-  const x = tf.randomNormal([batch, spec.size, spec.size, spec.channels]);
-  const eps = tf.randomNormal([batch, spec.size, spec.size, spec.channels]);
-  const rng = new Rng(1);
-  const t = Float32Array.from({ length: batch }, () => rng.int(1000));
+  const bench = unetBench(spec, batch);
   const ms: number[] = [];
   let firstMs = 0;
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    const norm = tf.tidy(() => {
-      const { grads } = tf.variableGrads(
-        () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x, t, labels: null, training: true, seed: i }), eps))) as tf.Scalar,
-        vars,
-      );
-      return adamStep(state.params, new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-3, 1);
-    });
+    const norm = bench.step(i);
     // One read-back per step, as the trainer does (its loss); it waits for the GPU.
     await norm.data();
     norm.dispose();
@@ -122,20 +80,12 @@ async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps:
     if (i === 0) firstMs = dt;
     if (i >= warmup) ms.push(dt);
   }
-  tf.dispose([x, eps]);
-  disposeModelState(state);
-  return { ms, firstMs, params: model.params.count() };
-}
-
-interface TorchResult {
-  ms: number[];
-  params: number;
-  torch: string;
-  device: string;
+  bench.dispose();
+  return { ms, firstMs, params: bench.params };
 }
 
 /** PyTorch with CUDA: the first of the given / usual interpreters whose torch sees a GPU. */
-function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: number, python: string | undefined): TorchResult | string {
+function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: number, python: string | undefined): TorchTiming | string {
   const candidates = python ? [python] : ['python3', '/usr/bin/python3', 'python'];
   const seen: string[] = [];
   let exe: string | null = null;
@@ -153,12 +103,7 @@ function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: nu
     seen.push(`${c}: torch ${version} without CUDA`);
   }
   if (!exe) return `no PyTorch with CUDA (${seen.join('; ')})`;
-  const m = { baseChannels: 16, channelMults: [1, 2], resBlocks: 1, groups: 8, attentionResolutions: [] as number[], ...spec.model };
-  const arg = JSON.stringify({ size: spec.size, channels: spec.channels, base: m.baseChannels, mults: m.channelMults, resBlocks: m.resBlocks, attn: m.attentionResolutions, groups: m.groups, batch, warmup, steps, threads: os.cpus().length, device: 'cuda' });
-  const script = path.resolve(__dirname, '../bench/torch_unet.py');
-  const r = spawnSync(exe, [script, arg], { encoding: 'utf8' });
-  if (r.status !== 0) return `PyTorch run failed: ${r.stderr.trim().split('\n').pop()}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as TorchResult;
+  return timeTorchUnet(exe, spec, batch, warmup, steps, { threads: os.cpus().length, device: 'cuda' });
 }
 
 async function main(): Promise<void> {

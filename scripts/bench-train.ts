@@ -12,32 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { validateConfig } from '../src/core/config/validate';
-import type { ModelConfig } from '../src/core/config/types';
 import { selectBackend, type BackendRequest } from '../src/trainer/backend/select';
-import { buildUnet } from '../src/trainer/model/unet';
-import { asWeights } from '../src/trainer/model/params';
-import { adamStep } from '../src/trainer/train/adam';
-import { freshModelState, disposeModelState } from '../src/trainer/train/modelState';
-import { Rng } from '../src/trainer/rng';
 import { formatProfile, profileKernels, type KernelProfiler, type KernelTime } from './kernelProfile';
-
-interface ModelSpec {
-  name: string;
-  size: number;
-  channels: number;
-  model: Partial<ModelConfig>;
-}
-
-const MODELS: Record<string, ModelSpec> = {
-  demo: { name: 'demo: MNIST 14x14, UNet 16-32', size: 14, channels: 1, model: { baseChannels: 16, channelMults: [1, 2], resBlocks: 1, groups: 8 } },
-  standard32: { name: 'standard: 32x32x3, UNet 32-64-128', size: 32, channels: 3, model: { baseChannels: 32, channelMults: [1, 2, 4], resBlocks: 1, groups: 8 } },
-};
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
+import { median, MODELS, timeTorchUnet, unetBench, type ModelSpec } from './unetBench';
 
 interface Timed {
   ms: number[];
@@ -52,73 +29,27 @@ function peakMemory(): { heapMB: number | null; rssMB: number } {
 }
 
 async function timeTfjs(spec: ModelSpec, batch: number, warmup: number, steps: number, profile = false, micro = 1): Promise<Timed> {
-  const r = validateConfig({ data: { imageSize: spec.size }, model: spec.model });
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  const model = buildUnet(r.config.model, spec.size, spec.channels, 0);
-  const state = freshModelState(model, new Rng(0));
-  const vars = [...state.params.values()];
-  const names = [...state.params.keys()];
-  const nameOf = new Map(vars.map((v, i) => [v.name, names[i]]));
-  const x = tf.randomNormal([batch, spec.size, spec.size, spec.channels]);
-  const eps = tf.randomNormal([batch, spec.size, spec.size, spec.channels]);
-  const rng = new Rng(1);
-  const t = Float32Array.from({ length: batch }, () => rng.int(1000));
+  const bench = unetBench(spec, batch);
   const ms: number[] = [];
   let profiler: KernelProfiler | null = null;
-  const mb = batch / micro;
   for (let i = 0; i < warmup + steps; i++) {
     if (profile && i === warmup) profiler = profileKernels(tf.getBackend());
     const t0 = performance.now();
-    // Gradient accumulation over `micro` micro-batches: each one's graph is freed before the next.
-    let sum: Record<string, tf.Tensor> = {};
-    for (let m = 0; m < micro; m++) {
-      const grads = tf.tidy(() => {
-        const xm = micro === 1 ? x : tf.slice(x, m * mb, mb);
-        const em = micro === 1 ? eps : tf.slice(eps, m * mb, mb);
-        const { grads: g } = tf.variableGrads(
-          () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x: xm, t: t.subarray(m * mb, (m + 1) * mb), labels: null, training: true, seed: i }), em))) as tf.Scalar,
-          vars,
-        );
-        return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, sum[k] ? tf.add(sum[k], tf.div(v, micro)) : micro === 1 ? v : tf.div(v, micro)]));
-      });
-      tf.dispose(Object.values(sum));
-      sum = grads;
-    }
-    const norm = tf.tidy(() => adamStep(state.params, new Map(Object.entries(sum).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-3, 1));
-    tf.dispose(Object.values(sum));
+    const norm = bench.step(i, micro);
     await norm.data();
     norm.dispose();
     if (i >= warmup) ms.push(performance.now() - t0);
   }
-  x.dispose();
-  eps.dispose();
-  disposeModelState(state);
-  return { ms, params: model.params.count(), profile: profiler?.report().map((r) => ({ ...r, ms: r.ms / steps, calls: r.calls / steps })) };
+  bench.dispose();
+  return { ms, params: bench.params, profile: profiler?.report().map((r) => ({ ...r, ms: r.ms / steps, calls: r.calls / steps })) };
 }
 
 function timeTorch(spec: ModelSpec, batch: number, warmup: number, steps: number): { ms: number[]; params: number; version: string } | string {
   const py = '/usr/bin/python3';
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return 'PyTorch not installed (apt-get install python3-torch)';
-  const m = { baseChannels: 16, channelMults: [1, 2], resBlocks: 1, groups: 8, attentionResolutions: [] as number[], ...spec.model };
-  const arg = JSON.stringify({
-    size: spec.size,
-    channels: spec.channels,
-    base: m.baseChannels,
-    mults: m.channelMults,
-    resBlocks: m.resBlocks,
-    attn: m.attentionResolutions,
-    groups: m.groups,
-    batch,
-    warmup,
-    steps,
-    threads: 2,
-  });
-  const script = path.resolve(__dirname, '../bench/torch_unet.py');
-  const r = spawnSync(py, [script, arg], { encoding: 'utf8' });
-  if (r.status !== 0) return `PyTorch run failed: ${r.stderr.trim().split('\n').pop()}`;
-  const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { ms: number[]; params: number; torch: string };
-  return { ms: out.ms, params: out.params, version: out.torch };
+  const out = timeTorchUnet(py, spec, batch, warmup, steps, { threads: 2 });
+  return typeof out === 'string' ? out : { ms: out.ms, params: out.params, version: out.torch };
 }
 
 /**

@@ -57,20 +57,13 @@ export function pairwiseCostTf(
   kind: CostKind,
 ): Float64Array {
   checkArgs(x, noise, b, d, kind, 'pairwiseCostTf');
-  const out = new Float64Array(b * b);
-  if (b === 0) return out;
-  const xn = rowSqNorms(x, b, d);
-  const nn = rowSqNorms(noise, b, d);
-  if (d > 0) {
-    const dotsT = dotsTensor(x, noise, b, d);
-    try {
-      const dots = dotsT.dataSync();
-      for (let k = 0; k < dots.length; k++) out[k] = dots[k];
-    } finally {
-      dotsT.dispose();
-    }
+  if (b === 0 || d === 0) return costFromDots(null, x, noise, b, d, kind);
+  const dotsT = dotsTensor(x, noise, b, d);
+  try {
+    return costFromDots(dotsT.dataSync(), x, noise, b, d, kind);
+  } finally {
+    dotsT.dispose();
   }
-  return distancesFromDots(out, xn, nn, b, kind);
 }
 
 /** As pairwiseCostTf, read back asynchronously: works on every backend, GPU ones included. */
@@ -82,18 +75,19 @@ export async function pairwiseCostTfAsync(
   kind: CostKind,
 ): Promise<Float64Array> {
   checkArgs(x, noise, b, d, kind, 'pairwiseCostTf');
+  if (b === 0 || d === 0) return costFromDots(null, x, noise, b, d, kind);
+  const dotsT = dotsTensor(x, noise, b, d);
+  try {
+    return costFromDots(await dotsT.data(), x, noise, b, d, kind);
+  } finally {
+    dotsT.dispose();
+  }
+}
+
+/** The Float64 costs from the backend's float32 dot products (none when b or d is 0). */
+function costFromDots(dots: ArrayLike<number> | null, x: Float32Array, noise: Float32Array, b: number, d: number, kind: CostKind): Float64Array {
   const out = new Float64Array(b * b);
   if (b === 0) return out;
-  const xn = rowSqNorms(x, b, d);
-  const nn = rowSqNorms(noise, b, d);
-  if (d > 0) {
-    const dotsT = dotsTensor(x, noise, b, d);
-    try {
-      const dots = await dotsT.data();
-      for (let k = 0; k < dots.length; k++) out[k] = dots[k];
-    } finally {
-      dotsT.dispose();
-    }
-  }
-  return distancesFromDots(out, xn, nn, b, kind);
+  if (dots) for (let k = 0; k < dots.length; k++) out[k] = dots[k];
+  return distancesFromDots(out, rowSqNorms(x, b, d), rowSqNorms(noise, b, d), b, kind);
 }

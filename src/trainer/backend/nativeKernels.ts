@@ -209,21 +209,27 @@ export interface GroupNormSiluAttrs {
 }
 
 let registered: NativeLoad | null = null;
+/** Built once: they capture the stock split/concat kernels they fall back to. */
+let configs: tf.KernelConfig[] = [];
 
 /**
  * Loads the addon and registers its kernels on wasm (replacing the stock and portable ones).
- * Idempotent; returns the load result so the caller can say which kernels a run got.
+ * Idempotent, and it restores our kernels where a later registration (selectBackend registers
+ * the portable conv gradients on every call) replaced them. Returns the load result so the
+ * caller can say which kernels a run got.
  */
 export function registerNativeKernels(): NativeLoad {
-  if (registered) return registered;
-  const load = loadNativeKernels();
-  if (load.ok) {
-    for (const config of kernels(load.kernels)) {
-      if (tf.getKernel(config.kernelName, BACKEND) != null) tf.unregisterKernel(config.kernelName, BACKEND);
-      tf.registerKernel(config);
-    }
+  if (!registered) {
+    registered = loadNativeKernels();
+    if (registered.ok) configs = kernels(registered.kernels);
   }
-  return (registered = load);
+  for (const config of configs) {
+    const current = tf.getKernel(config.kernelName, BACKEND);
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current != null) tf.unregisterKernel(config.kernelName, BACKEND);
+    tf.registerKernel(config);
+  }
+  return registered;
 }
 
 /** True when the fused kernels (conv + bias, GroupNorm + SiLU, Adam) can run on the active backend. */
