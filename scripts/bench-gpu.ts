@@ -4,8 +4,11 @@
  * First it checks Vulkan (the loader, the driver manifests, NVIDIA's among them) and says what is
  * missing. Without a hardware adapter it says so and exits 0 after the report; --allow-software
  * runs the TF.js side on a software adapter (lavapipe) as a smoke test of the path, not of speed.
- * Options: --batch 64 --steps 20 --warmup 3 --model standard32|demo --python <exe> --allow-software
- * Ends with one JSON line.
+ * Options: --batch 64[,128...] --steps 20 --warmup 3 --model standard32|demo --python <exe>
+ * --allow-software --no-torch --profile (one step's GPU time per kernel, from timestamp queries)
+ * --kernels fused,stock (our WGSL kernels, tfjs's own, or both in turn; default fused)
+ * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs with TF.js flags, e.g.
+ * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60). Ends with one JSON line.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +16,9 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/trainer/backend/select';
 import { adapterLabel, findIcdFiles, findVulkanLoader, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
+import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
+import * as tf from '@tensorflow/tfjs';
+import { formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
 import { median, MODELS, timeTorchUnet, unetBench, type ModelSpec, type TorchTiming } from './unetBench';
 
 function exists(p: string): boolean {
@@ -66,22 +72,47 @@ function checkVulkan(): VulkanReport {
   return { nvidiaDriver, loader, icds: icds.map((i) => ({ file: i.file, kind: i.kind })), missing };
 }
 
-async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number): Promise<{ ms: number[]; firstMs: number; params: number }> {
+interface WebgpuTiming {
+  ms: number[];
+  /** Time until the step's kernels were all enqueued (JavaScript and Dawn on the CPU). */
+  enqueueMs: number[];
+  firstMs: number;
+  params: number;
+}
+
+async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number): Promise<WebgpuTiming> {
   const bench = unetBench(spec, batch);
   const ms: number[] = [];
+  const enqueueMs: number[] = [];
   let firstMs = 0;
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
     const norm = bench.step(i);
+    const t1 = performance.now();
     // One read-back per step, as the trainer does (its loss); it waits for the GPU.
     await norm.data();
     norm.dispose();
     const dt = performance.now() - t0;
     if (i === 0) firstMs = dt;
-    if (i >= warmup) ms.push(dt);
+    if (i >= warmup) {
+      ms.push(dt);
+      enqueueMs.push(t1 - t0);
+    }
   }
   bench.dispose();
-  return { ms, firstMs, params: bench.params };
+  return { ms, enqueueMs, firstMs, params: bench.params };
+}
+
+/** 'A=1,B=false' as TF.js flag values. */
+function parseFlags(s: string): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const kv of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    if (!k || v === undefined) throw new Error(`--variants: expected FLAG=VALUE, got '${kv}'`);
+    out[k] = v === 'true' ? true : v === 'false' ? false : Number(v);
+    if (typeof out[k] === 'number' && !Number.isFinite(out[k])) throw new Error(`--variants: ${k} needs a number, true or false, got '${v}'`);
+  }
+  return out;
 }
 
 /** PyTorch with CUDA: the first of the given / usual interpreters whose torch sees a GPU. */
@@ -106,6 +137,25 @@ function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: nu
   return timeTorchUnet(exe, spec, batch, warmup, steps, { threads: os.cpus().length, device: 'cuda' });
 }
 
+interface WebgpuResult {
+  batch: number;
+  kernels: string;
+  flags: Record<string, number | boolean>;
+  imagesPerSec: number;
+  msPerStep: number;
+  enqueueMsPerStep: number;
+  firstStepMs: number;
+  params: number;
+}
+interface TorchResult {
+  batch: number;
+  imagesPerSec: number;
+  msPerStep: number;
+  params: number;
+  version: string;
+  device: string;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -115,15 +165,23 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '3' },
       python: { type: 'string' },
       'allow-software': { type: 'boolean', default: false },
+      'no-torch': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      variants: { type: 'string', default: '' },
+      kernels: { type: 'string', default: 'fused' },
     },
   });
   const spec = MODELS[values.model ?? ''];
   if (!spec) throw new Error(`unknown model ${values.model}; known: ${Object.keys(MODELS).join(', ')}`);
-  const batch = Number(values.batch);
+  const batches = (values.batch ?? '64').split(',').map(Number);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batch: expected positive integers, got '${values.batch}'`);
   const steps = Number(values.steps);
   const warmup = Number(values.warmup);
+  const variants = (values.variants ?? '').split(';').map((v) => v.trim()).filter(Boolean).map(parseFlags);
+  const kernelSets = (values.kernels ?? 'fused').split(',').map((k) => k.trim());
+  for (const k of kernelSets) if (k !== 'fused' && k !== 'stock') throw new Error(`--kernels: fused or stock, got '${k}'`);
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
-  console.log(`model ${spec.name}, batch ${batch}, ${steps} timed steps after ${warmup} warm-up`);
+  console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
 
   const vk = checkVulkan();
   console.log(`NVIDIA driver: ${vk.nvidiaDriver ?? 'none (no /proc/driver/nvidia/version)'}`);
@@ -133,8 +191,10 @@ async function main(): Promise<void> {
 
   const probe = await probeWebgpu();
   let adapter: GpuAdapterDescription | null = null;
-  let webgpu: { imagesPerSec: number; msPerStep: number; firstStepMs: number; params: number; device: string } | null = null;
+  const webgpu: WebgpuResult[] = [];
   let webgpuSkipped: string | null = null;
+  let device = '';
+  const profiles: Record<string, GpuProfile> = {};
   if (!probe.ok) {
     webgpuSkipped = `no WebGPU adapter: ${probe.reason}`;
   } else {
@@ -145,41 +205,77 @@ async function main(): Promise<void> {
   if (webgpuSkipped) {
     console.log(`webgpu: skipped: ${webgpuSkipped}`);
   } else {
-    const choice = await selectBackend('webgpu');
-    const r = await timeWebgpu(spec, batch, warmup, steps);
-    const ms = median(r.ms);
-    webgpu = { imagesPerSec: (batch / ms) * 1000, msPerStep: ms, firstStepMs: r.firstMs, params: r.params, device: choice.device };
-    console.log(`webgpu: ${ms.toFixed(1)} ms/step, ${webgpu.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms) on ${choice.device}`);
+    device = (await selectBackend('webgpu')).device;
+    console.log(`webgpu device: ${device}`);
+    const defaults = Object.fromEntries(Object.keys(Object.assign({}, ...variants) as object).map((k) => [k, tf.env().get(k) as number | boolean]));
+    for (const kernels of kernelSets) {
+      if (kernels === 'stock') unregisterWebgpuKernels();
+      else if (!registerWebgpuKernels().ok) throw new Error('--kernels fused: our WGSL kernels could not be registered');
+      for (const flags of [{}, ...variants]) {
+        tf.env().setFlags({ ...defaults, ...flags });
+        for (const batch of batches) {
+          const r = await timeWebgpu(spec, batch, warmup, steps);
+          const ms = median(r.ms);
+          const row = { batch, kernels, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
+          webgpu.push(row);
+          const label = Object.keys(flags).length ? ` [${Object.entries(flags).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
+          console.log(`webgpu ${kernels} kernels, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)`);
+        }
+      }
+      tf.env().setFlags(defaults);
+      if (values.profile) {
+        const bench = unetBench(spec, batches[0]);
+        tf.dispose(bench.step(0));
+        const p = await profileGpuStep(() => bench.step(1));
+        bench.dispose();
+        profiles[kernels] = p;
+        console.log(`${kernels} kernels, batch ${batches[0]}:`);
+        for (const line of formatGpuProfile(p)) console.log(line);
+      }
+    }
   }
 
-  const torch = timeTorchCuda(spec, batch, warmup, steps, values.python);
-  let torchOut: { imagesPerSec: number; msPerStep: number; params: number; version: string; device: string } | null = null;
-  if (typeof torch === 'string') {
-    console.log(`pytorch: skipped: ${torch}`);
-  } else {
-    const ms = median(torch.ms);
-    torchOut = { imagesPerSec: (batch / ms) * 1000, msPerStep: ms, params: torch.params, version: torch.torch, device: torch.device };
-    console.log(`pytorch ${torch.torch} (CUDA, eager fp32): ${ms.toFixed(1)} ms/step, ${torchOut.imagesPerSec.toFixed(1)} images/s on ${torch.device}`);
-    if (webgpu && webgpu.params !== torch.params) console.log(`warning: parameter counts differ: tfjs ${webgpu.params}, torch ${torch.params}`);
+  const torch: TorchResult[] = [];
+  let torchSkipped: string | null = values['no-torch'] ? '--no-torch' : null;
+  for (const batch of torchSkipped ? [] : batches) {
+    const t = timeTorchCuda(spec, batch, warmup, steps, values.python);
+    if (typeof t === 'string') {
+      torchSkipped = t;
+      break;
+    }
+    const ms = median(t.ms);
+    torch.push({ batch, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, params: t.params, version: t.torch, device: t.device });
+    console.log(`pytorch ${t.torch} (CUDA, eager fp32) batch ${batch}: ${ms.toFixed(1)} ms/step, ${((batch / ms) * 1000).toFixed(1)} images/s on ${t.device}`);
+    const ours = webgpu.find((w) => w.batch === batch);
+    if (ours && ours.params !== t.params) console.log(`warning: parameter counts differ: tfjs ${ours.params}, torch ${t.params}`);
   }
-  const ratio = webgpu && torchOut ? webgpu.imagesPerSec / torchOut.imagesPerSec : null;
-  if (ratio !== null) console.log(`ratio webgpu / pytorch: ${ratio.toFixed(3)} (goal: at least 0.5)`);
+  if (torchSkipped) console.log(`pytorch: skipped: ${torchSkipped}`);
+  const ratios: Record<string, number> = {};
+  for (const t of torch) {
+    const best = Math.max(...webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && Object.keys(w.flags).length === 0).map((w) => w.imagesPerSec));
+    if (Number.isFinite(best)) {
+      ratios[t.batch] = best / t.imagesPerSec;
+      console.log(`ratio webgpu (${kernelSets[0]} kernels) / pytorch at batch ${t.batch}: ${ratios[t.batch].toFixed(3)} (goal: at least 0.5)`);
+    }
+  }
   console.log(
     JSON.stringify({
       bench: 'gpu',
       time: new Date().toISOString(),
       host: os.hostname(),
       model: values.model,
-      batch,
+      batches,
       steps,
       warmup,
       vulkan: vk,
       adapter,
+      device,
       webgpu,
       webgpuSkipped,
-      pytorch: torchOut,
-      pytorchSkipped: typeof torch === 'string' ? torch : null,
-      ratio,
+      pytorch: torch,
+      pytorchSkipped: torchSkipped,
+      ratios,
+      profiles,
     }),
   );
   // A process holding a Dawn device may linger: the report is complete.

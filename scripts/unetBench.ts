@@ -4,6 +4,7 @@
  * (bench/torch_unet.py), so that both benchmarks time exactly the same work.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { validateConfig } from '../src/core/config/validate';
@@ -108,7 +109,8 @@ export function timeTorchUnet(python: string, spec: ModelSpec, batch: number, wa
     steps,
     ...run,
   });
-  const script = path.resolve(__dirname, '../bench/torch_unet.py');
+  // Beside the bundle in the packed benchmark (scripts/pack-gpu-bench.mjs), else in the checkout.
+  const script = [path.join(__dirname, 'torch_unet.py'), path.resolve(__dirname, '../bench/torch_unet.py')].find((p) => existsSync(p)) ?? 'bench/torch_unet.py';
   const r = spawnSync(python, [script, arg], { encoding: 'utf8' });
   if (r.status !== 0) return `PyTorch run failed: ${r.stderr.trim().split('\n').pop()}`;
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as TorchTiming;

@@ -16,6 +16,8 @@ export const GROUP_NORM_SILU_GRAD = 'ImmiscibleGroupNormSiluGrad';
 export const CONV2D_BIAS = 'ImmiscibleConv2DBias';
 export const CONV2D_BACKPROP_FILTER_BIAS = 'ImmiscibleConv2DBackpropFilterBias';
 export const ADAM_UPDATE = 'ImmiscibleAdam';
+/** The sum of the squares of all elements of its inputs (a scalar); on 'webgpu' only. */
+export const SUM_SQUARES = 'ImmiscibleSumSquares';
 
 export interface AdamAttrs {
   lr: number;
@@ -232,7 +234,11 @@ export function registerNativeKernels(): NativeLoad {
   return registered;
 }
 
+/** The kernels every backend with fused kernels has (nativeKernels.ts on wasm, webgpuKernels.ts on webgpu). */
+const FUSED = [ADAM_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, CONV2D_BIAS, CONV2D_BACKPROP_FILTER_BIAS];
+
 /** True when the fused kernels (conv + bias, GroupNorm + SiLU, Adam) can run on the active backend. */
 export function fusedKernelsAvailable(): boolean {
-  return registered?.ok === true && tf.getBackend() === BACKEND;
+  const backend = tf.getBackend();
+  return FUSED.every((k) => tf.getKernel(k, backend) != null);
 }

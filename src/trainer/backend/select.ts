@@ -10,6 +10,7 @@ import { registerNativeKernels } from './nativeKernels';
 import { registerWasmConvGradients } from './wasmConvGrads';
 import { registerWasmIdentity } from './wasmIdentity';
 import { activateWebgpu } from './webgpu';
+import { registerWebgpuKernels } from './webgpuKernels';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -103,7 +104,9 @@ async function tryTensorflow(): Promise<Attempt> {
 /** Under 'auto' a hardware adapter only; requested explicitly, a software one too (tests). */
 async function tryWebgpu(requested: boolean): Promise<Attempt> {
   const r = await activateWebgpu(requested);
-  return r.ok ? { ok: true, device: r.device } : r;
+  if (!r.ok) return r;
+  const fused = registerWebgpuKernels();
+  return { ok: true, device: `${r.device}${fused.ok ? '; fused WGSL kernels (GroupNorm + SiLU, conv filter gradient, Adam)' : `; fused kernels not used: ${fused.reason}`}` };
 }
 
 /**

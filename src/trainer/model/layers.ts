@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
+import { MAX_GROUP_CHANNELS } from '../backend/webgpuKernels';
 import type { ParamRegistry, Weights } from './params';
 
 export function w(weights: Weights, name: string): tf.Tensor {
@@ -96,7 +97,7 @@ function fusedGroupNormSilu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, a
 /** silu(groupNorm(x)): fused where the backend has the kernel, else the composite ops. */
 export function groupNormSilu(weights: Weights, name: string, x: tf.Tensor4D, groups: number, eps = 1e-5): tf.Tensor4D {
   const g = Math.min(groups, x.shape[3]);
-  if (fusedKernelsAvailable() && x.dtype === 'float32') {
+  if (fusedKernelsAvailable() && x.dtype === 'float32' && x.shape[3] / g <= MAX_GROUP_CHANNELS) {
     return fusedGroupNormSilu(x, w(weights, `${name}.gamma`), w(weights, `${name}.beta`), { groups: g, eps, silu: true });
   }
   return silu(groupNorm(weights, name, x, groups, eps)) as tf.Tensor4D;

@@ -3,7 +3,8 @@
  * variables so its whole state goes into checkpoints.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, fusedKernelsAvailable, type AdamAttrs } from '../backend/nativeKernels';
+import { ADAM_UPDATE, fusedKernelsAvailable, SUM_SQUARES, type AdamAttrs } from '../backend/nativeKernels';
+import { SUM_SQUARES_MAX_INPUTS } from '../backend/webgpuKernels';
 
 export interface AdamState {
   t: number;
@@ -45,7 +46,17 @@ function addMany(ts: tf.Tensor[], max: number): tf.Tensor {
 
 /** The global L2 norm of all gradients, as a scalar tensor (no read-back). */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(addMany(grads.map((g) => tf.sum(tf.square(g))), maxAddNInputs())) as tf.Scalar);
+  return tf.tidy(() => {
+    if (tf.getKernel(SUM_SQUARES, tf.getBackend()) != null) {
+      // Where the backend sums squares of several tensors in one kernel (webgpu): far fewer dispatches.
+      const parts: tf.Tensor[] = [];
+      for (let i = 0; i < grads.length; i += SUM_SQUARES_MAX_INPUTS) {
+        parts.push(tf.engine().runKernel(SUM_SQUARES, grads.slice(i, i + SUM_SQUARES_MAX_INPUTS) as unknown as tf.NamedTensorMap) as tf.Tensor);
+      }
+      return tf.sqrt(addMany(parts, maxAddNInputs())) as tf.Scalar;
+    }
+    return tf.sqrt(addMany(grads.map((g) => tf.sum(tf.square(g))), maxAddNInputs())) as tf.Scalar;
+  });
 }
 
 /**

@@ -1,0 +1,145 @@
+// Our WGSL kernels on 'webgpu' (webgpuKernels.ts) against the reference cpu backend's composite
+// ops, gradients included: the conv filter + bias gradient (strides, dilation, padding, channel
+// counts across the 32-wide tiles), GroupNorm + SiLU both ways (channels per group from 1 to 24),
+// the sum of squares, and Adam with clipping over several steps. Runs on whatever adapter Dawn
+// finds (lavapipe in CI); skips saying why where there is none, unless IMMISCIBLE_EXPECT_WEBGPU=1.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
+import { selectBackend } from '../../src/trainer/backend/select';
+import { probeWebgpu } from '../../src/trainer/backend/webgpu';
+import { groupNormSilu } from '../../src/trainer/model/layers';
+import { adamStep, newAdamState } from '../../src/trainer/train/adam';
+import { relErr, seeded } from './wasmKernelSuite';
+
+const TOL = 1e-4;
+
+async function on(backend: 'cpu' | 'webgpu', f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  assert.ok(await tf.setBackend(backend), backend);
+  const out = tf.tidy(f);
+  const list = Array.isArray(out) ? out : [out];
+  const data = await Promise.all(list.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose(list);
+  return data;
+}
+
+describe('WGSL kernels on webgpu', async () => {
+  const probe = await probeWebgpu();
+  const skip = probe.ok || process.env.IMMISCIBLE_EXPECT_WEBGPU === '1' ? false : `no WebGPU adapter: ${probe.ok ? '' : probe.reason}`;
+  before(async () => {
+    if (skip) return;
+    const choice = await selectBackend('webgpu');
+    assert.match(choice.device, /fused WGSL kernels/);
+    assert.ok(fusedKernelsAvailable());
+  });
+
+  [
+    { x: [2, 8, 8, 3], k: 3, outC: 5, stride: 1, pad: 'same', dil: 1 },
+    { x: [3, 9, 7, 4], k: 3, outC: 6, stride: 2, pad: 'same', dil: 1 },
+    { x: [2, 16, 16, 8], k: 3, outC: 40, stride: 2, pad: 'same', dil: 1 },
+    { x: [2, 5, 5, 40], k: 1, outC: 33, stride: 1, pad: 'valid', dil: 1 },
+    { x: [2, 11, 9, 3], k: 3, outC: 7, stride: 1, pad: 'same', dil: 2 },
+    { x: [1, 6, 6, 70], k: 3, outC: 3, stride: 1, pad: 'valid', dil: 1 },
+  ].forEach((c, i) => {
+    it(`conv filter and bias gradients match cpu: x=${c.x.join('x')} k=${c.k} out=${c.outC} stride=${c.stride} ${c.pad} dilation=${c.dil}`, { skip }, async () => {
+      const [b, h, w, ci] = c.x;
+      const x = () => tf.tensor4d(seeded(b * h * w * ci, 10 + i), c.x as [number, number, number, number]);
+      const f = () => tf.tensor4d(seeded(c.k * c.k * ci * c.outC, 20 + i), [c.k, c.k, ci, c.outC]);
+      const conv = (xi: tf.Tensor4D, fi: tf.Tensor4D, dil = c.dil) => tf.conv2d(xi, fi, c.stride, c.pad as 'same' | 'valid', 'NHWC', dil);
+      const dyShape = () => conv(x(), f()).shape;
+      const dy = () => tf.tensor4d(seeded(tf.util.sizeFromShape(dyShape()), 30 + i), dyShape());
+      // tfjs has no gradient for dilated convolutions: the reference takes the gradient of the
+      // equivalent undilated convolution with zeros between the taps, at the taps.
+      const span = (c.k - 1) * c.dil + 1;
+      const bigFilter = () => {
+        const small = f().arraySync();
+        const big = Array.from({ length: span }, (_, r) => Array.from({ length: span }, (_, q) => (r % c.dil === 0 && q % c.dil === 0 ? small[r / c.dil][q / c.dil] : small[0][0].map((row) => row.map(() => 0)))));
+        return tf.tensor4d(big);
+      };
+      const reference = () => {
+        const g = dy();
+        const [, df] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.mul(conv(xi as tf.Tensor4D, fi as tf.Tensor4D, 1), g)))([x(), c.dil > 1 ? bigFilter() : f()]);
+        return [c.dil > 1 ? tf.stridedSlice(df, [0, 0, 0, 0], [span, span, ci, c.outC], [c.dil, c.dil, 1, 1]) : df, tf.sum(g, [0, 1, 2])];
+      };
+      const [wantW, wantB] = await on('cpu', reference);
+      const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dilations: [c.dil, c.dil], filterShape: [c.k, c.k, ci, c.outC] };
+      const [gotW, gotB] = await on('webgpu', () => tf.engine().runKernel(CONV2D_BACKPROP_FILTER_BIAS, { x: x(), dy: dy() }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]);
+      assert.ok(relErr(gotW, wantW) < TOL, `filter gradient rel err ${relErr(gotW, wantW)}`);
+      assert.ok(relErr(gotB, wantB) < TOL, `bias gradient rel err ${relErr(gotB, wantB)}`);
+      // tfjs's own conv2d gradient goes through our Conv2DBackpropFilter on webgpu.
+      if (c.dil > 1) return;
+      const [viaGrad] = await on('webgpu', () => reference()[0]);
+      assert.ok(relErr(viaGrad, wantW) < TOL, `Conv2DBackpropFilter rel err ${relErr(viaGrad, wantW)}`);
+    });
+  });
+
+  [
+    { x: [2, 4, 4, 8], groups: 4 },
+    { x: [3, 5, 3, 12], groups: 3 },
+    { x: [2, 8, 8, 64], groups: 8 },
+    { x: [1, 3, 3, 24], groups: 1 },
+    { x: [2, 2, 2, 6], groups: 6 },
+  ].forEach((c, i) => {
+    it(`GroupNorm + SiLU and its gradients match the composite ops on cpu: x=${c.x.join('x')} groups=${c.groups}`, { skip }, async () => {
+      const [, , , ch] = c.x;
+      const run = () => {
+        // Offset and scaled input: the variance pass must not lose the small spread to the mean.
+        const x = tf.add(tf.mul(tf.tensor4d(seeded(tf.util.sizeFromShape(c.x), 40 + i), c.x as [number, number, number, number]), 3), 5);
+        const gamma = tf.add(tf.tensor1d(seeded(ch, 50 + i)), 1);
+        const beta = tf.tensor1d(seeded(ch, 60 + i));
+        const wy = tf.tensor4d(seeded(tf.util.sizeFromShape(c.x), 70 + i), c.x as [number, number, number, number]);
+        const f = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => groupNormSilu({ 'n.gamma': g, 'n.beta': b }, 'n', xi as tf.Tensor4D, c.groups);
+        const y = f(x, gamma, beta);
+        const grads = tf.grads((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(xi, g, b), wy)))([x, gamma, beta]);
+        return [y, ...grads];
+      };
+      const want = await on('cpu', run);
+      const got = await on('webgpu', run);
+      ['y', 'dx', 'dgamma', 'dbeta'].forEach((what, k) => assert.ok(relErr(got[k], want[k]) < TOL, `${what} rel err ${relErr(got[k], want[k])}`));
+    });
+  });
+
+  it('sums squares of up to 7 tensors in one kernel, empty ones included', { skip }, async () => {
+    const shapes = [[3, 5], [0], [1], [300, 7], [2, 2, 2], [1000], [4]];
+    const [got] = await on('webgpu', () => tf.engine().runKernel(SUM_SQUARES, shapes.map((s, i) => tf.tensor(seeded(tf.util.sizeFromShape(s), 80 + i), s)) as unknown as tf.NamedTensorMap) as tf.Tensor);
+    let want = 0;
+    shapes.forEach((s, i) => seeded(tf.util.sizeFromShape(s), 80 + i).forEach((v) => (want += v * v)));
+    assert.ok(Math.abs(got[0] - want) < 1e-5 * want, `${got[0]} vs ${want}`);
+    assert.throws(() => tf.engine().runKernel(SUM_SQUARES, Array.from({ length: 8 }, () => tf.ones([2])) as unknown as tf.NamedTensorMap), /1 to 7 inputs, got 8/);
+  });
+
+  it('Adam with clipping: 5 steps give the weights and gradient norms of the composite update on cpu', { skip }, async () => {
+    const shapes = [[3, 3, 4, 8], [8], [17], [5, 9], [2], [4, 4], [3], [6, 1], [11]];
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      assert.ok(await tf.setBackend(backend));
+      const params = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.tensor(seeded(tf.util.sizeFromShape(s), 90 + i), s), true, `adam-${backend}-${i}`)]));
+      const state = newAdamState(params);
+      const norms: number[] = [];
+      for (let step = 0; step < 5; step++) {
+        const grads = new Map(shapes.map((s, i) => [`p${i}`, tf.mul(tf.tensor(seeded(tf.util.sizeFromShape(s), 100 + 7 * step + i), s), step + 1)]));
+        const norm = adamStep(params, grads, state, 1e-2, 2);
+        norms.push((await norm.data())[0]);
+        tf.dispose([norm, ...grads.values()]);
+      }
+      // The updates (final - initial): the initial weights would hide a wrong update.
+      const final = await Promise.all([...params.values()].map(async (p, i) => (await p.data()).map((v, k) => v - seeded(p.size, 90 + i)[k])));
+      tf.dispose([...params.values(), ...state.m.values(), ...state.v.values()]);
+      return { norms, final };
+    };
+    const want = await run('cpu');
+    const got = await run('webgpu');
+    got.norms.forEach((n, k) => assert.ok(Math.abs(n - want.norms[k]) < 1e-5 * want.norms[k], `step ${k + 1} norm ${n} vs ${want.norms[k]}`));
+    got.final.forEach((f, k) => assert.ok(relErr(f, want.final[k]) < TOL, `p${k} update rel err ${relErr(f, want.final[k])}`));
+  });
+
+  it('leaks no tensors over a fused forward and backward pass', { skip }, async () => {
+    assert.ok(await tf.setBackend('webgpu'));
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 4, 4, 8]) as tf.Tensor4D;
+      tf.grads((xi: tf.Tensor) => tf.sum(groupNormSilu({ 'n.gamma': tf.ones([8]), 'n.beta': tf.zeros([8]) }, 'n', xi as tf.Tensor4D, 4)))([x]);
+    });
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
