@@ -11,6 +11,7 @@ import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
 import { groupNormSilu } from '../../src/trainer/model/layers';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
+import { emaDecay, newEma, updateEma } from '../../src/trainer/train/ema';
 import { relErr, seeded } from './wasmKernelSuite';
 
 const TOL = 1e-4;
@@ -131,6 +132,24 @@ describe('WGSL kernels on webgpu', async () => {
     const got = await run('webgpu');
     got.norms.forEach((n, k) => assert.ok(Math.abs(n - want.norms[k]) < 1e-5 * want.norms[k], `step ${k + 1} norm ${n} vs ${want.norms[k]}`));
     got.final.forEach((f, k) => assert.ok(relErr(f, want.final[k]) < TOL, `p${k} update rel err ${relErr(f, want.final[k])}`));
+  });
+
+  it('updates the EMA of the weights as the composite ops do on cpu', { skip }, async () => {
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      assert.ok(await tf.setBackend(backend));
+      const params = new Map([[3, 3, 2], [7], [1]].map((s, i) => [`p${i}`, tf.variable(tf.tensor(seeded(tf.util.sizeFromShape(s), 120 + i), s), true, `ema-p-${backend}-${i}`)]));
+      const ema = newEma(params);
+      for (let n = 0; n < 4; n++) {
+        for (const p of params.values()) p.assign(tf.tidy(() => tf.add(p, tf.tensor(seeded(p.size, 130 + n), p.shape))));
+        updateEma(ema, params, emaDecay(n, 0.999));
+      }
+      const out = await Promise.all([...ema.values()].map(async (e) => (await e.data()) as Float32Array));
+      tf.dispose([...params.values(), ...ema.values()]);
+      return out;
+    };
+    const want = await run('cpu');
+    const got = await run('webgpu');
+    got.forEach((g, k) => assert.ok(relErr(g, want[k]) < 1e-6, `ema ${k} rel err ${relErr(g, want[k])}`));
   });
 
   it('leaks no tensors over a fused forward and backward pass', { skip }, async () => {

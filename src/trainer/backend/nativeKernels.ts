@@ -18,6 +18,8 @@ export const CONV2D_BACKPROP_FILTER_BIAS = 'ImmiscibleConv2DBackpropFilterBias';
 export const ADAM_UPDATE = 'ImmiscibleAdam';
 /** The sum of the squares of all elements of its inputs (a scalar); on 'webgpu' only. */
 export const SUM_SQUARES = 'ImmiscibleSumSquares';
+/** decay * ema + (1 - decay) * param, attrs { decay }; on 'webgpu' only. */
+export const EMA_UPDATE = 'ImmiscibleEma';
 
 export interface AdamAttrs {
   lr: number;
