@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { asBackend, checkBackendInternals, dispatch, grid1d, output, pipeline, uniforms } from './webgpuRaw';
+import { asBackend, checkBackendInternals, dispatch, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
 const WG = 256;
@@ -22,7 +22,7 @@ const WG = 256;
 const INDEX = `fn index1d(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 { return (wg.y * nwg.x + wg.x) * ${WG}u + li; }`;
 
 const ADAM_WGSL = `
-struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32, n: u32 }
+struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32 }
 @group(0) @binding(0) var<storage, read_write> p2: array<f32>;
 @group(0) @binding(1) var<storage, read_write> m2: array<f32>;
 @group(0) @binding(2) var<storage, read_write> v2: array<f32>;
@@ -36,7 +36,7 @@ ${INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = index1d(wg, nwg, li);
-  if (i >= h.n) { return; }
+  if (i >= arrayLength(&p)) { return; }
   let gi = g[i] * scale[0];
   let mi = h.b1 * m[i] + h.omb1 * gi;
   let vi = h.b2 * v[i] + h.omb2 * gi * gi;
@@ -343,6 +343,8 @@ function shape4(t: tf.TensorInfo, what: string): [number, number, number, number
   return t.shape as [number, number, number, number];
 }
 
+let adamHyper: { key: string; epoch: object; buffer: GpuBuffer } | null = null;
+
 const adam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = asBackend(backend);
   const { p, g, m, v, scale } = inputs as Record<'p' | 'g' | 'm' | 'v' | 'scale', tf.TensorInfo>;
@@ -353,8 +355,11 @@ const adam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   }
   const outs = [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
   if (n === 0) return outs;
-  const block = uniforms({ f32: [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2], u32: [n] });
-  dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adam', () => ADAM_WGSL), outs, [p, g, m, v, scale], block, grid1d(Math.ceil(n / WG)));
+  // Every parameter of a step has the same hyperparameters: one uniform buffer for all of them.
+  const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2];
+  const key = hyper.join(',');
+  if (adamHyper?.key !== key || adamHyper.epoch !== submitEpoch(b)) adamHyper = { key, epoch: submitEpoch(b), buffer: uniformBuffer(b, uniforms({ f32: hyper })) };
+  dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adam', () => ADAM_WGSL), outs, [p, g, m, v, scale], adamHyper.buffer, grid1d(Math.ceil(n / WG)));
   return outs;
 };
 

@@ -120,8 +120,28 @@ export function grid1d(groups: number): [number, number, number] {
 }
 
 /**
+ * A uniform buffer holding `block`, shared by the dispatches that record it until the backend's
+ * next submit (it goes back to the pool then, as the backend's own uniforms do).
+ */
+export function uniformBuffer(b: Backend, block: ArrayBuffer): GpuBuffer {
+  const ub = b.bufferManager.acquireBuffer(block.byteLength, USAGE.UNIFORM | USAGE.COPY_DST);
+  b.queue.writeBuffer(ub, 0, block, 0, block.byteLength);
+  b.uniformPendingDisposal.push(ub);
+  return ub;
+}
+
+/**
+ * Changes at each submit of the backend (whose submitQueue starts a new list of pending
+ * uniforms): a uniformBuffer stays valid while this is the same object.
+ */
+export function submitEpoch(b: Backend): object {
+  return b.uniformPendingDisposal;
+}
+
+/**
  * Records one dispatch of `pipe`: bindings are `outputs` (read_write), then `inputs` (read),
- * then the uniform block if any, in the shader's binding order.
+ * then the uniform block if any (its data, or a buffer from uniformBuffer), in the shader's
+ * binding order.
  */
 export function dispatch(
   b: Backend,
@@ -129,16 +149,14 @@ export function dispatch(
   pipe: GpuPipeline,
   outputs: tf.TensorInfo[],
   inputs: tf.TensorInfo[],
-  block: ArrayBuffer | null,
+  block: ArrayBuffer | GpuBuffer | null,
   groups: [number, number, number],
 ): void {
   // Bound at the tensor's size: a pooled buffer can be larger, and shaders use arrayLength.
   const entries = [...outputs, ...inputs].map((t, i) => ({ binding: i, resource: { buffer: bufferOf(b, t), size: 4 * tf.util.sizeFromShape(t.shape) } }));
   if (block) {
-    const ub = b.bufferManager.acquireBuffer(block.byteLength, USAGE.UNIFORM | USAGE.COPY_DST);
-    b.queue.writeBuffer(ub, 0, block, 0, block.byteLength);
-    b.uniformPendingDisposal.push(ub);
-    entries.push({ binding: entries.length, resource: { buffer: ub, size: block.byteLength } });
+    const ub = block instanceof ArrayBuffer ? uniformBuffer(b, block) : block;
+    entries.push({ binding: entries.length, resource: { buffer: ub, size: ub.size } });
   }
   for (const t of [...outputs, ...inputs]) b.commandQueueOwnedIds.add(t.dataId);
   const group = b.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
