@@ -4,7 +4,7 @@
  * First it checks Vulkan (the loader, the driver manifests, NVIDIA's among them) and says what is
  * missing. Without a hardware adapter it says so and exits 0 after the report; --allow-software
  * runs the TF.js side on a software adapter (lavapipe) as a smoke test of the path, not of speed.
- * Options: --batch 64[,128...] --steps 20 --warmup 3 --model standard32|demo --python <exe>
+ * Options: --batch 64[,128...] --steps 20 --warmup 10 --model standard32|demo --python <exe>
  * --allow-software --no-torch --profile (one step's GPU time per kernel, from timestamp queries)
  * --kernels fused,stock (our WGSL kernels, tfjs's own, or both in turn; default fused)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs with TF.js flags, e.g.
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'standard32' },
       batch: { type: 'string', default: '64' },
       steps: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '10' },
       python: { type: 'string' },
       'allow-software': { type: 'boolean', default: false },
       'no-torch': { type: 'boolean', default: false },

@@ -192,17 +192,6 @@ export async function probeWebgpu(): Promise<WebgpuProbe> {
   }
 }
 
-/**
- * Dispatches per queue submit. tfjs submits every 15; a submit costs Dawn about 0.3 ms of CPU on
- * an H200 server (Vulkan), and a training step is bound by the CPU that records it, so we submit
- * every 100: standard UNet at batch 64, 52 against 61 and 60 against 67 ms per step in two runs
- * (docs/benchmarks.md). IMMISCIBLE_WEBGPU_SUBMIT_BATCH overrides it.
- */
-function submitBatch(): number {
-  const n = Number(process.env.IMMISCIBLE_WEBGPU_SUBMIT_BATCH ?? 100);
-  return Number.isInteger(n) && n >= 1 ? n : 100;
-}
-
 export type WebgpuAttempt =
   | { ok: true; device: string; adapter: GpuAdapterDescription }
   | { ok: false; reason: string };
@@ -227,7 +216,6 @@ export async function activateWebgpu(allowSoftware: boolean): Promise<WebgpuAtte
       return { ok: false, reason: `@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend with our @tensorflow/tfjs ${tf.version_core} (version mismatch?)` };
     }
     if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: `tf.setBackend('webgpu') failed on ${label}` };
-    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', submitBatch());
   } catch (e) {
     return { ok: false, reason: `failed to initialize on ${label}: ${message(e)}` };
   }
