@@ -1,0 +1,320 @@
+/**
+ * The WGSL of the fused kernels on 'webgpu' (webgpuKernels.ts records them). Bindings, in order:
+ * outputs (read_write), inputs (read), then the uniform block, whose struct lists its f32 fields
+ * before its u32 fields (webgpuRaw.ts `uniforms`).
+ */
+/** Invocations per workgroup in every shader here. */
+export const WG = 256;
+
+/** Shared by the shaders below: the index of this invocation in a 1-D dispatch (see grid1d). */
+const INDEX = `fn index1d(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 { return (wg.y * nwg.x + wg.x) * ${WG}u + li; }`;
+
+export const ADAM_WGSL = `
+struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32 }
+@group(0) @binding(0) var<storage, read_write> p2: array<f32>;
+@group(0) @binding(1) var<storage, read_write> m2: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v2: array<f32>;
+@group(0) @binding(3) var<storage, read> p: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read> m: array<f32>;
+@group(0) @binding(6) var<storage, read> v: array<f32>;
+@group(0) @binding(7) var<storage, read> scale: array<f32>;
+@group(0) @binding(8) var<uniform> h: H;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  if (i >= arrayLength(&p)) { return; }
+  let gi = g[i] * scale[0];
+  let mi = h.b1 * m[i] + h.omb1 * gi;
+  let vi = h.b2 * v[i] + h.omb2 * gi * gi;
+  m2[i] = mi;
+  v2[i] = vi;
+  p2[i] = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
+}`;
+
+export const EMA_WGSL = `
+struct H { decay: f32, rest: f32, n: u32 }
+@group(0) @binding(0) var<storage, read_write> e2: array<f32>;
+@group(0) @binding(1) var<storage, read> e: array<f32>;
+@group(0) @binding(2) var<storage, read> p: array<f32>;
+@group(0) @binding(3) var<uniform> h: H;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  if (i < h.n) { e2[i] = h.decay * e[i] + h.rest * p[i]; }
+}`;
+
+/** Sum of squares of `k` tensors into one number, by one workgroup (gradients are small). */
+export function sumSquaresWgsl(k: number): string {
+  const decls = Array.from({ length: k }, (_, i) => `@group(0) @binding(${i + 1}) var<storage, read> x${i}: array<f32>;`).join('\n');
+  const loops = Array.from({ length: k }, (_, i) => `  for (var j = li; j < arrayLength(&x${i}); j += ${WG}u) { let a = x${i}[j]; s += a * a; }`).join('\n');
+  return `
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+${decls}
+var<workgroup> red: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) li: u32) {
+  var s = 0.0;
+${loops}
+  red[li] = s;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (li < w) { red[li] += red[li + w]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { out[0] = red[0]; }
+}`;
+}
+
+/** A workgroup-wide sum of `v` (all invocations get it). */
+const REDUCE = `
+var<workgroup> red: array<f32, ${WG}>;
+fn wgSum(li: u32, v: f32) -> f32 {
+  workgroupBarrier();
+  red[li] = v;
+  workgroupBarrier();
+  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
+    if (li < w) { red[li] += red[li + w]; }
+    workgroupBarrier();
+  }
+  return red[0];
+}`;
+
+/**
+ * GroupNorm (+ SiLU) shape block. One workgroup per (sample, group); invocation t < lanes walks
+ * the group's elements t, t + lanes, ... (element i = hw * cg + c), so it always sees the same
+ * channel c = t % cg (lanes is a multiple of cg).
+ */
+const GN_STRUCT = `struct S { eps: f32, hw: u32, c: u32, groups: u32, cg: u32, lanes: u32, silu: u32, n: u32 }`;
+const GN_ADDR = `
+fn addr(s: S, ng: u32, i: u32) -> u32 {
+  let n = ng / s.groups;
+  let g = ng % s.groups;
+  return (n * s.hw + i / s.cg) * s.c + g * s.cg + i % s.cg;
+}`;
+
+export const GN_FWD_WGSL = `
+${GN_STRUCT}
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> meanOut: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rstdOut: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<uniform> s: S;
+${REDUCE}
+${GN_ADDR}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let ng = wg.x;
+  let cnt = s.hw * s.cg;
+  var acc = 0.0;
+  if (li < s.lanes) { for (var i = li; i < cnt; i += s.lanes) { acc += x[addr(s, ng, i)]; } }
+  let mean = wgSum(li, acc) / f32(cnt);
+  // Two passes (mean, then squared deviations): as exact as the CPU's in float32.
+  acc = 0.0;
+  if (li < s.lanes) { for (var i = li; i < cnt; i += s.lanes) { let d = x[addr(s, ng, i)] - mean; acc += d * d; } }
+  let rstd = inverseSqrt(wgSum(li, acc) / f32(cnt) + s.eps);
+  if (li == 0u) { meanOut[ng] = mean; rstdOut[ng] = rstd; }
+  if (li < s.lanes) {
+    let ch = (ng % s.groups) * s.cg + li % s.cg;
+    let ga = gamma[ch];
+    let be = beta[ch];
+    for (var i = li; i < cnt; i += s.lanes) {
+      let a = addr(s, ng, i);
+      let u = (x[a] - mean) * rstd * ga + be;
+      y[a] = select(u, u / (1.0 + exp(-u)), s.silu != 0u);
+    }
+  }
+}`;
+
+/**
+ * Backward, pass 1 (a workgroup per sample and group): dx, and each channel's partial sums of
+ * du * z (dgamma) and du (dbeta) over this sample, into part[0..n*c) and part[n*c..2*n*c).
+ */
+export const GN_BWD_WGSL = `
+${GN_STRUCT}
+@group(0) @binding(0) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read_write> part: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<storage, read> meanIn: array<f32>;
+@group(0) @binding(7) var<storage, read> rstdIn: array<f32>;
+@group(0) @binding(8) var<uniform> s: S;
+${REDUCE}
+${GN_ADDR}
+/* dL/du for u = gamma z + beta, through SiLU when it is applied. */
+fn du(s: S, dyv: f32, u: f32) -> f32 {
+  if (s.silu == 0u) { return dyv; }
+  let sg = 1.0 / (1.0 + exp(-u));
+  return dyv * sg * (1.0 + u * (1.0 - sg));
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let ng = wg.x;
+  let cnt = s.hw * s.cg;
+  let mean = meanIn[ng];
+  let rstd = rstdIn[ng];
+  let lane = li < s.lanes;
+  let c = li % s.cg;
+  let ch = (ng % s.groups) * s.cg + c;
+  var ga = 0.0;
+  var be = 0.0;
+  if (lane) { ga = gamma[ch]; be = beta[ch]; }
+  var sdz = 0.0;
+  var sdzz = 0.0;
+  var sg = 0.0;
+  var sb = 0.0;
+  if (lane) {
+    for (var i = li; i < cnt; i += s.lanes) {
+      let a = addr(s, ng, i);
+      let z = (x[a] - mean) * rstd;
+      let d = du(s, dy[a], ga * z + be);
+      sg += d * z;
+      sb += d;
+      sdz += d * ga;
+      sdzz += d * ga * z;
+    }
+  }
+  let mdz = wgSum(li, sdz) / f32(cnt);
+  let mdzz = wgSum(li, sdzz) / f32(cnt);
+  // Per-channel partials: the invocations of one channel are c, c + cg, ... below lanes.
+  workgroupBarrier();
+  red[li] = select(0.0, sg, lane);
+  workgroupBarrier();
+  var tg = 0.0;
+  if (li < s.cg) { for (var j = li; j < s.lanes; j += s.cg) { tg += red[j]; } }
+  workgroupBarrier();
+  red[li] = select(0.0, sb, lane);
+  workgroupBarrier();
+  if (li < s.cg) {
+    var tb = 0.0;
+    for (var j = li; j < s.lanes; j += s.cg) { tb += red[j]; }
+    let n = ng / s.groups;
+    part[n * s.c + ch] = tg;
+    part[s.n * s.c + n * s.c + ch] = tb;
+  }
+  if (lane) {
+    for (var i = li; i < cnt; i += s.lanes) {
+      let a = addr(s, ng, i);
+      let z = (x[a] - mean) * rstd;
+      let dz = du(s, dy[a], ga * z + be) * ga;
+      dx[a] = rstd * (dz - mdz - z * mdzz);
+    }
+  }
+}`;
+
+/** Backward, pass 2: dgamma and dbeta as sums of the per-sample partials. */
+export const GN_BWD_REDUCE_WGSL = `
+struct R { n: u32, c: u32 }
+@group(0) @binding(0) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(2) var<storage, read> part: array<f32>;
+@group(0) @binding(3) var<uniform> r: R;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let ch = index1d(wg, nwg, li);
+  if (ch >= r.c) { return; }
+  var g = 0.0;
+  var b = 0.0;
+  for (var n = 0u; n < r.n; n++) { g += part[n * r.c + ch]; b += part[r.n * r.c + n * r.c + ch]; }
+  dgamma[ch] = g;
+  dbeta[ch] = b;
+}`;
+
+/**
+ * The filter gradient as a GEMM over m = (batch, out row, out col): dW'[k, co] = sum_m
+ * im2col(x)[m, k] dy[m, co], with k = (kh, kw, ci) addressed in x (im2col without the copy) and one
+ * extra row k = K of ones, whose result is the bias gradient. Workgroups tile 32 k x 32 co and
+ * split m into chunks (split-K: z), writing partial sums part[z, k, co].
+ */
+const CONV_DW_STRUCT = `struct C {
+  h: u32, w: u32, ci: u32, ho: u32, wo: u32, co: u32, kh: u32, kw: u32,
+  sh: u32, sw: u32, dh: u32, dw: u32, pt: u32, pl: u32, kk: u32, m: u32, chunk: u32 }`;
+export const CONV_DW_WGSL = `
+${CONV_DW_STRUCT}
+@group(0) @binding(0) var<storage, read_write> part: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<uniform> c: C;
+var<workgroup> As: array<array<f32, 32>, 32>;
+var<workgroup> Bs: array<array<f32, 32>, 32>;
+fn im2col(m: u32, k: u32) -> f32 {
+  if (m >= c.m || k > c.kk) { return 0.0; }
+  if (k == c.kk) { return 1.0; }
+  let hw = c.ho * c.wo;
+  let b = m / hw;
+  let r = m % hw;
+  let oh = r / c.wo;
+  let ow = r % c.wo;
+  let kwci = c.kw * c.ci;
+  let fh = k / kwci;
+  let rem = k % kwci;
+  let fw = rem / c.ci;
+  let ci = rem % c.ci;
+  let ih = i32(oh * c.sh + fh * c.dh) - i32(c.pt);
+  let iw = i32(ow * c.sw + fw * c.dw) - i32(c.pl);
+  if (ih < 0 || iw < 0 || ih >= i32(c.h) || iw >= i32(c.w)) { return 0.0; }
+  return x[((b * c.h + u32(ih)) * c.w + u32(iw)) * c.ci + ci];
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let k0 = wg.x * 32u;
+  let c0 = wg.y * 32u;
+  let mStart = wg.z * c.chunk;
+  let mEnd = min(mStart + c.chunk, c.m);
+  let tk = (li / 16u) * 2u;
+  let tc = (li % 16u) * 2u;
+  var a00 = 0.0; var a01 = 0.0; var a10 = 0.0; var a11 = 0.0;
+  for (var m0 = mStart; m0 < mEnd; m0 += 32u) {
+    for (var j = 0u; j < 4u; j++) {
+      let idx = li + j * ${WG}u;
+      let mm = idx / 32u;
+      let col = idx % 32u;
+      let m = m0 + mm;
+      As[mm][col] = select(0.0, im2col(m, k0 + col), m < mEnd);
+      var d = 0.0;
+      if (m < mEnd && c0 + col < c.co) { d = dy[m * c.co + c0 + col]; }
+      Bs[mm][col] = d;
+    }
+    workgroupBarrier();
+    for (var mm = 0u; mm < 32u; mm++) {
+      let p0 = As[mm][tk];
+      let p1 = As[mm][tk + 1u];
+      let q0 = Bs[mm][tc];
+      let q1 = Bs[mm][tc + 1u];
+      a00 += p0 * q0; a01 += p0 * q1; a10 += p1 * q0; a11 += p1 * q1;
+    }
+    workgroupBarrier();
+  }
+  let rows = c.kk + 1u;
+  let base = wg.z * rows * c.co;
+  let k = k0 + tk;
+  let o = c0 + tc;
+  if (k < rows && o < c.co) { part[base + k * c.co + o] = a00; }
+  if (k < rows && o + 1u < c.co) { part[base + k * c.co + o + 1u] = a01; }
+  if (k + 1u < rows && o < c.co) { part[base + (k + 1u) * c.co + o] = a10; }
+  if (k + 1u < rows && o + 1u < c.co) { part[base + (k + 1u) * c.co + o + 1u] = a11; }
+}`;
+
+export const CONV_DW_REDUCE_WGSL = `
+struct R { kk: u32, co: u32, splits: u32 }
+@group(0) @binding(0) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(1) var<storage, read_write> db: array<f32>;
+@group(0) @binding(2) var<storage, read> part: array<f32>;
+@group(0) @binding(3) var<uniform> r: R;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  let size = (r.kk + 1u) * r.co;
+  if (i >= size) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < r.splits; z++) { s += part[z * size + i]; }
+  if (i < r.kk * r.co) { dw[i] = s; } else { db[i - r.kk * r.co] = s; }
+}`;
