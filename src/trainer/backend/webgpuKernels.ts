@@ -1,6 +1,7 @@
 /**
  * The fused kernels on 'webgpu': the same kernel names and contracts as the native CPU kernels
- * (nativeKernels.ts), in WGSL, so layers.ts and adam.ts take their fused paths on the GPU too.
+ * (nativeKernels.ts), in WGSL (webgpuShaders.ts), so layers.ts, adam.ts and ema.ts take their fused
+ * paths on the GPU too.
  * On a GPU a training step is bound by how many shaders it dispatches (each costs the CPU tens
  * to hundreds of microseconds in tfjs and Dawn), and by tfjs's filter gradient shader, which
  * gives each output element a serial loop over the whole batch:
