@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "lsa.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -560,6 +562,75 @@ void adam(napi_env env, napi_callback_info info) {
   }
 }
 
+// ---- linear sum assignment: augmenting row reduction (lsa.cc) -----------------------------------
+
+template <typename T>
+T* typed(napi_env env, napi_value v, napi_typedarray_type want, const char* typeName, size_t need, const char* what) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok || type != want) {
+    throw JsError(std::string(what) + ": expected a " + typeName);
+  }
+  if (length < need) throw JsError(std::string(what) + ": expected " + std::to_string(need) + " entries, got " + std::to_string(length));
+  return static_cast<T*>(data);
+}
+
+// (c, v, x, y, built, candCol, candC, theta, seeded, selVal, selCol, free, dims [n, k, nFree,
+// lastBuilt], budget, eps, out [newFree, bids, rebuilt, lastBuilt]): the solver's arrays in place.
+void lsaRowReduction(napi_env env, napi_callback_info info) {
+  auto a = args<16>(env, info);
+  const std::vector<int64_t> dims = ints(env, a[12], 4, "lsaRowReduction dims");
+  const int64_t n = dims[0], k = dims[1], nFree = dims[2], lastBuilt = dims[3];
+  if (n < 2 || k < 2 || k > n || nFree < 0 || nFree > n || lastBuilt < -1 || lastBuilt >= n) {
+    throw JsError("lsaRowReduction: need 2 <= k <= n, 0 <= nFree <= n and -1 <= lastBuilt < n");
+  }
+  const size_t un = size_t(n), uk = size_t(k);
+  lsa::Arrays s{
+      typed<const double>(env, a[0], napi_float64_array, "Float64Array", un * un, "lsaRowReduction c"),
+      typed<double>(env, a[1], napi_float64_array, "Float64Array", un, "lsaRowReduction v"),
+      typed<int32_t>(env, a[2], napi_int32_array, "Int32Array", un, "lsaRowReduction x"),
+      typed<int32_t>(env, a[3], napi_int32_array, "Int32Array", un, "lsaRowReduction y"),
+      typed<uint8_t>(env, a[4], napi_uint8_array, "Uint8Array", un, "lsaRowReduction built"),
+      typed<int32_t>(env, a[5], napi_int32_array, "Int32Array", un * uk, "lsaRowReduction candCol"),
+      typed<double>(env, a[6], napi_float64_array, "Float64Array", un * uk, "lsaRowReduction candC"),
+      typed<double>(env, a[7], napi_float64_array, "Float64Array", un, "lsaRowReduction theta"),
+      typed<uint8_t>(env, a[8], napi_uint8_array, "Uint8Array", un, "lsaRowReduction seeded"),
+      typed<double>(env, a[9], napi_float64_array, "Float64Array", uk, "lsaRowReduction selVal"),
+      typed<int32_t>(env, a[10], napi_int32_array, "Int32Array", uk, "lsaRowReduction selCol"),
+      typed<int32_t>(env, a[11], napi_int32_array, "Int32Array", un, "lsaRowReduction free"),
+      int32_t(n),
+      int32_t(k),
+      int32_t(lastBuilt),
+  };
+  const double budget = num(env, a[13], "lsaRowReduction budget");
+  const double eps = num(env, a[14], "lsaRowReduction eps");
+  double* out = typed<double>(env, a[15], napi_float64_array, "Float64Array", 4, "lsaRowReduction out");
+  const lsa::Result r = lsa::rowReduction(s, int32_t(nFree), budget, eps);
+  out[0] = r.newFree;
+  out[1] = r.bids;
+  out[2] = r.rebuilt;
+  out[3] = s.lastBuilt;
+}
+
+// (c, n, v, argMin) -> max |c|, or NaN when an entry is not finite.
+napi_value lsaReduceJs(napi_env env, napi_callback_info info) {
+  napi_value result = nullptr;
+  guarded(env, [&] {
+    auto a = args<4>(env, info);
+    const double nd = num(env, a[1], "lsaReduce n");
+    if (!(nd >= 1 && nd <= 1e6) || nd != double(int64_t(nd))) throw JsError("lsaReduce: n must be an integer in [1, 1e6]");
+    const size_t n = size_t(nd);
+    const double* c = typed<const double>(env, a[0], napi_float64_array, "Float64Array", n * n, "lsaReduce c");
+    double* v = typed<double>(env, a[2], napi_float64_array, "Float64Array", n, "lsaReduce v");
+    int32_t* argMin = typed<int32_t>(env, a[3], napi_int32_array, "Int32Array", n, "lsaReduce argMin");
+    napi_create_double(env, lsa::reduce(c, int32_t(n), v, argMin), &result);
+  });
+  return result;
+}
+
 // ---- module -------------------------------------------------------------------------------------
 
 napi_value info(napi_env env, napi_callback_info) {
@@ -585,6 +656,7 @@ ENTRY(groupNormSiluGrad)
 ENTRY(splitLast)
 ENTRY(concatLast)
 ENTRY(adam)
+ENTRY(lsaRowReduction)
 
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
@@ -596,6 +668,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"splitLast", nullptr, splitLastJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"concatLast", nullptr, concatLastJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, adamJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lsaReduce", nullptr, lsaReduceJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lsaRowReduction", nullptr, lsaRowReductionJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

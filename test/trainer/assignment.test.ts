@@ -14,6 +14,7 @@ import {
   pairwiseCost,
   type CostKind,
 } from '../../src/trainer/assignment';
+import { loadNativeKernels } from '../../src/trainer/backend/nativeAddon';
 import { Rng } from '../../src/trainer/rng';
 import { smoothImages } from '../../bench/bench-assign-data';
 
@@ -377,9 +378,12 @@ const FORCED: LsaOptions[] = [
   { epsScaling: [1, 2, 2], rowReductionPasses: 0 },
   { fullTransfer: false },
   { candidates: 2, fullTransfer: true, rowReductionBudget: [0, 2] },
+  // The JS reductions where the native addon would otherwise run them (CI builds it).
+  { native: false },
+  { candidates: 2, native: false, epsScaling: [4, 8, 3] },
 ];
 
-test('lsa: forced short lists, list growth, epsilon scaling, no row reduction and either transfer keep brute-force optimality (7 x 4,000 matrices)', () => {
+test('lsa: forced short lists, list growth, epsilon scaling, no row reduction, either transfer and the JS passes keep brute-force optimality (9 x 4,000 matrices)', () => {
   const rng = new Rng(1618);
   for (const kind of SMALL_KINDS) {
     for (let rep = 0; rep < 200; rep++) {
@@ -551,6 +555,26 @@ test('lsa: matches scipy.optimize.linear_sum_assignment at n = 50 and 200', (t) 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('lsa: the native reductions give the JS ones\' assignment, tie for tie (image-like, low-rank, ties, n = 2..300)', { skip: loadNativeKernels().ok ? false : 'native addon not built' }, () => {
+  const rng = new Rng(2718);
+  const kinds: SmallKind[] = ['image-like', 'low-rank', 'int-ties', 'uniform', 'two-values'];
+  for (let rep = 0; rep < 60; rep++) {
+    const n = 2 + ((rep * 37) % 299);
+    const cse = makeMatrix(rng, kinds[rep % kinds.length], n);
+    // The same list length on both sides: the default differs (native bids are cheaper).
+    for (const opt of [{ candidates: 6 }, { candidates: 8 }, { candidates: 2, epsScaling: [4, 8, 3] as [number, number, number] }]) {
+      const js = linearSumAssignmentWith(cse.cost, n, { ...opt, native: false });
+      const native = linearSumAssignmentWith(cse.cost, n, opt);
+      // The same arithmetic in the same order (no fast-math in lsa.cc): the same permutation.
+      assert.deepEqual([...native], [...js], `${cse.name} n=${n} ${JSON.stringify(opt)}`);
+    }
+  }
+  const native = loadNativeKernels();
+  assert.ok(native.ok);
+  assert.ok(Number.isNaN(native.kernels.lsaReduce(Float64Array.of(1, 2, NaN, 4), 2, new Float64Array(2), new Int32Array(2))));
+  assert.throws(() => native.kernels.lsaReduce(new Float64Array(3), 2, new Float64Array(2), new Int32Array(2)), /lsaReduce c: expected 4 entries, got 3/);
 });
 
 test('lsa: rejects NaN, infinities and a wrong length with a RangeError naming the place', () => {

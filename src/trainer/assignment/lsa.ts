@@ -19,6 +19,8 @@
  * row is read again.
  */
 
+import { loadNativeKernels, type NativeKernels } from '../backend/nativeAddon';
+
 /** Throws a RangeError naming the first problem: a bad n or a wrong length. */
 function checkSize(cost: Float64Array, n: number): void {
   if (!Number.isInteger(n) || n < 0) {
@@ -101,6 +103,28 @@ export interface LsaOptions {
   epsScaling?: [number, number, number] | false;
   /** Reduction transfer reads rows in full instead of listing them (default: n <= 512). */
   fullTransfer?: boolean;
+  /** Run the augmenting row reduction in the native addon when it is built (default true). */
+  native?: boolean;
+}
+
+/** The addon's reductions (native/src/lsa.cc). */
+type NativeLsa = Pick<NativeKernels, 'lsaReduce' | 'lsaRowReduction'>;
+let nativeLsa: NativeLsa | null | undefined;
+
+/** The addon's reductions, or null where it is not built or is disabled (IMMISCIBLE_NATIVE=0). */
+function nativeLsaKernels(): NativeLsa | null {
+  if (nativeLsa === undefined) {
+    const load = loadNativeKernels();
+    nativeLsa = load.ok && typeof load.kernels.lsaRowReduction === 'function' && typeof load.kernels.lsaReduce === 'function' ? load.kernels : null;
+  }
+  return nativeLsa;
+}
+
+/** reduce() in the addon when there is one; the JS one names a non-finite entry. */
+function reduceWith(native: NativeLsa | null, c: Float64Array, n: number, v: Float64Array, argMin: Int32Array): number {
+  if (!native) return reduce(c, n, v, argMin);
+  const maxAbs = native.lsaReduce(c, n, v, argMin);
+  return Number.isNaN(maxAbs) ? reduce(c, n, v, argMin) : maxAbs;
 }
 
 /** The last solver, kept for the next call of the same size (see Solver.acquire). */
@@ -151,6 +175,10 @@ class Solver {
   /** Entries read by listed scans and by full row reads since the lists last grew. */
   listedWork = 0;
   fullWork = 0;
+  /** The addon's passes for this call, or null for the JS ones. */
+  native: NativeLsa | null = null;
+  private readonly nativeDims = new Int32Array(4);
+  private readonly nativeOut = new Float64Array(4);
 
   constructor(n: number, k: number) {
     this.n = n;
@@ -381,6 +409,20 @@ class Solver {
    * bidder ends up to eps from tight (the caller frees such rows before the exact phases).
    */
   rowReduction(free: Int32Array, nFree: number, budget: number, eps = 0): number {
+    if (this.native) {
+      // The same pass in C++ on these arrays (2-3x faster: the bids are short, branchy loops).
+      const dims = this.nativeDims;
+      const out = this.nativeOut;
+      dims[0] = this.n;
+      dims[1] = this.k;
+      dims[2] = nFree;
+      dims[3] = this.lastBuilt;
+      this.native.lsaRowReduction(this.c, this.v, this.x, this.y, this.built, this.candCol, this.candC, this.theta, this.seeded, this.selVal, this.selCol, free, dims, budget, eps, out);
+      this.lastBuilt = out[3];
+      this.listedWork += out[1] * this.k;
+      this.fullWork += out[2] * this.n;
+      return out[0];
+    }
     // The lists do not change size inside a pass (only resize() does), so hoist them.
     const { theta, v, x, y, built, candCol, candC, k, n } = this;
     let current = 0;
@@ -700,10 +742,11 @@ const EMPTY = new Float64Array(0);
 const DEFAULT_EPS_SCALING: [number, number, number] = [4, 8, 5];
 
 /** Initial list length: image-vs-noise costs need few columns per row (the lists then grow only
- * where full row reads dominate, as for 2-D costs); at n <= 128 shorter lists make the many bids
- * of the row reduction cheaper than the extra row reads they cause. */
-function defaultCandidates(n: number): number {
-  return n >= 2048 ? 16 : n > 128 ? 8 : 6;
+ * where full row reads dominate, as for 2-D costs); at n <= 128 in JS shorter lists make the many
+ * bids of the row reduction cheaper than the extra row reads they cause (in the native pass bids
+ * are cheap, and 8 measured 4-6% faster than 6 there). */
+function defaultCandidates(n: number, native: boolean): number {
+  return n >= 2048 ? 16 : n > 128 || native ? 8 : 6;
 }
 
 /**
@@ -713,13 +756,14 @@ function defaultCandidates(n: number): number {
 export function linearSumAssignmentWith(cost: Float64Array, n: number, options: LsaOptions = {}): Int32Array {
   checkSize(cost, n);
   if (n === 0) return new Int32Array(0);
-  const candidates = options.candidates ?? defaultCandidates(n);
+  const native = options.native === false ? null : nativeLsaKernels();
+  const candidates = options.candidates ?? defaultCandidates(n, native !== null);
   if (!Number.isInteger(candidates) || candidates < 2) {
     throw new RangeError(`linearSumAssignment: candidates must be an integer >= 2, got ${candidates}`);
   }
   const s = Solver.acquire(n, Math.min(n, candidates));
   const { v, argMin } = s;
-  const maxAbs = reduce(cost, n, v, argMin);
+  const maxAbs = reduceWith(native, cost, n, v, argMin);
   if (n === 1) return new Int32Array(1);
 
   // Path lengths and potentials are sums of up to ~2n reduced costs; near Number.MAX_VALUE they
@@ -731,9 +775,11 @@ export function linearSumAssignmentWith(cost: Float64Array, n: number, options: 
     const scale = 2 ** -Math.ceil(Math.log2(maxAbs / limit));
     c = new Float64Array(cost.length);
     for (let t = 0; t < c.length; t++) c[t] = cost[t] * scale;
-    reduce(c, n, v, argMin);
+    reduceWith(native, c, n, v, argMin);
   }
   s.c = c;
+  // The native pass needs k >= 2 (always) and n >= 2 (n = 1 returned above).
+  s.native = native;
   try {
     return solveReduced(s, n, options);
   } finally {

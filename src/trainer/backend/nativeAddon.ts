@@ -29,6 +29,27 @@ export interface NativeKernels {
   splitLast(x: Float32Array, outs: Float32Array[], sizes: Int32Array, outer: number): void;
   concatLast(ins: Float32Array[], y: Float32Array, sizes: Int32Array, outer: number): void;
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, scale: Float32Array, p2: Float32Array, m2: Float32Array, v2: Float32Array, hyper: Float32Array, n: number): void;
+  /** The assignment solver's row and column reduction; max |c|, or NaN for a non-finite entry. */
+  lsaReduce(c: Float64Array, n: number, v: Float64Array, argMin: Int32Array): number;
+  /** One pass of the assignment solver's augmenting row reduction (src/trainer/assignment/lsa.ts). */
+  lsaRowReduction(
+    c: Float64Array,
+    v: Float64Array,
+    x: Int32Array,
+    y: Int32Array,
+    built: Uint8Array,
+    candCol: Int32Array,
+    candC: Float64Array,
+    theta: Float64Array,
+    seeded: Uint8Array,
+    selVal: Float64Array,
+    selCol: Int32Array,
+    free: Int32Array,
+    dims: Int32Array,
+    budget: number,
+    eps: number,
+    out: Float64Array,
+  ): void;
   info(): string;
 }
 
