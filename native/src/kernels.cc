@@ -631,6 +631,29 @@ napi_value lsaReduceJs(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// (c, n, v, argMin, matches, x, y, free) -> the number of free rows.
+napi_value lsaColumnReductionJs(napi_env env, napi_callback_info info) {
+  napi_value result = nullptr;
+  guarded(env, [&] {
+    auto a = args<8>(env, info);
+    const double nd = num(env, a[1], "lsaColumnReduction n");
+    if (!(nd >= 1 && nd <= 1e6) || nd != double(int64_t(nd))) throw JsError("lsaColumnReduction: n must be an integer in [1, 1e6]");
+    const size_t n = size_t(nd);
+    const double* c = typed<const double>(env, a[0], napi_float64_array, "Float64Array", n * n, "lsaColumnReduction c");
+    double* v = typed<double>(env, a[2], napi_float64_array, "Float64Array", n, "lsaColumnReduction v");
+    const int32_t* argMin = typed<int32_t>(env, a[3], napi_int32_array, "Int32Array", n, "lsaColumnReduction argMin");
+    int32_t* matches = typed<int32_t>(env, a[4], napi_int32_array, "Int32Array", n, "lsaColumnReduction matches");
+    int32_t* x = typed<int32_t>(env, a[5], napi_int32_array, "Int32Array", n, "lsaColumnReduction x");
+    int32_t* y = typed<int32_t>(env, a[6], napi_int32_array, "Int32Array", n, "lsaColumnReduction y");
+    int32_t* fr = typed<int32_t>(env, a[7], napi_int32_array, "Int32Array", n, "lsaColumnReduction free");
+    for (size_t j = 0; j < n; j++) {
+      if (argMin[j] < 0 || size_t(argMin[j]) >= n) throw JsError("lsaColumnReduction: argMin out of range");
+    }
+    napi_create_int32(env, lsa::columnReductionTransfer(c, int32_t(n), v, argMin, matches, x, y, fr), &result);
+  });
+  return result;
+}
+
 // ---- module -------------------------------------------------------------------------------------
 
 napi_value info(napi_env env, napi_callback_info) {
@@ -668,6 +691,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"splitLast", nullptr, splitLastJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"concatLast", nullptr, concatLastJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, adamJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lsaColumnReduction", nullptr, lsaColumnReductionJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lsaReduce", nullptr, lsaReduceJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"lsaRowReduction", nullptr, lsaRowReductionJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, info, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -162,6 +162,33 @@ Result rowReduction(Arrays& s, int32_t nFree, double budget, double eps) {
   return {newFree, bids, rebuilt};
 }
 
+int32_t columnReductionTransfer(const double* c, int32_t n, double* v, const int32_t* argMin, int32_t* matches, int32_t* x, int32_t* y, int32_t* free) {
+  for (int32_t j = n - 1; j >= 0; j--) {
+    const int32_t i = argMin[j];
+    if (matches[i]++ == 0) {
+      x[i] = j;
+      y[j] = i;
+    }
+  }
+  int32_t nFree = 0;
+  for (int32_t i = 0; i < n; i++) {
+    if (matches[i] == 0) {
+      free[nFree++] = i;
+    } else if (matches[i] == 1) {
+      const double* row = c + int64_t(i) * n;
+      const int32_t j1 = x[i];
+      double mu = kInf;
+      for (int32_t j = 0; j < n; j++) {
+        const double h = row[j] - v[j];
+        if (h < mu && j != j1) mu = h;
+      }
+      const double own = row[j1] - v[j1];
+      if (mu > own) v[j1] -= mu - own;
+    }
+  }
+  return nFree;
+}
+
 double reduce(const double* c, int32_t n, double* v, int32_t* argMin) {
   double maxAbs = 0;
   for (int32_t j = 0; j < n; j++) v[j] = kInf;

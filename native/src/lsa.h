@@ -34,6 +34,12 @@ struct Result {
 
 Result rowReduction(Arrays& s, int32_t nFree, double budget, double eps);
 
+// Column reduction (each column offers itself to its minimising row; a row keeps the first offer,
+// columns taken in reverse) and the reduction transfer of the rows given exactly one column, by
+// full row reads (lsa.ts solveReduced with fullTransfer). Returns the number of free rows, listed
+// in `free` in row order.
+int32_t columnReductionTransfer(const double* c, int32_t n, double* v, const int32_t* argMin, int32_t* matches, int32_t* x, int32_t* y, int32_t* free);
+
 // Row then column reduction (lsa.ts `reduce`): v[j] = min_i (c[i][j] - min_j' c[i][j']), argMin[j]
 // its first row; returns max |c|, or NaN if an entry is not finite (the caller then names it).
 double reduce(const double* c, int32_t n, double* v, int32_t* argMin);

@@ -31,6 +31,8 @@ export interface NativeKernels {
   adam(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, scale: Float32Array, p2: Float32Array, m2: Float32Array, v2: Float32Array, hyper: Float32Array, n: number): void;
   /** The assignment solver's row and column reduction; max |c|, or NaN for a non-finite entry. */
   lsaReduce(c: Float64Array, n: number, v: Float64Array, argMin: Int32Array): number;
+  /** The solver's column reduction and full-row reduction transfer; the number of free rows. */
+  lsaColumnReduction(c: Float64Array, n: number, v: Float64Array, argMin: Int32Array, matches: Int32Array, x: Int32Array, y: Int32Array, free: Int32Array): number;
   /** One pass of the assignment solver's augmenting row reduction (src/trainer/assignment/lsa.ts). */
   lsaRowReduction(
     c: Float64Array,
