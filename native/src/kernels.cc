@@ -615,14 +615,19 @@ void lsaRowReduction(napi_env env, napi_callback_info info) {
   out[3] = s.lastBuilt;
 }
 
+// The n of an n x n cost matrix, checked.
+size_t matrixSize(napi_env env, napi_value v, const char* fn) {
+  const double n = num(env, v, fn);
+  if (!(n >= 1 && n <= 1e6) || n != double(int64_t(n))) throw JsError(std::string(fn) + ": n must be an integer in [1, 1e6]");
+  return size_t(n);
+}
+
 // (c, n, v, argMin) -> max |c|, or NaN when an entry is not finite.
 napi_value lsaReduceJs(napi_env env, napi_callback_info info) {
   napi_value result = nullptr;
   guarded(env, [&] {
     auto a = args<4>(env, info);
-    const double nd = num(env, a[1], "lsaReduce n");
-    if (!(nd >= 1 && nd <= 1e6) || nd != double(int64_t(nd))) throw JsError("lsaReduce: n must be an integer in [1, 1e6]");
-    const size_t n = size_t(nd);
+    const size_t n = matrixSize(env, a[1], "lsaReduce");
     const double* c = typed<const double>(env, a[0], napi_float64_array, "Float64Array", n * n, "lsaReduce c");
     double* v = typed<double>(env, a[2], napi_float64_array, "Float64Array", n, "lsaReduce v");
     int32_t* argMin = typed<int32_t>(env, a[3], napi_int32_array, "Int32Array", n, "lsaReduce argMin");
@@ -636,9 +641,7 @@ napi_value lsaColumnReductionJs(napi_env env, napi_callback_info info) {
   napi_value result = nullptr;
   guarded(env, [&] {
     auto a = args<8>(env, info);
-    const double nd = num(env, a[1], "lsaColumnReduction n");
-    if (!(nd >= 1 && nd <= 1e6) || nd != double(int64_t(nd))) throw JsError("lsaColumnReduction: n must be an integer in [1, 1e6]");
-    const size_t n = size_t(nd);
+    const size_t n = matrixSize(env, a[1], "lsaColumnReduction");
     const double* c = typed<const double>(env, a[0], napi_float64_array, "Float64Array", n * n, "lsaColumnReduction c");
     double* v = typed<double>(env, a[2], napi_float64_array, "Float64Array", n, "lsaColumnReduction v");
     const int32_t* argMin = typed<int32_t>(env, a[3], napi_int32_array, "Int32Array", n, "lsaColumnReduction argMin");

@@ -8,25 +8,9 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-double selStart(Arrays& s, int64_t base) {
-  const int32_t k = s.k;
-  for (int32_t j = 0; j < k; j++) {
-    const double t = s.c[base + j] - s.v[j];
-    int32_t p = j;
-    while (p > 0 && s.selVal[p - 1] > t) {
-      s.selVal[p] = s.selVal[p - 1];
-      s.selCol[p] = s.selCol[p - 1];
-      p--;
-    }
-    s.selVal[p] = t;
-    s.selCol[p] = j;
-  }
-  return s.selVal[k - 1];
-}
-
-double selInsert(Arrays& s, double t, int32_t j) {
-  const int32_t last = s.k - 1;
-  int32_t p = last;
+// Puts column j with reduced cost t into the sorted selection, moving up from slot p (the
+// selection's free slot, or its largest entry, which t replaces).
+void place(Arrays& s, int32_t p, double t, int32_t j) {
   while (p > 0 && s.selVal[p - 1] > t) {
     s.selVal[p] = s.selVal[p - 1];
     s.selCol[p] = s.selCol[p - 1];
@@ -34,7 +18,16 @@ double selInsert(Arrays& s, double t, int32_t j) {
   }
   s.selVal[p] = t;
   s.selCol[p] = j;
-  return s.selVal[last];
+}
+
+double selStart(Arrays& s, int64_t base) {
+  for (int32_t j = 0; j < s.k; j++) place(s, j, s.c[base + j] - s.v[j], j);
+  return s.selVal[s.k - 1];
+}
+
+double selInsert(Arrays& s, double t, int32_t j) {
+  place(s, s.k - 1, t, j);
+  return s.selVal[s.k - 1];
 }
 
 void selEnd(Arrays& s, int32_t i, int64_t base) {
@@ -67,15 +60,7 @@ void buildRow(Arrays& s, int32_t i) {
     for (int32_t q = 0; q < k; q++) {
       const int32_t j = s.candCol[sb + q];
       s.seeded[j] = 1;
-      const double t = row[j] - v[j];
-      int32_t p = q;
-      while (p > 0 && s.selVal[p - 1] > t) {
-        s.selVal[p] = s.selVal[p - 1];
-        s.selCol[p] = s.selCol[p - 1];
-        p--;
-      }
-      s.selVal[p] = t;
-      s.selCol[p] = j;
+      place(s, q, row[j] - v[j], j);
     }
     double top = s.selVal[k - 1];
     for (int32_t j = 0; j < n; j++) {

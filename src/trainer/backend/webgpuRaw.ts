@@ -56,7 +56,7 @@ interface Backend {
   querySetCount: number;
 }
 
-const USAGE = { COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const USAGE = { COPY_DST: 0x8, UNIFORM: 0x40 } as const;
 
 const REQUIRED_METHODS = ['makeTensorInfo', 'uploadToGPU', 'disposeData', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue', 'getQueryTime'] as const;
 const REQUIRED_FIELDS = ['device', 'queue', 'bufferManager', 'tensorMap', 'commandQueueOwnedIds', 'uniformPendingDisposal', 'dispatchCountInPass'] as const;

@@ -46,28 +46,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (i < h.n) { e2[i] = h.decay * e[i] + h.rest * p[i]; }
 }`;
 
-/** Sum of squares of `k` tensors into one number, by one workgroup (gradients are small). */
-export function sumSquaresWgsl(k: number): string {
-  const decls = Array.from({ length: k }, (_, i) => `@group(0) @binding(${i + 1}) var<storage, read> x${i}: array<f32>;`).join('\n');
-  const loops = Array.from({ length: k }, (_, i) => `  for (var j = li; j < arrayLength(&x${i}); j += ${WG}u) { let a = x${i}[j]; s += a * a; }`).join('\n');
-  return `
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-${decls}
-var<workgroup> red: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) li: u32) {
-  var s = 0.0;
-${loops}
-  red[li] = s;
-  workgroupBarrier();
-  for (var w = ${WG / 2}u; w > 0u; w = w / 2u) {
-    if (li < w) { red[li] += red[li + w]; }
-    workgroupBarrier();
-  }
-  if (li == 0u) { out[0] = red[0]; }
-}`;
-}
-
 /** A workgroup-wide sum of `v` (all invocations get it). */
 const REDUCE = `
 var<workgroup> red: array<f32, ${WG}>;
@@ -81,6 +59,24 @@ fn wgSum(li: u32, v: f32) -> f32 {
   }
   return red[0];
 }`;
+
+
+/** Sum of squares of `k` tensors into one number, by one workgroup (gradients are small). */
+export function sumSquaresWgsl(k: number): string {
+  const decls = Array.from({ length: k }, (_, i) => `@group(0) @binding(${i + 1}) var<storage, read> x${i}: array<f32>;`).join('\n');
+  const loops = Array.from({ length: k }, (_, i) => `  for (var j = li; j < arrayLength(&x${i}); j += ${WG}u) { let a = x${i}[j]; s += a * a; }`).join('\n');
+  return `
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+${decls}
+${REDUCE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) li: u32) {
+  var s = 0.0;
+${loops}
+  let total = wgSum(li, s);
+  if (li == 0u) { out[0] = total; }
+}`;
+}
 
 /**
  * GroupNorm (+ SiLU) shape block. One workgroup per (sample, group); invocation t < lanes walks
