@@ -7,6 +7,10 @@
  * Options: --batch 64[,128...] --steps 20 --warmup 10 --model standard32|demo --python <exe>
  * --allow-software --no-torch --profile (one step's GPU time per kernel, from timestamp queries)
  * --kernels fused,stock (our WGSL kernels, tfjs's own, or both in turn; default fused)
+ * --bind-cache on,off (bind groups reused across steps or created anew, or both in turn; default on)
+ * --null-device (Dawn's null device: every command is recorded and validated, none runs, so the
+ * times are the CPU's cost of recording a step, the part that bounds a step on a fast GPU; it
+ * needs no GPU, and the times of --profile read nothing there, only its counts)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs with TF.js flags, e.g.
  * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60). Ends with one JSON line.
  */
@@ -16,6 +20,7 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/trainer/backend/select';
 import { adapterLabel, findIcdFiles, findVulkanLoader, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
+import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backend/webgpuBindGroups';
 import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
 import * as tf from '@tensorflow/tfjs';
 import { formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
@@ -140,6 +145,9 @@ function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: nu
 interface WebgpuResult {
   batch: number;
   kernels: string;
+  bindCache: 'on' | 'off';
+  /** Over the warm-up and timed steps of this row. */
+  bindGroups: BindGroupCacheStats | null;
   flags: Record<string, number | boolean>;
   imagesPerSec: number;
   msPerStep: number;
@@ -169,8 +177,12 @@ async function main(): Promise<void> {
       profile: { type: 'boolean', default: false },
       variants: { type: 'string', default: '' },
       kernels: { type: 'string', default: 'fused' },
+      'bind-cache': { type: 'string', default: 'on' },
+      'null-device': { type: 'boolean', default: false },
     },
   });
+  const nullDevice = values['null-device'] === true;
+  if (nullDevice) process.env.IMMISCIBLE_DAWN_FLAGS = [process.env.IMMISCIBLE_DAWN_FLAGS, 'backend=null'].filter(Boolean).join(',');
   const spec = MODELS[values.model ?? ''];
   if (!spec) throw new Error(`unknown model ${values.model}; known: ${Object.keys(MODELS).join(', ')}`);
   const batches = (values.batch ?? '64').split(',').map(Number);
@@ -180,6 +192,8 @@ async function main(): Promise<void> {
   const variants = (values.variants ?? '').split(';').map((v) => v.trim()).filter(Boolean).map(parseFlags);
   const kernelSets = (values.kernels ?? 'fused').split(',').map((k) => k.trim());
   for (const k of kernelSets) if (k !== 'fused' && k !== 'stock') throw new Error(`--kernels: fused or stock, got '${k}'`);
+  const cacheSets = (values['bind-cache'] ?? 'on').split(',').map((k) => k.trim());
+  for (const c of cacheSets) if (c !== 'on' && c !== 'off') throw new Error(`--bind-cache: on or off, got '${c}'`);
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
   console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
 
@@ -200,7 +214,8 @@ async function main(): Promise<void> {
   } else {
     adapter = probe.adapter;
     console.log(`WebGPU adapter: ${adapterLabel(adapter)}`);
-    if (adapter.software && !values['allow-software']) webgpuSkipped = 'no hardware WebGPU adapter (only a software one; --allow-software runs on it as a smoke test)';
+    if (nullDevice) console.log("Dawn's null device: commands are recorded and validated but none runs; the times below are the CPU's cost of recording a step");
+    if (adapter.software && !values['allow-software'] && !nullDevice) webgpuSkipped = 'no hardware WebGPU adapter (only a software one; --allow-software runs on it as a smoke test)';
   }
   if (webgpuSkipped) {
     console.log(`webgpu: skipped: ${webgpuSkipped}`);
@@ -208,20 +223,30 @@ async function main(): Promise<void> {
     device = (await selectBackend('webgpu')).device;
     console.log(`webgpu device: ${device}`);
     const defaults = Object.fromEntries(Object.keys(Object.assign({}, ...variants) as object).map((k) => [k, tf.env().get(k) as number | boolean]));
+    const cache = bindGroupCacheOf((tf.backend() as unknown as { device: object }).device);
     for (const kernels of kernelSets) {
       if (kernels === 'stock') unregisterWebgpuKernels();
       else if (!registerWebgpuKernels().ok) throw new Error('--kernels fused: our WGSL kernels could not be registered');
-      for (const flags of [{}, ...variants]) {
-        tf.env().setFlags({ ...defaults, ...flags });
-        for (const batch of batches) {
-          const r = await timeWebgpu(spec, batch, warmup, steps);
-          const ms = median(r.ms);
-          const row = { batch, kernels, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
-          webgpu.push(row);
-          const label = Object.keys(flags).length ? ` [${Object.entries(flags).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
-          console.log(`webgpu ${kernels} kernels, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)`);
+      for (const bindCache of cacheSets as ('on' | 'off')[]) {
+        if (bindCache === 'on' && !cache) throw new Error('--bind-cache on: the bind group cache is not installed (IMMISCIBLE_WEBGPU_BIND_CACHE=0?)');
+        cache?.setEnabled(bindCache === 'on');
+        for (const flags of [{}, ...variants]) {
+          tf.env().setFlags({ ...defaults, ...flags });
+          for (const batch of batches) {
+            const before = cache?.stats() ?? null;
+            const r = await timeWebgpu(spec, batch, warmup, steps);
+            const after = cache?.stats() ?? null;
+            const bindGroups = before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses, uncached: after.uncached - before.uncached, dropped: after.dropped - before.dropped, clears: after.clears - before.clears, entries: after.entries } : null;
+            const ms = median(r.ms);
+            const row: WebgpuResult = { batch, kernels, bindCache, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
+            webgpu.push(row);
+            const label = Object.keys(flags).length ? ` [${Object.entries(flags).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
+            const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
+            console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}`);
+          }
         }
       }
+      cache?.setEnabled(true);
       tf.env().setFlags(defaults);
       if (values.profile) {
         const bench = unetBench(spec, batches[0]);
@@ -230,13 +255,13 @@ async function main(): Promise<void> {
         bench.dispose();
         profiles[kernels] = p;
         console.log(`${kernels} kernels, batch ${batches[0]}:`);
-        for (const line of formatGpuProfile(p)) console.log(line);
+        for (const line of formatGpuProfile(p, 16, !nullDevice)) console.log(line);
       }
     }
   }
 
   const torch: TorchResult[] = [];
-  let torchSkipped: string | null = values['no-torch'] ? '--no-torch' : null;
+  let torchSkipped: string | null = values['no-torch'] ? '--no-torch' : nullDevice ? '--null-device (no GPU work to compare)' : null;
   for (const batch of torchSkipped ? [] : batches) {
     const t = timeTorchCuda(spec, batch, warmup, steps, values.python);
     if (typeof t === 'string') {
@@ -252,15 +277,24 @@ async function main(): Promise<void> {
   if (torchSkipped) console.log(`pytorch: skipped: ${torchSkipped}`);
   const ratios: Record<string, number> = {};
   for (const t of torch) {
-    const best = Math.max(...webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && Object.keys(w.flags).length === 0).map((w) => w.imagesPerSec));
+    const best = Math.max(...webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && Object.keys(w.flags).length === 0).map((w) => w.imagesPerSec));
     if (Number.isFinite(best)) {
       ratios[t.batch] = best / t.imagesPerSec;
       console.log(`ratio webgpu (${kernelSets[0]} kernels) / pytorch at batch ${t.batch}: ${ratios[t.batch].toFixed(3)} (goal: at least 0.5)`);
     }
   }
+  // The anchor of the bind group cache: the same step with every bind group created anew, same run.
+  const bindCacheRatios: Record<string, number> = {};
+  for (const on of webgpu.filter((w) => w.bindCache === 'on' && Object.keys(w.flags).length === 0)) {
+    const off = webgpu.find((w) => w.bindCache === 'off' && w.batch === on.batch && w.kernels === on.kernels && Object.keys(w.flags).length === 0);
+    if (!off) continue;
+    bindCacheRatios[`${on.kernels} ${on.batch}`] = off.msPerStep / on.msPerStep;
+    console.log(`ratio ms/step bind groups made anew / reused, ${on.kernels} kernels, batch ${on.batch}: ${(off.msPerStep / on.msPerStep).toFixed(2)} (enqueue ${off.enqueueMsPerStep.toFixed(1)} / ${on.enqueueMsPerStep.toFixed(1)} ms)`);
+  }
   console.log(
     JSON.stringify({
       bench: 'gpu',
+      nullDevice,
       time: new Date().toISOString(),
       host: os.hostname(),
       model: values.model,
@@ -275,6 +309,7 @@ async function main(): Promise<void> {
       pytorch: torch,
       pytorchSkipped: torchSkipped,
       ratios,
+      bindCacheRatios,
       profiles,
     }),
   );

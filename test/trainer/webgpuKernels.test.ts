@@ -110,19 +110,35 @@ describe('WGSL kernels on webgpu', async () => {
     assert.throws(() => tf.engine().runKernel(SUM_SQUARES, Array.from({ length: 8 }, () => tf.ones([2])) as unknown as tf.NamedTensorMap), /1 to 7 inputs, got 8/);
   });
 
-  it('Adam with clipping: 5 steps give the weights and gradient norms of the composite update on cpu', { skip }, async () => {
+  it('Adam with clipping: 5 steps give the weights and gradient norms of the composite update on cpu, in place or not', { skip }, async () => {
     const shapes = [[3, 3, 4, 8], [8], [17], [5, 9], [2], [4, 4], [3], [6, 1], [11]];
     const run = async (backend: 'cpu' | 'webgpu') => {
       assert.ok(await tf.setBackend(backend));
-      const params = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.tensor(seeded(tf.util.sizeFromShape(s), 90 + i), s), true, `adam-${backend}-${i}`)]));
+      // Odd parameters keep sharing their data with the tensor they were made from (which is never
+      // disposed here), so the webgpu kernel must write them out of place; even ones own theirs.
+      const held: tf.Tensor[] = [];
+      const params = new Map(
+        shapes.map((s, i) => {
+          const init = (): tf.Tensor => tf.tensor(seeded(tf.util.sizeFromShape(s), 90 + i), s);
+          if (i % 2) held.push(init());
+          return [`p${i}`, i % 2 ? tf.variable(held[held.length - 1], true, `adam-${backend}-${i}`) : tf.tidy(() => tf.variable(init(), true, `adam-${backend}-${i}`))];
+        }),
+      );
       const state = newAdamState(params);
       const norms: number[] = [];
       for (let step = 0; step < 5; step++) {
+        const ids = [...params.values()].map((p) => p.dataId);
         const grads = new Map(shapes.map((s, i) => [`p${i}`, tf.mul(tf.tensor(seeded(tf.util.sizeFromShape(s), 100 + 7 * step + i), s), step + 1)]));
         const norm = adamStep(params, grads, state, 1e-2, 2);
         norms.push((await norm.data())[0]);
         tf.dispose([norm, ...grads.values()]);
+        if (backend === 'webgpu' && step === 0) {
+          const kept = [...params.values()].map((p, i) => p.dataId === ids[i]);
+          assert.deepEqual(kept, shapes.map((_, i) => i % 2 === 0), 'in place exactly where nothing else holds the data');
+        }
       }
+      for (const [k, t] of held.entries()) assert.deepEqual(await t.data(), seeded(t.size, 90 + 2 * k + 1), `the tensor p${2 * k + 1} was made from is untouched`);
+      tf.dispose(held);
       // The updates (final - initial): the initial weights would hide a wrong update.
       const final = await Promise.all([...params.values()].map(async (p, i) => (await p.data()).map((v, k) => v - seeded(p.size, 90 + i)[k])));
       tf.dispose([...params.values(), ...state.m.values(), ...state.v.values()]);
@@ -140,8 +156,12 @@ describe('WGSL kernels on webgpu', async () => {
       const params = new Map([[3, 3, 2], [7], [1]].map((s, i) => [`p${i}`, tf.variable(tf.tensor(seeded(tf.util.sizeFromShape(s), 120 + i), s), true, `ema-p-${backend}-${i}`)]));
       const ema = newEma(params);
       for (let n = 0; n < 4; n++) {
-        for (const p of params.values()) p.assign(tf.tidy(() => tf.add(p, tf.tensor(seeded(p.size, 130 + n), p.shape))));
+        const shared = [...ema.values()].map((e, k) => e.dataId === [...params.values()][k].dataId);
+        const ids = [...ema.values()].map((e) => e.dataId);
         updateEma(ema, params, emaDecay(n, 0.999));
+        // The average starts as the weights' clone: the first update must not write into the weights.
+        if (backend === 'webgpu') assert.deepEqual([...ema.values()].map((e, k) => e.dataId === ids[k]), shared.map((s) => !s), `update ${n}: in place once the average owns its data`);
+        for (const p of params.values()) p.assign(tf.tidy(() => tf.add(p, tf.tensor(seeded(p.size, 130 + n), p.shape))));
       }
       const out = await Promise.all([...ema.values()].map(async (e) => (await e.data()) as Float32Array));
       tf.dispose([...params.values(), ...ema.values()]);

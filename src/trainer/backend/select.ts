@@ -10,6 +10,7 @@ import { registerNativeKernels } from './nativeKernels';
 import { registerWasmConvGradients } from './wasmConvGrads';
 import { registerWasmIdentity } from './wasmIdentity';
 import { activateWebgpu } from './webgpu';
+import { cacheBindGroupsOf } from './webgpuBindGroups';
 import { registerWebgpuKernels } from './webgpuKernels';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -106,7 +107,9 @@ async function tryWebgpu(requested: boolean): Promise<Attempt> {
   const r = await activateWebgpu(requested);
   if (!r.ok) return r;
   const fused = registerWebgpuKernels();
-  return { ok: true, device: `${r.device}${fused.ok ? '; fused WGSL kernels (GroupNorm + SiLU, conv filter gradient, Adam)' : `; fused kernels not used: ${fused.reason}`}` };
+  const bind = cacheBindGroupsOf(tf.backend());
+  const kernels = fused.ok ? '; fused WGSL kernels (GroupNorm + SiLU, conv filter gradient, Adam)' : `; fused kernels not used: ${fused.reason}`;
+  return { ok: true, device: `${r.device}${kernels}${bind.ok ? '; bind groups reused across steps' : `; bind groups not reused: ${bind.reason}`}` };
 }
 
 /**

@@ -101,8 +101,12 @@ export function findIcdFiles(): IcdFile[] {
   });
 }
 
-/** Software rasterizers that Vulkan / Dawn expose as adapters. */
-const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software/i;
+/**
+ * Software rasterizers that Vulkan / Dawn expose as adapters, and Dawn's null device (asked for
+ * with IMMISCIBLE_DAWN_FLAGS=backend=null: it records and validates commands and runs none).
+ */
+const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software|null-backend/i;
+const NULL_DEVICE = 'null-backend';
 
 export function describeAdapter(a: AdapterLike): GpuAdapterDescription {
   const info = a.info ?? {};
@@ -120,6 +124,7 @@ export function describeAdapter(a: AdapterLike): GpuAdapterDescription {
 /** One line for the UI and run records: the adapter and its vendor and architecture. */
 export function adapterLabel(a: GpuAdapterDescription): string {
   const name = a.description || a.device || 'unnamed adapter';
+  if (a.device === NULL_DEVICE) return "Dawn's null device (records commands and runs none: for measuring the CPU's cost of recording)";
   return `${name} (vendor ${a.vendor || 'unknown'}, architecture ${a.architecture || 'unknown'}${a.software ? ', software adapter: slow, for tests' : ''})`;
 }
 

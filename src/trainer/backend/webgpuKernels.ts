@@ -14,8 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WGSL, EMA_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
-import { asBackend, checkBackendInternals, dispatch, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
+import { ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WGSL, EMA_INPLACE_WGSL, EMA_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
+import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
 
@@ -41,12 +41,18 @@ const adam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   for (const [what, t] of [['g', g], ['m', m], ['v', v]] as const) {
     if (size(t) !== n) throw new Error(`webgpu adam: ${what} has ${size(t)} elements, the parameter ${n}`);
   }
-  const outs = [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
-  if (n === 0) return outs;
+  if (n === 0) return [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
   // Every parameter of a step has the same hyperparameters: one uniform buffer for all of them.
   const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2];
   const key = hyper.join(',');
   if (adamHyper?.key !== key || adamHyper.epoch !== submitEpoch(b)) adamHyper = { key, epoch: submitEpoch(b), buffer: uniformBuffer(b, uniforms({ f32: hyper })) };
+  // In place where nothing else holds the data (the usual case): the weights and moments keep
+  // their buffers from step to step, so the step's bindings repeat (webgpuBindGroups.ts).
+  if (exclusive(b, [p, m, v])) {
+    dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adamInPlace', () => ADAM_INPLACE_WGSL), [p, m, v], [g, scale], adamHyper.buffer, grid1d(Math.ceil(n / WG)));
+    return [alias(b, p), alias(b, m), alias(b, v)];
+  }
+  const outs = [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
   dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adam', () => ADAM_WGSL), outs, [p, g, m, v, scale], adamHyper.buffer, grid1d(Math.ceil(n / WG)));
   return outs;
 };
@@ -57,8 +63,14 @@ const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { decay } = attrs as unknown as { decay: number };
   const n = size(e);
   if (size(param) !== n) throw new Error(`webgpu ema: the average has ${n} elements, the parameter ${size(param)}`);
+  const block = uniforms({ f32: [decay, 1 - decay], u32: [n] });
+  // In place unless the average still shares the weights' data (it starts as their clone).
+  if (n > 0 && exclusive(b, [e]) && e.dataId !== param.dataId) {
+    dispatch(b, 'ImmiscibleEmaProgram', pipeline(b, 'emaInPlace', () => EMA_INPLACE_WGSL), [e], [param], block, grid1d(Math.ceil(n / WG)));
+    return alias(b, e);
+  }
   const out = output(b, e.shape);
-  if (n > 0) dispatch(b, 'ImmiscibleEmaProgram', pipeline(b, 'ema', () => EMA_WGSL), [out], [e, param], uniforms({ f32: [decay, 1 - decay], u32: [n] }), grid1d(Math.ceil(n / WG)));
+  if (n > 0) dispatch(b, 'ImmiscibleEmaProgram', pipeline(b, 'ema', () => EMA_WGSL), [out], [e, param], block, grid1d(Math.ceil(n / WG)));
   return out;
 };
 

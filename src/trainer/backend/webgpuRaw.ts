@@ -37,7 +37,8 @@ interface Backend {
   device: GpuDevice;
   queue: { writeBuffer(buffer: GpuBuffer, offset: number, data: ArrayBuffer, dataOffset: number, size: number): void };
   bufferManager: { acquireBuffer(size: number, usage: number): GpuBuffer };
-  tensorMap: { get(id: tf.DataId): { resource: unknown } };
+  tensorMap: { get(id: tf.DataId): { resource: unknown; refCount: number } };
+  incRef(id: tf.DataId): void;
   makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo;
   uploadToGPU(id: tf.DataId): void;
   disposeData(id: tf.DataId, force?: boolean): boolean;
@@ -58,7 +59,7 @@ interface Backend {
 
 const USAGE = { COPY_DST: 0x8, UNIFORM: 0x40 } as const;
 
-const REQUIRED_METHODS = ['makeTensorInfo', 'uploadToGPU', 'disposeData', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue', 'getQueryTime'] as const;
+const REQUIRED_METHODS = ['incRef', 'makeTensorInfo', 'uploadToGPU', 'disposeData', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue', 'getQueryTime'] as const;
 const REQUIRED_FIELDS = ['device', 'queue', 'bufferManager', 'tensorMap', 'commandQueueOwnedIds', 'uniformPendingDisposal', 'dispatchCountInPass'] as const;
 
 /** Null when the backend has what these shaders need, else what it lacks. */
@@ -94,6 +95,21 @@ export function output(b: Backend, shape: number[]): tf.TensorInfo {
   const t = b.makeTensorInfo(shape, 'float32');
   b.uploadToGPU(t.dataId);
   return t;
+}
+
+/**
+ * Whether `ts` may be written in place: distinct data, each held by one tensor only (a clone, or a
+ * tensor saved for a backward pass, shares its input's data and raises the count).
+ */
+export function exclusive(b: Backend, ts: tf.TensorInfo[]): boolean {
+  const ids = new Set(ts.map((t) => t.dataId));
+  return ids.size === ts.length && ts.every((t) => b.tensorMap.get(t.dataId)?.refCount === 1);
+}
+
+/** A kernel output that is `t` itself, written in place (as tfjs's Identity shares its input). */
+export function alias(b: Backend, t: tf.TensorInfo): tf.TensorInfo {
+  b.incRef(t.dataId);
+  return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
 }
 
 function bufferOf(b: Backend, t: tf.TensorInfo): GpuBuffer {
