@@ -101,6 +101,36 @@ describe('WGSL kernels on webgpu', async () => {
     });
   });
 
+  it('sums over axes that are not innermost in one dispatch, as the cpu backend does', { skip }, async () => {
+    const cases: { shape: number[]; axis: number[]; keepDims?: boolean }[] = [
+      { shape: [5, 7], axis: [0] },
+      { shape: [3, 4, 5, 6], axis: [1, 2] },
+      { shape: [3, 4, 5, 6], axis: [1, 2], keepDims: true },
+      { shape: [2, 3, 2, 4, 2, 5], axis: [2, 4] },
+      { shape: [4, 1, 6], axis: [0] },
+      { shape: [3, 4, 5], axis: [0, 2] },
+      { shape: [70, 300], axis: [0] },
+      // Innermost axes need no transpose: tfjs's own kernel runs.
+      { shape: [3, 4, 5], axis: [1, 2] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const x = (): tf.Tensor => tf.tensor(seeded(tf.util.sizeFromShape(c.shape), 60 + i), c.shape);
+      const [want] = await on('cpu', () => tf.sum(x(), c.axis, c.keepDims));
+      assert.ok(await tf.setBackend('webgpu'));
+      const info = await tf.profile(() => tf.sum(x(), c.axis, c.keepDims));
+      const [got] = await on('webgpu', () => tf.sum(x(), c.axis, c.keepDims));
+      assert.ok(relErr(got, want) < 1e-5, `${JSON.stringify(c)}: rel err ${relErr(got, want)}`);
+      const programs = info.kernels.filter((k) => k.name === 'Sum').map((k) => String(k.extraInfo));
+      if (i < cases.length - 1) assert.match(programs.join(), /^ImmiscibleSumProgram: [^,]*$/, `${JSON.stringify(c)}: one dispatch of ours`);
+      else assert.match(programs.join(), /^ReduceProgram/, "innermost axes: tfjs's kernel");
+    }
+    // The gradient of a broadcast bias add, as in every dense layer and time embedding.
+    const grad = (): tf.Tensor[] => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.add(a, b), tf.tensor(seeded(3 * 4 * 4 * 6, 77), [3, 4, 4, 6]))))([tf.tensor(seeded(3 * 4 * 4 * 6, 78), [3, 4, 4, 6]), tf.tensor(seeded(3 * 6, 79), [3, 1, 1, 6])]);
+    const want = await on('cpu', grad);
+    const got = await on('webgpu', grad);
+    got.forEach((g, k) => assert.ok(relErr(g, want[k]) < 1e-5, `gradient ${k}: rel err ${relErr(g, want[k])}`));
+  });
+
   it('sums squares of up to 7 tensors in one kernel, empty ones included', { skip }, async () => {
     const shapes = [[3, 5], [0], [1], [300, 7], [2, 2, 2], [1000], [4]];
     const [got] = await on('webgpu', () => tf.engine().runKernel(SUM_SQUARES, shapes.map((s, i) => tf.tensor(seeded(tf.util.sizeFromShape(s), 80 + i), s)) as unknown as tf.NamedTensorMap) as tf.Tensor);

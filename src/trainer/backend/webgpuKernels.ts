@@ -9,12 +9,15 @@
  * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
  * - conv + bias: tfjs's own fused conv; the filter and bias gradients: a split-K GEMM over the
- *   batch with im2col addressing, and a reduction of its partial sums (two dispatches).
+ *   batch with im2col addressing, and a reduction of its partial sums (two dispatches);
+ * - a sum over axes that are not the innermost (the gradient of every broadcast add: dense
+ *   biases, the time embedding added to feature maps, upsampling): one dispatch instead of a
+ *   transpose and a reduction.
  * IMMISCIBLE_WEBGPU_KERNELS=0 leaves tfjs's kernels alone.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WGSL, EMA_INPLACE_WGSL, EMA_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
+import { ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WGSL, EMA_INPLACE_WGSL, EMA_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -128,6 +131,54 @@ const groupNormSiluGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return [dx, dgamma, dbeta];
 };
 
+type Block = [size: number, stride: number];
+
+/**
+ * A sum over `axes` of a row-major `shape` as kept and reduced blocks of adjacent axes (size-1
+ * axes dropped), each a size and an input stride; null past 4 blocks of either kind.
+ */
+export function sumBlocks(shape: number[], axes: number[]): { kept: Block[]; reduced: Block[] } | null {
+  const strides = tf.util.computeStrides(shape);
+  const kept: Block[] = [];
+  const reduced: Block[] = [];
+  let last: 'kept' | 'reduced' | null = null;
+  shape.forEach((n, d) => {
+    if (n === 1) return;
+    const kind = axes.includes(d) ? 'reduced' : 'kept';
+    const list = kind === 'kept' ? kept : reduced;
+    const stride = d === shape.length - 1 ? 1 : strides[d];
+    if (kind === last) {
+      const b = list[list.length - 1];
+      list[list.length - 1] = [b[0] * n, stride];
+    } else {
+      list.push([n, stride]);
+    }
+    last = kind;
+  });
+  return kept.length > 4 || reduced.length > 4 ? null : { kept, reduced };
+}
+
+function sumAxes(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    // Where the reduced axes are already innermost tfjs needs no transpose: its own kernel.
+    const blocks = x.dtype === 'float32' && size(x) > 0 && tf.backend_util.getAxesPermutation(axes, x.shape.length) != null ? sumBlocks(x.shape, axes) : null;
+    if (!blocks) return stock(args);
+    const b = asBackend(backend);
+    const out = output(b, keepDims ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d)));
+    const n = size(out);
+    const unused: Block = [1, 0];
+    const kept = [...Array<Block>(4 - blocks.kept.length).fill(unused), ...blocks.kept];
+    const reduced = [...blocks.reduced, ...Array<Block>(4 - blocks.reduced.length).fill(unused)];
+    const block = uniforms({ u32: [...kept.map((k) => k[0]), ...kept.map((k) => k[1]), ...reduced.map((r) => r[0]), ...reduced.map((r) => r[1]), n] });
+    dispatch(b, 'ImmiscibleSumProgram', pipeline(b, 'sumaxes', () => SUM_AXES_WGSL), [out], [x], block, grid1d(Math.ceil(n / WG)));
+    return out;
+  };
+}
+
 interface ConvAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -188,7 +239,8 @@ function conv2dBias(fused: tf.KernelFunc): tf.KernelFunc {
 export type WebgpuKernelLoad = { ok: true } | { ok: false; reason: string };
 
 let configs: tf.KernelConfig[] | null = null;
-let stockFilterGrad: tf.KernelConfig | undefined;
+/** tfjs's own kernels that ours replace under the same name, put back by unregisterWebgpuKernels. */
+let stock: tf.KernelConfig[] = [];
 
 /**
  * Registers the fused kernels on 'webgpu' (call after the backend is registered). Idempotent;
@@ -202,7 +254,9 @@ export function registerWebgpuKernels(): WebgpuKernelLoad {
     const lacking = checkBackendInternals(tf.backend());
     if (lacking) return { ok: false, reason: lacking };
   }
-  if (!configs) stockFilterGrad = tf.getKernel(tf.Conv2DBackpropFilter, BACKEND);
+  const stockSum = tf.getKernel(tf.Sum, BACKEND)?.kernelFunc;
+  if (!stockSum) return { ok: false, reason: 'tfjs-backend-webgpu has no Sum kernel' };
+  if (!configs) stock = [tf.Conv2DBackpropFilter, tf.Sum].map((k) => tf.getKernel(k, BACKEND)).filter((k): k is tf.KernelConfig => k != null);
   configs ??= [
     { kernelName: ADAM_UPDATE, backendName: BACKEND, kernelFunc: adam },
     { kernelName: SUM_SQUARES, backendName: BACKEND, kernelFunc: sumSquares },
@@ -212,6 +266,7 @@ export function registerWebgpuKernels(): WebgpuKernelLoad {
     { kernelName: CONV2D_BIAS, backendName: BACKEND, kernelFunc: conv2dBias(fusedConv) },
     { kernelName: CONV2D_BACKPROP_FILTER_BIAS, backendName: BACKEND, kernelFunc: backpropFilterBias },
     { kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: backpropFilter },
+    { kernelName: tf.Sum, backendName: BACKEND, kernelFunc: sumAxes(stockSum) },
   ];
   for (const config of configs) {
     const current = tf.getKernel(config.kernelName, BACKEND);
@@ -227,5 +282,5 @@ export function unregisterWebgpuKernels(): void {
   for (const config of configs ?? []) {
     if (tf.getKernel(config.kernelName, BACKEND)?.kernelFunc === config.kernelFunc) tf.unregisterKernel(config.kernelName, BACKEND);
   }
-  if (stockFilterGrad && !tf.getKernel(tf.Conv2DBackpropFilter, BACKEND)) tf.registerKernel(stockFilterGrad);
+  for (const k of stock) if (!tf.getKernel(k.kernelName, BACKEND)) tf.registerKernel(k);
 }

@@ -349,3 +349,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   for (var z = 0u; z < r.splits; z++) { s += part[z * size + i]; }
   if (i < r.kk * r.co) { dw[i] = s; } else { db[i - r.kk * r.co] = s; }
 }`;
+
+/**
+ * A sum over any axes in one dispatch, without transposing first: the axes come collapsed into
+ * at most 4 kept blocks (the output's, outermost first) and 4 reduced blocks, each a size and an
+ * input stride (unused blocks: size 1, stride 0). One invocation per output element, summing its
+ * reduced elements in order; neighbouring invocations read neighbouring floats where the
+ * innermost axis is kept (the gradients of broadcast bias adds).
+ */
+export const SUM_AXES_WGSL = `
+struct U { k0: u32, k1: u32, k2: u32, k3: u32, ks0: u32, ks1: u32, ks2: u32, ks3: u32,
+           r0: u32, r1: u32, r2: u32, r3: u32, rs0: u32, rs1: u32, rs2: u32, rs3: u32, n: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  if (i >= u.n) { return; }
+  var rest = i;
+  let c3 = rest % u.k3; rest = rest / u.k3;
+  let c2 = rest % u.k2; rest = rest / u.k2;
+  let c1 = rest % u.k1; rest = rest / u.k1;
+  let base = rest * u.ks0 + c1 * u.ks1 + c2 * u.ks2 + c3 * u.ks3;
+  var acc = 0.0;
+  for (var a = 0u; a < u.r0; a++) {
+    for (var b = 0u; b < u.r1; b++) {
+      for (var c = 0u; c < u.r2; c++) {
+        let o = base + a * u.rs0 + b * u.rs1 + c * u.rs2;
+        for (var d = 0u; d < u.r3; d++) { acc += x[o + d * u.rs3]; }
+      }
+    }
+  }
+  y[i] = acc;
+}`;

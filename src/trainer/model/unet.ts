@@ -31,7 +31,8 @@ function resBlock(
   W: Weights,
   name: string,
   x: tf.Tensor4D,
-  temb: tf.Tensor2D,
+  /** silu(time embedding), computed once per forward pass for all blocks. */
+  tembAct: tf.Tensor2D,
   groups: number,
   dropout: number,
   training: boolean,
@@ -39,7 +40,7 @@ function resBlock(
 ): tf.Tensor4D {
   const cout = w(W, `${name}.conv1.b`).shape[0];
   let h = conv(W, `${name}.conv1`, groupNormSilu(W, `${name}.norm1`, x, groups));
-  const t = tf.reshape(dense(W, `${name}.temb`, silu(temb) as tf.Tensor2D), [-1, 1, 1, cout]);
+  const t = tf.reshape(dense(W, `${name}.temb`, tembAct), [-1, 1, 1, cout]);
   h = tf.add(h, t);
   let h2 = groupNormSilu(W, `${name}.norm2`, h, groups);
   if (training && dropout > 0) h2 = tf.dropout(h2, dropout, undefined, seed) as tf.Tensor4D;
@@ -125,12 +126,16 @@ export function buildUnet(cfg: ModelConfig, size: number, channels: number, numC
       const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses + 1).toFloat() as tf.Tensor2D;
       temb = tf.add(temb, tf.matMul(onehot, w(W, 'label.emb') as tf.Tensor2D));
     }
+    // DDPM applies the nonlinearity in every block; once here is the same value, with one
+    // backward pass through it instead of one per block (fewer kernels: the GPU step is bound
+    // by how many it records).
+    const tembAct = silu(temb) as tf.Tensor2D;
     let h = conv(W, 'in', x as tf.Tensor4D);
     const skips: tf.Tensor4D[] = [h];
     for (let l = 0; l < levels; l++) {
       const res = size >> l;
       for (let r = 0; r < cfg.resBlocks; r++) {
-        h = resBlock(W, `down${l}.res${r}`, h, temb, g, drop, training, nextSeed());
+        h = resBlock(W, `down${l}.res${r}`, h, tembAct, g, drop, training, nextSeed());
         if (attnAt(res)) h = attention(W, `down${l}.attn${r}`, h, g);
         skips.push(h);
       }
@@ -139,14 +144,14 @@ export function buildUnet(cfg: ModelConfig, size: number, channels: number, numC
         skips.push(h);
       }
     }
-    h = resBlock(W, 'mid.res0', h, temb, g, drop, training, nextSeed());
+    h = resBlock(W, 'mid.res0', h, tembAct, g, drop, training, nextSeed());
     if (attnAt(lowest)) h = attention(W, 'mid.attn', h, g);
-    h = resBlock(W, 'mid.res1', h, temb, g, drop, training, nextSeed());
+    h = resBlock(W, 'mid.res1', h, tembAct, g, drop, training, nextSeed());
     for (let l = levels - 1; l >= 0; l--) {
       const res = size >> l;
       for (let r = 0; r <= cfg.resBlocks; r++) {
         h = tf.concat([h, skips.pop() as tf.Tensor4D], 3);
-        h = resBlock(W, `up${l}.res${r}`, h, temb, g, drop, training, nextSeed());
+        h = resBlock(W, `up${l}.res${r}`, h, tembAct, g, drop, training, nextSeed());
         if (attnAt(res)) h = attention(W, `up${l}.attn${r}`, h, g);
       }
       if (l > 0) h = conv(W, `up${l}.up`, upsample2x(h));
