@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
+import { SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
 import { groupNormSilu } from '../../src/trainer/model/layers';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { emaDecay, newEma, updateEma } from '../../src/trainer/train/ema';
@@ -132,11 +133,20 @@ describe('WGSL kernels on webgpu', async () => {
   });
 
   it('sums squares of up to 7 tensors in one kernel, empty ones included', { skip }, async () => {
-    const shapes = [[3, 5], [0], [1], [300, 7], [2, 2, 2], [1000], [4]];
-    const [got] = await on('webgpu', () => tf.engine().runKernel(SUM_SQUARES, shapes.map((s, i) => tf.tensor(seeded(tf.util.sizeFromShape(s), 80 + i), s)) as unknown as tf.NamedTensorMap) as tf.Tensor);
+    // Large enough (over 64 x 8 x 256 elements) that each of the 64 workgroups sums a share.
+    const shapes = [[3, 5], [0], [1], [300, 70], [2, 2, 2], [120000], [4]];
+    const [parts] = await on('webgpu', () => tf.engine().runKernel(SUM_SQUARES, shapes.map((s, i) => tf.tensor(seeded(tf.util.sizeFromShape(s), 80 + i), s)) as unknown as tf.NamedTensorMap) as tf.Tensor);
+    assert.equal(parts.length, SUM_SQUARES_PARTS);
+    assert.ok(parts.every((p) => p > 0), 'every workgroup sums a share');
+    // A small input takes one workgroup, which zeroes the other partial sums (the buffer comes from a pool).
+    const [small] = await on('webgpu', () => tf.engine().runKernel(SUM_SQUARES, [tf.tensor([3, 4])] as unknown as tf.NamedTensorMap) as tf.Tensor);
+    assert.deepEqual([...small], [25, ...new Array(SUM_SQUARES_PARTS - 1).fill(0)]);
+    const got = parts.reduce((a, p) => a + p, 0);
     let want = 0;
     shapes.forEach((s, i) => seeded(tf.util.sizeFromShape(s), 80 + i).forEach((v) => (want += v * v)));
-    assert.ok(Math.abs(got[0] - want) < 1e-5 * want, `${got[0]} vs ${want}`);
+    assert.ok(Math.abs(got - want) < 1e-5 * want, `${got} vs ${want}`);
+    const [empty] = await on('webgpu', () => tf.engine().runKernel(SUM_SQUARES, [tf.zeros([0])] as unknown as tf.NamedTensorMap) as tf.Tensor);
+    assert.deepEqual([...empty], new Array(SUM_SQUARES_PARTS).fill(0));
     assert.throws(() => tf.engine().runKernel(SUM_SQUARES, Array.from({ length: 8 }, () => tf.ones([2])) as unknown as tf.NamedTensorMap), /1 to 7 inputs, got 8/);
   });
 

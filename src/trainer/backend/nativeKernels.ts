@@ -16,7 +16,7 @@ export const GROUP_NORM_SILU_GRAD = 'ImmiscibleGroupNormSiluGrad';
 export const CONV2D_BIAS = 'ImmiscibleConv2DBias';
 export const CONV2D_BACKPROP_FILTER_BIAS = 'ImmiscibleConv2DBackpropFilterBias';
 export const ADAM_UPDATE = 'ImmiscibleAdam';
-/** The sum of the squares of all elements of its inputs (a scalar); on 'webgpu' only. */
+/** The sum of the squares of all elements of its inputs, as partial sums (a vector: its total is the sum); on 'webgpu' only. */
 export const SUM_SQUARES = 'ImmiscibleSumSquares';
 /** decay * ema + (1 - decay) * param, attrs { decay }; on 'webgpu' only. */
 export const EMA_UPDATE = 'ImmiscibleEma';

@@ -6,7 +6,8 @@
  * to hundreds of microseconds in tfjs and Dawn), and by tfjs's filter gradient shader, which
  * gives each output element a serial loop over the whole batch:
  * - Adam: one dispatch per parameter instead of about 13; the EMA of the weights: one instead of 3;
- * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient;
+ * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, its
+ *   64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
  * - conv + bias: tfjs's own fused conv; the filter and bias gradients: a split-K GEMM over the
  *   batch with im2col addressing, and a reduction of its partial sums (two dispatches);
@@ -80,18 +81,21 @@ const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 /** At most 7 inputs: with the output, the 8 storage buffers every WebGPU device allows. */
 export const SUM_SQUARES_MAX_INPUTS = 7;
 
+/**
+ * The partial sums the sum of squares returns (a vector whose total is the sum): up to this many
+ * workgroups, one per 8 elements per invocation, so that one dispatch fills a large GPU.
+ */
+export const SUM_SQUARES_PARTS = 64;
+
 const sumSquares: tf.KernelFunc = ({ inputs, backend }) => {
   const b = asBackend(backend);
   const xs = (Array.isArray(inputs) ? inputs : Object.values(inputs)) as tf.TensorInfo[];
   if (xs.length < 1 || xs.length > SUM_SQUARES_MAX_INPUTS) throw new Error(`webgpu sumSquares: 1 to ${SUM_SQUARES_MAX_INPUTS} inputs, got ${xs.length}`);
-  const out = output(b, []);
+  const out = output(b, [SUM_SQUARES_PARTS]);
   // A zero-length binding is invalid: empty tensors add nothing.
   const live = xs.filter((t) => size(t) > 0);
-  if (live.length === 0) {
-    dispatch(b, 'ImmiscibleSumSquaresProgram', pipeline(b, 'sumsq0', () => sumSquaresWgsl(0)), [out], [], null, [1, 1, 1]);
-    return out;
-  }
-  dispatch(b, 'ImmiscibleSumSquaresProgram', pipeline(b, `sumsq${live.length}`, () => sumSquaresWgsl(live.length)), [out], live, null, [1, 1, 1]);
+  const groups = Math.min(SUM_SQUARES_PARTS, Math.max(1, Math.ceil(live.reduce((n, t) => n + size(t), 0) / (8 * WG))));
+  dispatch(b, 'ImmiscibleSumSquaresProgram', pipeline(b, `sumsq${live.length}`, () => sumSquaresWgsl(live.length)), [out], live, null, [groups, 1, 1]);
   return out;
 };
 

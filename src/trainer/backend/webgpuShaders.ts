@@ -99,17 +99,22 @@ fn wgSum(li: u32, v: f32) -> f32 {
 /** Sum of squares of `k` tensors into one number, by one workgroup (gradients are small). */
 export function sumSquaresWgsl(k: number): string {
   const decls = Array.from({ length: k }, (_, i) => `@group(0) @binding(${i + 1}) var<storage, read> x${i}: array<f32>;`).join('\n');
-  const loops = Array.from({ length: k }, (_, i) => `  for (var j = li; j < arrayLength(&x${i}); j += ${WG}u) { let a = x${i}[j]; s += a * a; }`).join('\n');
+  const loops = Array.from({ length: k }, (_, i) => `  for (var j = first; j < arrayLength(&x${i}); j += stride) { let a = x${i}[j]; s += a * a; }`).join('\n');
   return `
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 ${decls}
 ${REDUCE}
 @compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  // Workgroup w sums elements w * ${WG} + li, then every (workgroups x ${WG})-th: a partial sum each.
+  let first = wg.x * ${WG}u + li;
+  let stride = nwg.x * ${WG}u;
   var s = 0.0;
 ${loops}
   let total = wgSum(li, s);
-  if (li == 0u) { out[0] = total; }
+  if (li == 0u) { out[wg.x] = total; }
+  // Fewer workgroups than partial sums (small inputs): the first zeroes the rest.
+  if (wg.x == 0u) { for (var k = nwg.x + li; k < arrayLength(&out); k += ${WG}u) { out[k] = 0.0; } }
 }`;
 }
 

@@ -53,7 +53,8 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
       for (let i = 0; i < grads.length; i += SUM_SQUARES_MAX_INPUTS) {
         parts.push(tf.engine().runKernel(SUM_SQUARES, grads.slice(i, i + SUM_SQUARES_MAX_INPUTS) as unknown as tf.NamedTensorMap) as tf.Tensor);
       }
-      return tf.sqrt(addMany(parts, maxAddNInputs())) as tf.Scalar;
+      // Each part is the sum or a vector of partial sums (webgpu's): sum them too.
+      return tf.sqrt(tf.sum(addMany(parts, maxAddNInputs()))) as tf.Scalar;
     }
     return tf.sqrt(addMany(grads.map((g) => tf.sum(tf.square(g))), maxAddNInputs())) as tf.Scalar;
   });
