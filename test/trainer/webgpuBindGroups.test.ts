@@ -157,7 +157,9 @@ describe('bind groups reused across steps on webgpu', async () => {
     assert.ok(await tf.setBackend('webgpu'));
     const cache = bindGroupCacheOf((tf.backend() as unknown as { device: object }).device);
     assert.ok(cache?.enabled());
+    const tensors = tf.memory().numTensors;
     const on = await trainSmall(5);
+    assert.equal(tf.memory().numTensors, tensors, 'in-place updates leak no tensors');
     // Step 1 makes them; step 2 may differ (the moments change buffers once); from step 3 on, all are reused.
     assert.ok(on.made[0] > 50, `step 1 made ${on.made[0]}`);
     assert.deepEqual(on.made.slice(2), [0, 0, 0], `bind groups made per step: ${on.made.join(', ')}`);

@@ -97,6 +97,8 @@ export function installBindGroupCache(device: DeviceLike, adopt: Iterable<Pipeli
   const cache = new Map<string, object>();
   /** Buffer id to the keys of the bind groups that name it. */
   const byBuffer = new Map<number, string[]>();
+  /** Keys listed in byBuffer, stale ones included. */
+  let indexed = 0;
   const stats = { hits: 0, misses: 0, uncached: 0, dropped: 0, clears: 0 };
   let on = true;
 
@@ -110,6 +112,7 @@ export function installBindGroupCache(device: DeviceLike, adopt: Iterable<Pipeli
   const clear = (): void => {
     cache.clear();
     byBuffer.clear();
+    indexed = 0;
   };
 
   const memoizeLayouts = (p: PipelineLike): PipelineLike => {
@@ -145,6 +148,7 @@ export function installBindGroupCache(device: DeviceLike, adopt: Iterable<Pipeli
         if (keys) {
           for (const k of keys) if (cache.delete(k)) stats.dropped++;
           byBuffer.delete(id as number);
+          indexed -= keys.length;
         }
         trackedBuffers.delete(b);
         destroy.call(this);
@@ -190,7 +194,8 @@ export function installBindGroupCache(device: DeviceLike, adopt: Iterable<Pipeli
         return hit;
       }
       const group = own.createBindGroup.call(this, d);
-      if (cache.size >= maxEntries) {
+      // byBuffer keeps the keys of entries another buffer's destroy() dropped: bounded with the cache.
+      if (cache.size >= maxEntries || indexed >= 4 * maxEntries) {
         clear();
         stats.clears++;
       }
@@ -199,6 +204,7 @@ export function installBindGroupCache(device: DeviceLike, adopt: Iterable<Pipeli
         const keys = byBuffer.get(id);
         if (keys) keys.push(k.key);
         else byBuffer.set(id, [k.key]);
+        indexed++;
       }
       stats.misses++;
       return group;
