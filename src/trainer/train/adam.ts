@@ -86,9 +86,10 @@ export function adamStep(
         const m = state.m.get(name) as tf.Variable;
         const v = state.v.get(name) as tf.Variable;
         const [p2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v, scale }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-        m.assign(m2);
-        v.assign(v2);
-        p.assign(p2);
+        // Updated in place (webgpu, where nothing else holds the data): nothing to assign.
+        if (m2.dataId !== m.dataId) m.assign(m2);
+        if (v2.dataId !== v.dataId) v.assign(v2);
+        if (p2.dataId !== p.dataId) p.assign(p2);
       }
       return;
     }
