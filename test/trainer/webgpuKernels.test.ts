@@ -190,6 +190,35 @@ describe('WGSL kernels on webgpu', async () => {
     got.final.forEach((f, k) => assert.ok(relErr(f, want.final[k]) < TOL, `p${k} update rel err ${relErr(f, want.final[k])}`));
   });
 
+  it('Adam with the EMA in the same kernel gives the weights and averages of Adam then the EMA on cpu', { skip }, async () => {
+    const shapes = [[3, 3, 2, 4], [4], [7, 5]];
+    const run = async (backend: 'cpu' | 'webgpu') => {
+      assert.ok(await tf.setBackend(backend));
+      const params = new Map(shapes.map((s, i) => [`p${i}`, tf.tidy(() => tf.variable(tf.tensor(seeded(tf.util.sizeFromShape(s), 150 + i), s), true, `adamema-${backend}-${i}`))]));
+      const state = newAdamState(params);
+      const ema = newEma(params);
+      const kernels: string[][] = [];
+      for (let step = 0; step < 4; step++) {
+        const ids = [...params.values(), ...ema.values()].map((t) => t.dataId);
+        const grads = new Map(shapes.map((s, i) => [`p${i}`, tf.tensor(seeded(tf.util.sizeFromShape(s), 160 + 5 * step + i), s)]));
+        const info = await tf.profile(() => adamStep(params, grads, state, 1e-2, 1, { weights: ema, decay: emaDecay(step + 1, 0.999) }));
+        tf.dispose([...grads.values(), info.result as tf.Tensor]);
+        kernels.push(info.kernels.map((k) => k.name));
+        // From the second step on (the average starts as the weights' clone) all of it is in place.
+        if (backend === 'webgpu' && step > 0) assert.ok([...params.values(), ...ema.values()].every((t, k) => t.dataId === ids[k]), `step ${step + 1}: in place`);
+      }
+      if (backend === 'webgpu') {
+        assert.ok(kernels.slice(1).every((ks) => ks.includes('ImmiscibleAdamEma') && !ks.includes('ImmiscibleEma')), `kernels: ${JSON.stringify(kernels.slice(1))}`);
+      }
+      const out = await Promise.all([...params.values(), ...ema.values()].map(async (t) => (await t.data()) as Float32Array));
+      tf.dispose([...params.values(), ...ema.values(), ...state.m.values(), ...state.v.values()]);
+      return out;
+    };
+    const want = await run('cpu');
+    const got = await run('webgpu');
+    got.forEach((g, k) => assert.ok(relErr(g, want[k]) < TOL, `${k < shapes.length ? 'weights' : 'average'} ${k % shapes.length} rel err ${relErr(g, want[k])}`));
+  });
+
   it('updates the EMA of the weights as the composite ops do on cpu', { skip }, async () => {
     const run = async (backend: 'cpu' | 'webgpu') => {
       assert.ok(await tf.setBackend(backend));

@@ -18,6 +18,11 @@ export const CONV2D_BACKPROP_FILTER_BIAS = 'ImmiscibleConv2DBackpropFilterBias';
 export const ADAM_UPDATE = 'ImmiscibleAdam';
 /** The sum of the squares of all elements of its inputs, as partial sums (a vector: its total is the sum); on 'webgpu' only. */
 export const SUM_SQUARES = 'ImmiscibleSumSquares';
+/**
+ * ADAM_UPDATE, then EMA_UPDATE of the new weight: inputs p, g, m, v, scale, ema; attrs AdamAttrs
+ * and emaDecay; outputs p', m', v', ema' (an input itself where updated in place). On 'webgpu' only.
+ */
+export const ADAM_EMA_UPDATE = 'ImmiscibleAdamEma';
 /** decay * ema + (1 - decay) * param, attrs { decay }; on 'webgpu' only. */
 export const EMA_UPDATE = 'ImmiscibleEma';
 

@@ -5,7 +5,8 @@
  * On a GPU a training step is bound by how many shaders it dispatches (each costs the CPU tens
  * to hundreds of microseconds in tfjs and Dawn), and by tfjs's filter gradient shader, which
  * gives each output element a serial loop over the whole batch:
- * - Adam: one dispatch per parameter instead of about 13; the EMA of the weights: one instead of 3;
+ * - Adam: one dispatch per parameter instead of about 13; the EMA of the weights: one instead of 3,
+ *   or none where it is updated in Adam's dispatch (the trainer's step);
  * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, its
  *   64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
@@ -17,8 +18,8 @@
  * IMMISCIBLE_WEBGPU_KERNELS=0 leaves tfjs's kernels alone.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WGSL, EMA_INPLACE_WGSL, EMA_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
+import { ADAM_EMA_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WGSL, EMA_INPLACE_WGSL, EMA_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -37,38 +38,58 @@ function shape4(t: tf.TensorInfo, what: string): [number, number, number, number
 
 let adamHyper: { key: string; epoch: object; buffer: GpuBuffer } | null = null;
 
-const adam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const b = asBackend(backend);
-  const { p, g, m, v, scale } = inputs as Record<'p' | 'g' | 'm' | 'v' | 'scale', tf.TensorInfo>;
-  const h = attrs as unknown as AdamAttrs;
+type Backend = ReturnType<typeof asBackend>;
+
+/**
+ * One parameter's Adam update, and with `ema` its EMA's update from the new weight: [p', m', v']
+ * (and ema'), the inputs themselves where updated in place.
+ */
+function adamUpdate(b: Backend, { p, g, m, v }: Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo>, scale: tf.TensorInfo, h: AdamAttrs, ema?: { e: tf.TensorInfo; decay: number }): tf.TensorInfo[] {
   const n = size(p);
-  for (const [what, t] of [['g', g], ['m', m], ['v', v]] as const) {
+  for (const [what, t] of [['g', g], ['m', m], ['v', v], ['ema', ema?.e ?? p]] as const) {
     if (size(t) !== n) throw new Error(`webgpu adam: ${what} has ${size(t)} elements, the parameter ${n}`);
   }
-  if (n === 0) return [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
+  if (n === 0) return (ema ? [p, m, v, ema.e] : [p, m, v]).map(() => output(b, p.shape));
   // Every parameter of a step has the same hyperparameters: one uniform buffer for all of them.
-  const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2];
+  const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2, ...(ema ? [ema.decay, 1 - ema.decay] : [])];
   const key = hyper.join(',');
   if (adamHyper?.key !== key || adamHyper.epoch !== submitEpoch(b)) adamHyper = { key, epoch: submitEpoch(b), buffer: uniformBuffer(b, uniforms({ f32: hyper })) };
+  const groups = grid1d(Math.ceil(n / WG));
   // In place where nothing else holds the data (the usual case): the weights and moments keep
   // their buffers from step to step, so the step's bindings repeat (webgpuBindGroups.ts).
-  if (exclusive(b, [p, m, v])) {
-    dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adamInPlace', () => ADAM_INPLACE_WGSL), [p, m, v], [g, scale], adamHyper.buffer, grid1d(Math.ceil(n / WG)));
-    return [alias(b, p), alias(b, m), alias(b, v)];
+  if (ema && exclusive(b, [p, m, v, ema.e])) {
+    dispatch(b, 'ImmiscibleAdamEmaProgram', pipeline(b, 'adamEmaInPlace', () => ADAM_EMA_INPLACE_WGSL), [p, m, v, ema.e], [g, scale], adamHyper.buffer, groups);
+    return [alias(b, p), alias(b, m), alias(b, v), alias(b, ema.e)];
   }
-  const outs = [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
-  dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adam', () => ADAM_WGSL), outs, [p, g, m, v, scale], adamHyper.buffer, grid1d(Math.ceil(n / WG)));
+  let outs: tf.TensorInfo[];
+  if (exclusive(b, [p, m, v])) {
+    dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adamInPlace', () => ADAM_INPLACE_WGSL), [p, m, v], [g, scale], adamHyper.buffer, groups);
+    outs = [alias(b, p), alias(b, m), alias(b, v)];
+  } else {
+    outs = [output(b, p.shape), output(b, p.shape), output(b, p.shape)];
+    dispatch(b, 'ImmiscibleAdamProgram', pipeline(b, 'adam', () => ADAM_WGSL), outs, [p, g, m, v, scale], adamHyper.buffer, groups);
+  }
+  // Something else holds the average's data (its first update: it starts as the weights' clone).
+  if (ema) outs.push(emaUpdate(b, ema.e, outs[0], ema.decay));
   return outs;
+}
+
+const adam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { scale, ...t } = inputs as Record<'p' | 'g' | 'm' | 'v' | 'scale', tf.TensorInfo>;
+  return adamUpdate(asBackend(backend), t, scale, attrs as unknown as AdamAttrs);
 };
 
-const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const b = asBackend(backend);
-  const { ema: e, param } = inputs as Record<'ema' | 'param', tf.TensorInfo>;
-  const { decay } = attrs as unknown as { decay: number };
+const adamEma: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { scale, ema: e, ...t } = inputs as Record<'p' | 'g' | 'm' | 'v' | 'scale' | 'ema', tf.TensorInfo>;
+  const { emaDecay, ...h } = attrs as unknown as AdamAttrs & { emaDecay: number };
+  return adamUpdate(asBackend(backend), t, scale, h, { e, decay: emaDecay });
+};
+
+/** decay * e + (1 - decay) * param: in place unless the average still shares the weights' data (it starts as their clone). */
+function emaUpdate(b: Backend, e: tf.TensorInfo, param: tf.TensorInfo, decay: number): tf.TensorInfo {
   const n = size(e);
   if (size(param) !== n) throw new Error(`webgpu ema: the average has ${n} elements, the parameter ${size(param)}`);
   const block = uniforms({ f32: [decay, 1 - decay], u32: [n] });
-  // In place unless the average still shares the weights' data (it starts as their clone).
   if (n > 0 && exclusive(b, [e]) && e.dataId !== param.dataId) {
     dispatch(b, 'ImmiscibleEmaProgram', pipeline(b, 'emaInPlace', () => EMA_INPLACE_WGSL), [e], [param], block, grid1d(Math.ceil(n / WG)));
     return alias(b, e);
@@ -76,6 +97,11 @@ const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const out = output(b, e.shape);
   if (n > 0) dispatch(b, 'ImmiscibleEmaProgram', pipeline(b, 'ema', () => EMA_WGSL), [out], [e, param], block, grid1d(Math.ceil(n / WG)));
   return out;
+}
+
+const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { ema: e, param } = inputs as Record<'ema' | 'param', tf.TensorInfo>;
+  return emaUpdate(asBackend(backend), e, param, (attrs as unknown as { decay: number }).decay);
 };
 
 /** At most 7 inputs: with the output, the 8 storage buffers every WebGPU device allows. */
@@ -263,6 +289,7 @@ export function registerWebgpuKernels(): WebgpuKernelLoad {
   if (!configs) stock = [tf.Conv2DBackpropFilter, tf.Sum].map((k) => tf.getKernel(k, BACKEND)).filter((k): k is tf.KernelConfig => k != null);
   configs ??= [
     { kernelName: ADAM_UPDATE, backendName: BACKEND, kernelFunc: adam },
+    { kernelName: ADAM_EMA_UPDATE, backendName: BACKEND, kernelFunc: adamEma },
     { kernelName: SUM_SQUARES, backendName: BACKEND, kernelFunc: sumSquares },
     { kernelName: EMA_UPDATE, backendName: BACKEND, kernelFunc: ema },
     { kernelName: GROUP_NORM_SILU, backendName: BACKEND, kernelFunc: groupNormSilu },

@@ -55,6 +55,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   p[i] = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
 }`;
 
+/** Adam in place, then the EMA of the new weight in place: the trainer's two updates in one dispatch. */
+export const ADAM_EMA_INPLACE_WGSL = `
+struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32, decay: f32, rest: f32 }
+@group(0) @binding(0) var<storage, read_write> p: array<f32>;
+@group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> e: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read> scale: array<f32>;
+@group(0) @binding(6) var<uniform> h: H;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  if (i >= arrayLength(&p)) { return; }
+  let gi = g[i] * scale[0];
+  let mi = h.b1 * m[i] + h.omb1 * gi;
+  let vi = h.b2 * v[i] + h.omb2 * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  let pi = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
+  p[i] = pi;
+  e[i] = h.decay * e[i] + h.rest * pi;
+}`;
+
 /** The EMA in place. */
 export const EMA_INPLACE_WGSL = `
 struct H { decay: f32, rest: f32, n: u32 }

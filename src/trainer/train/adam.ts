@@ -3,7 +3,8 @@
  * variables so its whole state goes into checkpoints.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_UPDATE, fusedKernelsAvailable, SUM_SQUARES, type AdamAttrs } from '../backend/nativeKernels';
+import { ADAM_EMA_UPDATE, ADAM_UPDATE, fusedKernelsAvailable, SUM_SQUARES, type AdamAttrs } from '../backend/nativeKernels';
+import { updateEma } from './ema';
 import { SUM_SQUARES_MAX_INPUTS } from '../backend/webgpuKernels';
 
 export interface AdamState {
@@ -60,8 +61,15 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   });
 }
 
+/** The EMA of the weights to update after the step, from the new weights. */
+export interface EmaStep {
+  weights: Map<string, tf.Variable>;
+  decay: number;
+}
+
 /**
- * Applies one Adam update in place. Gradients are scaled by min(1, clip / norm) when clip > 0.
+ * Applies one Adam update in place, then `ema`'s update if given (in the same kernel where the
+ * backend has one: webgpu). Gradients are scaled by min(1, clip / norm) when clip > 0.
  * Returns the unclipped gradient norm tensor (caller disposes).
  */
 export function adamStep(
@@ -70,6 +78,7 @@ export function adamStep(
   state: AdamState,
   lr: number,
   clip: number,
+  ema?: EmaStep,
 ): tf.Scalar {
   const norm = globalNorm([...grads.values()]);
   state.t += 1;
@@ -80,16 +89,26 @@ export function adamStep(
     if (fusedKernelsAvailable()) {
       // One kernel per parameter (native addon): the same update, about 14x fewer kernel calls.
       const attrs: AdamAttrs = { lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps, bc1, bc2 };
+      const withEma = ema != null && tf.getKernel(ADAM_EMA_UPDATE, tf.getBackend()) != null;
       for (const [name, p] of params) {
         const g = grads.get(name);
         if (!g) continue;
         const m = state.m.get(name) as tf.Variable;
         const v = state.v.get(name) as tf.Variable;
-        const [p2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v, scale }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const e = withEma ? ema?.weights.get(name) : undefined;
+        const [p2, m2, v2, e2] = e
+          ? (tf.engine().runKernel(ADAM_EMA_UPDATE, { p, g, m, v, scale, ema: e }, { ...attrs, emaDecay: ema?.decay } as unknown as tf.NamedAttrMap) as tf.Tensor[])
+          : (tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v, scale }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]);
         // Updated in place (webgpu, where nothing else holds the data): nothing to assign.
         if (m2.dataId !== m.dataId) m.assign(m2);
         if (v2.dataId !== v.dataId) v.assign(v2);
         if (p2.dataId !== p.dataId) p.assign(p2);
+        if (e && e2.dataId !== e.dataId) e.assign(e2);
+      }
+      // The averages the kernel did not update (no gradient, or no fused kernel).
+      if (ema) {
+        const rest = withEma ? new Map([...ema.weights].filter(([name]) => !grads.has(name) || !params.has(name))) : ema.weights;
+        if (rest.size > 0) updateEma(rest, params, ema.decay);
       }
       return;
     }
@@ -104,6 +123,7 @@ export function adamStep(
       const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), ADAM.eps));
       p.assign(tf.sub(p, tf.mul(update, lr)));
     }
+    if (ema) updateEma(ema.weights, params, ema.decay);
   });
   return norm;
 }

@@ -27,7 +27,7 @@ import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
 import { assignNoise, assignNoiseAsync, solveHere, type AssignedNoise, type AsyncSolve } from './assignNoise';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
-import { emaDecay, updateEma } from './ema';
+import { emaDecay } from './ema';
 import { disposeModelState, freshModelState, restoreModelState, snapshotArrays, type ModelState } from './modelState';
 
 export interface TrainOptions {
@@ -318,11 +318,11 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
           micro.dispose();
         }
         const mean = new Map([...sums].map(([key, g]) => [key, k > 1 ? tf.div(g, k) : g]));
-        const norm = adamStep(s.params, mean, s.adam, lr, config.training.gradClip);
+        // The EMA of the weights is updated with them (one kernel per tensor on webgpu).
+        const norm = adamStep(s.params, mean, s.adam, lr, config.training.gradClip, { weights: s.ema, decay: emaDecay(s.emaUpdates + 1, config.training.emaDecay) });
         return { lossT: tf.div(lossSum, k) as tf.Scalar, normT: norm };
       });
       s.emaUpdates += 1;
-      updateEma(s.ema, s.params, emaDecay(s.emaUpdates, config.training.emaDecay));
       const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
       lossT.dispose();
       normT.dispose();
