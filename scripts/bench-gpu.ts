@@ -8,6 +8,8 @@
  * --allow-software --no-torch --profile (one step's GPU time per kernel, from timestamp queries)
  * --kernels fused,stock (our WGSL kernels, tfjs's own, or both in turn; default fused)
  * --bind-cache on,off (bind groups reused across steps or created anew, or both in turn; default on)
+ * --ema off,with-adam,after-adam (the step also updates the EMA of the weights, as the trainer's
+ * does: in Adam's kernel, or after it; default off, as PyTorch's step here)
  * --null-device (Dawn's null device: every command is recorded and validated, none runs, so the
  * times are the CPU's cost of recording a step, the part that bounds a step on a fast GPU; it
  * needs no GPU, and the times of --profile read nothing there, only its counts)
@@ -24,7 +26,7 @@ import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backe
 import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
 import * as tf from '@tensorflow/tfjs';
 import { formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
-import { median, MODELS, timeTorchUnet, unetBench, type ModelSpec, type TorchTiming } from './unetBench';
+import { median, MODELS, timeTorchUnet, unetBench, type EmaMode, type ModelSpec, type TorchTiming } from './unetBench';
 
 function exists(p: string): boolean {
   try {
@@ -85,8 +87,8 @@ interface WebgpuTiming {
   params: number;
 }
 
-async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number): Promise<WebgpuTiming> {
-  const bench = unetBench(spec, batch);
+async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number, ema: EmaMode): Promise<WebgpuTiming> {
+  const bench = unetBench(spec, batch, ema);
   const ms: number[] = [];
   const enqueueMs: number[] = [];
   let firstMs = 0;
@@ -146,6 +148,7 @@ interface WebgpuResult {
   batch: number;
   kernels: string;
   bindCache: 'on' | 'off';
+  ema: EmaMode;
   /** Over the warm-up and timed steps of this row. */
   bindGroups: BindGroupCacheStats | null;
   flags: Record<string, number | boolean>;
@@ -178,6 +181,7 @@ async function main(): Promise<void> {
       variants: { type: 'string', default: '' },
       kernels: { type: 'string', default: 'fused' },
       'bind-cache': { type: 'string', default: 'on' },
+      ema: { type: 'string', default: 'off' },
       'null-device': { type: 'boolean', default: false },
     },
   });
@@ -194,6 +198,8 @@ async function main(): Promise<void> {
   for (const k of kernelSets) if (k !== 'fused' && k !== 'stock') throw new Error(`--kernels: fused or stock, got '${k}'`);
   const cacheSets = (values['bind-cache'] ?? 'on').split(',').map((k) => k.trim());
   for (const c of cacheSets) if (c !== 'on' && c !== 'off') throw new Error(`--bind-cache: on or off, got '${c}'`);
+  const emaModes = (values.ema ?? 'off').split(',').map((k) => k.trim()) as EmaMode[];
+  for (const e of emaModes) if (!['off', 'with-adam', 'after-adam'].includes(e)) throw new Error(`--ema: off, with-adam or after-adam, got '${e}'`);
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
   console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
 
@@ -232,24 +238,24 @@ async function main(): Promise<void> {
         cache?.setEnabled(bindCache === 'on');
         for (const flags of [{}, ...variants]) {
           tf.env().setFlags({ ...defaults, ...flags });
-          for (const batch of batches) {
+          for (const batch of batches) for (const ema of emaModes) {
             const before = cache?.stats() ?? null;
-            const r = await timeWebgpu(spec, batch, warmup, steps);
+            const r = await timeWebgpu(spec, batch, warmup, steps, ema);
             const after = cache?.stats() ?? null;
             const bindGroups = before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses, uncached: after.uncached - before.uncached, dropped: after.dropped - before.dropped, clears: after.clears - before.clears, entries: after.entries } : null;
             const ms = median(r.ms);
-            const row: WebgpuResult = { batch, kernels, bindCache, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
+            const row: WebgpuResult = { batch, kernels, bindCache, ema, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
             webgpu.push(row);
             const label = Object.keys(flags).length ? ` [${Object.entries(flags).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
             const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
-            console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}`);
+            console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}`);
           }
         }
       }
       cache?.setEnabled(true);
       tf.env().setFlags(defaults);
       if (values.profile) {
-        const bench = unetBench(spec, batches[0]);
+        const bench = unetBench(spec, batches[0], emaModes[0]);
         tf.dispose(bench.step(0));
         const p = await profileGpuStep(() => bench.step(1));
         bench.dispose();
@@ -277,7 +283,7 @@ async function main(): Promise<void> {
   if (torchSkipped) console.log(`pytorch: skipped: ${torchSkipped}`);
   const ratios: Record<string, number> = {};
   for (const t of torch) {
-    const best = Math.max(...webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && Object.keys(w.flags).length === 0).map((w) => w.imagesPerSec));
+    const best = Math.max(...webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && w.ema === 'off' && Object.keys(w.flags).length === 0).map((w) => w.imagesPerSec));
     if (Number.isFinite(best)) {
       ratios[t.batch] = best / t.imagesPerSec;
       console.log(`ratio webgpu (${kernelSets[0]} kernels) / pytorch at batch ${t.batch}: ${ratios[t.batch].toFixed(3)} (goal: at least 0.5)`);
@@ -286,10 +292,11 @@ async function main(): Promise<void> {
   // The anchor of the bind group cache: the same step with every bind group created anew, same run.
   const bindCacheRatios: Record<string, number> = {};
   for (const on of webgpu.filter((w) => w.bindCache === 'on' && Object.keys(w.flags).length === 0)) {
-    const off = webgpu.find((w) => w.bindCache === 'off' && w.batch === on.batch && w.kernels === on.kernels && Object.keys(w.flags).length === 0);
+    const off = webgpu.find((w) => w.bindCache === 'off' && w.batch === on.batch && w.kernels === on.kernels && w.ema === on.ema && Object.keys(w.flags).length === 0);
     if (!off) continue;
-    bindCacheRatios[`${on.kernels} ${on.batch}`] = off.msPerStep / on.msPerStep;
-    console.log(`ratio ms/step bind groups made anew / reused, ${on.kernels} kernels, batch ${on.batch}: ${(off.msPerStep / on.msPerStep).toFixed(2)} (enqueue ${off.enqueueMsPerStep.toFixed(1)} / ${on.enqueueMsPerStep.toFixed(1)} ms)`);
+    const ema = on.ema === 'off' ? '' : `, EMA ${on.ema}`;
+    bindCacheRatios[`${on.kernels} ${on.batch}${ema}`] = off.msPerStep / on.msPerStep;
+    console.log(`ratio ms/step bind groups made anew / reused, ${on.kernels} kernels${ema}, batch ${on.batch}: ${(off.msPerStep / on.msPerStep).toFixed(2)} (enqueue ${off.enqueueMsPerStep.toFixed(1)} / ${on.enqueueMsPerStep.toFixed(1)} ms)`);
   }
   console.log(
     JSON.stringify({

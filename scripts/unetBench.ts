@@ -12,6 +12,7 @@ import type { ModelConfig } from '../src/core/config/types';
 import { buildUnet } from '../src/trainer/model/unet';
 import { asWeights } from '../src/trainer/model/params';
 import { adamStep } from '../src/trainer/train/adam';
+import { updateEma } from '../src/trainer/train/ema';
 import { disposeModelState, freshModelState } from '../src/trainer/train/modelState';
 import { Rng } from '../src/trainer/rng';
 
@@ -43,8 +44,15 @@ export interface UnetBench {
   dispose(): void;
 }
 
+/**
+ * How a step updates the EMA of the weights: not at all (as PyTorch's step in the comparison),
+ * with Adam (`adamStep`'s `ema`, as the trainer does: one kernel per tensor on webgpu), or after it
+ * (`updateEma`, as the trainer did before).
+ */
+export type EmaMode = 'off' | 'with-adam' | 'after-adam';
+
 /** The UNet of `spec` with fresh weights and a fixed random batch of `batch` images and noise. */
-export function unetBench(spec: ModelSpec, batch: number): UnetBench {
+export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off'): UnetBench {
   const r = validateConfig({ data: { imageSize: spec.size }, model: spec.model });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   const model = buildUnet(r.config.model, spec.size, spec.channels, 0);
@@ -72,7 +80,10 @@ export function unetBench(spec: ModelSpec, batch: number): UnetBench {
       tf.dispose(Object.values(sum));
       sum = grads;
     }
-    const norm = tf.tidy(() => adamStep(state.params, new Map(Object.entries(sum).map(([k, g]) => [nameOf.get(k) as string, g])), state.adam, 1e-3, 1));
+    const named = new Map(Object.entries(sum).map(([k, g]) => [nameOf.get(k) as string, g]));
+    const decay = 0.999;
+    const norm = tf.tidy(() => adamStep(state.params, named, state.adam, 1e-3, 1, ema === 'with-adam' ? { weights: state.ema, decay } : undefined));
+    if (ema === 'after-adam') updateEma(state.ema, state.params, decay);
     tf.dispose(Object.values(sum));
     return norm;
   };
