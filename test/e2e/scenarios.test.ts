@@ -686,6 +686,40 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await h.screenshot('dashboard-compare-dark');
   });
 
+  scenario('Dashboard exports: the compared runs as CSV and the loss chart as PNG, through the save dialog', 90_000, async () => {
+    const { page } = h;
+    assert.ok(pairedDone, 'the paired comparison scenario did not complete');
+    const f = await dashboardFrame(page, '.config-table tbody tr');
+    const csvFile = path.join(h.workspace, 'exported-metrics.csv');
+    /** Saves through VS Code's save dialog (a quick input in this code-server) once it offers `offered`. */
+    const saveAs = async (title: string, offered: RegExp, file: string): Promise<void> => {
+      const input = (await quickInput(page, title)).locator('input.input');
+      // The dialog fills in its default path after it opens: typing earlier would be overwritten.
+      await waitFor(`the save dialog to offer ${offered}`, async () => offered.test(await input.inputValue()) || null, 10_000);
+      await input.fill(file);
+      await input.press('Enter');
+    };
+    await f.locator('button', { hasText: /^CSV$/ }).click();
+    await saveAs('Save metrics as CSV', /immiscible-metrics\.csv$/, csvFile);
+    const toast = await waitFor('the CSV saved notification', async () => (await notificationTexts(page)).find((t) => /Metrics of 2 runs saved to/.test(t)), 15_000);
+    assert.ok(toast.includes('exported-metrics.csv'), toast);
+    const lines = fs.readFileSync(csvFile, 'utf8').trimEnd().split('\n');
+    assert.equal(lines[0], 'run_id,run_name,step,wallTime,loss,lr,gradNorm,imagesPerSec,assign.distBefore,assign.distAfter,assign.ms');
+    // Every logged step of both runs (300 each), at full precision, the treated run with its assignment figures.
+    const rows = lines.slice(1).map((l) => l.split(','));
+    const idOf = (name: string): string => path.basename(runDirByName(h.workspace, name) as string);
+    for (const name of [BASELINE, TREATED]) assert.equal(rows.filter((r) => r[0] === idOf(name)).length, 300, `rows of ${name}`);
+    const treated = rows.filter((r) => r[0] === idOf(TREATED));
+    assert.ok(treated.every((r) => r[9] !== '' && Number(r[9]) <= Number(r[8]) * (1 + 1e-9)), 'the assignment never lengthens the pairing');
+    assert.ok(rows.every((r) => Number.isFinite(Number(r[4]))), 'every row has a loss');
+    const pngFile = path.join(h.workspace, 'exported-loss.png');
+    await f.locator('.chart-card[data-chart="loss"] button', { hasText: /^PNG$/ }).click();
+    await saveAs('Save chart as PNG', /\.png$/, pngFile);
+    const png = await waitFor('the PNG file', async () => (fs.existsSync(pngFile) ? fs.readFileSync(pngFile) : null), 15_000);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG signature');
+    assert.ok(png.length > 2000, `a drawn chart, not an empty canvas: ${png.length} bytes`);
+  });
+
   scenario('Reload Window with the dashboard open: it comes back with its runs', 120_000, async () => {
     const { page } = h;
     const before = await dashboardState(await dashboardFrame(page, '.chart-card'));
