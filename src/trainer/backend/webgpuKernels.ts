@@ -7,8 +7,8 @@
  * gives each output element a serial loop over the whole batch:
  * - Adam: one dispatch per parameter instead of about 13; the EMA of the weights: one instead of 3,
  *   or none where it is updated in Adam's dispatch (the trainer's step);
- * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, its
- *   64 workgroups each writing a partial sum;
+ * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, up
+ *   to 64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
  * - conv + bias: tfjs's own fused conv; the filter and bias gradients: a split-K GEMM over the
  *   batch with im2col addressing, and a reduction of its partial sums (two dispatches);
@@ -167,7 +167,7 @@ type Block = [size: number, stride: number];
  * A sum over `axes` of a row-major `shape` as kept and reduced blocks of adjacent axes (size-1
  * axes dropped), each a size and an input stride; null past 4 blocks of either kind.
  */
-export function sumBlocks(shape: number[], axes: number[]): { kept: Block[]; reduced: Block[] } | null {
+function sumBlocks(shape: number[], axes: number[]): { kept: Block[]; reduced: Block[] } | null {
   const strides = tf.util.computeStrides(shape);
   const kept: Block[] = [];
   const reduced: Block[] = [];
@@ -284,9 +284,9 @@ export function registerWebgpuKernels(): WebgpuKernelLoad {
     const lacking = checkBackendInternals(tf.backend());
     if (lacking) return { ok: false, reason: lacking };
   }
-  const stockSum = tf.getKernel(tf.Sum, BACKEND)?.kernelFunc;
-  if (!stockSum) return { ok: false, reason: 'tfjs-backend-webgpu has no Sum kernel' };
   if (!configs) stock = [tf.Conv2DBackpropFilter, tf.Sum].map((k) => tf.getKernel(k, BACKEND)).filter((k): k is tf.KernelConfig => k != null);
+  const stockSum = stock.find((k) => k.kernelName === tf.Sum)?.kernelFunc;
+  if (!stockSum) return { ok: false, reason: 'tfjs-backend-webgpu has no Sum kernel' };
   configs ??= [
     { kernelName: ADAM_UPDATE, backendName: BACKEND, kernelFunc: adam },
     { kernelName: ADAM_EMA_UPDATE, backendName: BACKEND, kernelFunc: adamEma },

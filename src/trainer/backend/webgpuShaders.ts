@@ -9,39 +9,23 @@ export const WG = 256;
 /** Shared by the shaders below: the index of this invocation in a 1-D dispatch (see grid1d). */
 const INDEX = `fn index1d(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 { return (wg.y * nwg.x + wg.x) * ${WG}u + li; }`;
 
-export const ADAM_WGSL = `
-struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32 }
-@group(0) @binding(0) var<storage, read_write> p2: array<f32>;
-@group(0) @binding(1) var<storage, read_write> m2: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v2: array<f32>;
-@group(0) @binding(3) var<storage, read> p: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;
-@group(0) @binding(5) var<storage, read> m: array<f32>;
-@group(0) @binding(6) var<storage, read> v: array<f32>;
-@group(0) @binding(7) var<storage, read> scale: array<f32>;
-@group(0) @binding(8) var<uniform> h: H;
-${INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = index1d(wg, nwg, li);
-  if (i >= arrayLength(&p)) { return; }
-  let gi = g[i] * scale[0];
-  let mi = h.b1 * m[i] + h.omb1 * gi;
-  let vi = h.b2 * v[i] + h.omb2 * gi * gi;
-  m2[i] = mi;
-  v2[i] = vi;
-  p2[i] = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
-}`;
+/** Storage bindings in order (read_write first, then read), then the uniform block `h` of struct H. */
+function bindings(readWrite: string[], read: string[]): string {
+  const names = [...readWrite.map((n) => `read_write> ${n}`), ...read.map((n) => `read> ${n}`)];
+  return [...names.map((n, i) => `@group(0) @binding(${i}) var<storage, ${n}: array<f32>;`), `@group(0) @binding(${names.length}) var<uniform> h: H;`].join('\n');
+}
 
-/** Adam in place: the parameter and both moments are read and written in their own buffers. */
-export const ADAM_INPLACE_WGSL = `
-struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32 }
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
-@group(0) @binding(1) var<storage, read_write> m: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
-@group(0) @binding(5) var<uniform> h: H;
+/**
+ * Adam's clipped update of one element: out of place ('copy': into p2, m2, v2), in place, or in
+ * place followed by the EMA of the new weight (the trainer's two updates in one dispatch).
+ */
+function adamWgsl(mode: 'copy' | 'inPlace' | 'inPlaceEma'): string {
+  const ema = mode === 'inPlaceEma';
+  const out = mode === 'copy' ? '2' : '';
+  const decls = mode === 'copy' ? bindings(['p2', 'm2', 'v2'], ['p', 'g', 'm', 'v', 'scale']) : bindings(['p', 'm', 'v', ...(ema ? ['e'] : [])], ['g', 'scale']);
+  return `
+struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32${ema ? ', decay: f32, rest: f32' : ''} }
+${decls}
 ${INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -50,61 +34,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let gi = g[i] * scale[0];
   let mi = h.b1 * m[i] + h.omb1 * gi;
   let vi = h.b2 * v[i] + h.omb2 * gi * gi;
-  m[i] = mi;
-  v[i] = vi;
-  p[i] = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
-}`;
-
-/** Adam in place, then the EMA of the new weight in place: the trainer's two updates in one dispatch. */
-export const ADAM_EMA_INPLACE_WGSL = `
-struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32, decay: f32, rest: f32 }
-@group(0) @binding(0) var<storage, read_write> p: array<f32>;
-@group(0) @binding(1) var<storage, read_write> m: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v: array<f32>;
-@group(0) @binding(3) var<storage, read_write> e: array<f32>;
-@group(0) @binding(4) var<storage, read> g: array<f32>;
-@group(0) @binding(5) var<storage, read> scale: array<f32>;
-@group(0) @binding(6) var<uniform> h: H;
-${INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = index1d(wg, nwg, li);
-  if (i >= arrayLength(&p)) { return; }
-  let gi = g[i] * scale[0];
-  let mi = h.b1 * m[i] + h.omb1 * gi;
-  let vi = h.b2 * v[i] + h.omb2 * gi * gi;
-  m[i] = mi;
-  v[i] = vi;
   let pi = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
-  p[i] = pi;
-  e[i] = h.decay * e[i] + h.rest * pi;
+  m${out}[i] = mi;
+  v${out}[i] = vi;
+  p${out}[i] = pi;${ema ? '\n  e[i] = h.decay * e[i] + h.rest * pi;' : ''}
 }`;
+}
 
-/** The EMA in place. */
-export const EMA_INPLACE_WGSL = `
+export const ADAM_WGSL = adamWgsl('copy');
+/** Adam in place: the parameter and both moments are read and written in their own buffers. */
+export const ADAM_INPLACE_WGSL = adamWgsl('inPlace');
+/** Adam in place, then the EMA of the new weight in place. */
+export const ADAM_EMA_INPLACE_WGSL = adamWgsl('inPlaceEma');
+
+/** The EMA of the weights: into e2, or in place. */
+function emaWgsl(inPlace: boolean): string {
+  return `
 struct H { decay: f32, rest: f32, n: u32 }
-@group(0) @binding(0) var<storage, read_write> e: array<f32>;
-@group(0) @binding(1) var<storage, read> p: array<f32>;
-@group(0) @binding(2) var<uniform> h: H;
+${inPlace ? bindings(['e'], ['p']) : bindings(['e2'], ['e', 'p'])}
 ${INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = index1d(wg, nwg, li);
-  if (i < h.n) { e[i] = h.decay * e[i] + h.rest * p[i]; }
+  if (i < h.n) { e${inPlace ? '' : '2'}[i] = h.decay * e[i] + h.rest * p[i]; }
 }`;
+}
 
-export const EMA_WGSL = `
-struct H { decay: f32, rest: f32, n: u32 }
-@group(0) @binding(0) var<storage, read_write> e2: array<f32>;
-@group(0) @binding(1) var<storage, read> e: array<f32>;
-@group(0) @binding(2) var<storage, read> p: array<f32>;
-@group(0) @binding(3) var<uniform> h: H;
-${INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = index1d(wg, nwg, li);
-  if (i < h.n) { e2[i] = h.decay * e[i] + h.rest * p[i]; }
-}`;
+export const EMA_WGSL = emaWgsl(false);
+export const EMA_INPLACE_WGSL = emaWgsl(true);
 
 /** A workgroup-wide sum of `v` (all invocations get it). */
 const REDUCE = `
