@@ -13,8 +13,9 @@
  * --null-device (Dawn's null device: every command is recorded and validated, none runs, so the
  * times are the CPU's cost of recording a step, the part that bounds a step on a fast GPU; it
  * needs no GPU, and the times of --profile read nothing there, only its counts)
- * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs with TF.js flags, e.g.
- * WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60). Ends with one JSON line.
+ * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs, and profiles with --profile, with TF.js
+ * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, or IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
+ * tfjs's own conv input gradient). Ends with one JSON line.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -111,6 +112,11 @@ async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps:
 }
 
 /** 'A=1,B=false' as TF.js flag values. */
+/** ' [FLAG=V,...]' for a variant's flags, '' for the defaults. */
+function flagLabel(flags: Record<string, number | boolean>): string {
+  return Object.keys(flags).length ? ` [${Object.entries(flags).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
+}
+
 function parseFlags(s: string): Record<string, number | boolean> {
   const out: Record<string, number | boolean> = {};
   for (const kv of s.split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -246,23 +252,26 @@ async function main(): Promise<void> {
             const ms = median(r.ms);
             const row: WebgpuResult = { batch, kernels, bindCache, ema, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
             webgpu.push(row);
-            const label = Object.keys(flags).length ? ` [${Object.entries(flags).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
+            const label = flagLabel(flags);
             const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
             console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}`);
           }
         }
       }
       cache?.setEnabled(true);
-      tf.env().setFlags(defaults);
-      if (values.profile) {
+      // One profile per set of flags, so that a variant's kernels can be compared with the default's.
+      for (const flags of values.profile ? [{}, ...variants] : []) {
+        tf.env().setFlags({ ...defaults, ...flags });
         const bench = unetBench(spec, batches[0], emaModes[0]);
         tf.dispose(bench.step(0));
         const p = await profileGpuStep(() => bench.step(1));
         bench.dispose();
-        profiles[kernels] = p;
-        console.log(`${kernels} kernels, batch ${batches[0]}:`);
+        const label = flagLabel(flags);
+        profiles[`${kernels}${label}`] = p;
+        console.log(`${kernels} kernels, batch ${batches[0]}${label}:`);
         for (const line of formatGpuProfile(p, 16, !nullDevice)) console.log(line);
       }
+      tf.env().setFlags(defaults);
     }
   }
 

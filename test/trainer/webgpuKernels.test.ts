@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
-import { SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
+import { convInputGradCalls, flippedConvPadding, FLIPPED_CONV_DX_FLAG, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
 import { groupNormSilu } from '../../src/trainer/model/layers';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { emaDecay, newEma, updateEma } from '../../src/trainer/train/ema';
@@ -73,6 +73,52 @@ describe('WGSL kernels on webgpu', async () => {
       if (c.dil > 1) return;
       const [viaGrad] = await on('webgpu', () => reference()[0]);
       assert.ok(relErr(viaGrad, wantW) < TOL, `Conv2DBackpropFilter rel err ${relErr(viaGrad, wantW)}`);
+    });
+  });
+
+  it('pads the flipped-filter convolution by k - 1 - p, and declines strided and dilated ones', () => {
+    const attrs = (stride: number, pad: 'same' | 'valid', dil = 1) => ({ strides: stride, pad, dilations: dil, dataFormat: 'NHWC' as const });
+    assert.equal(flippedConvPadding([2, 8, 8, 3], [3, 3, 3, 5], attrs(1, 'same')), 'same');
+    assert.equal(flippedConvPadding([2, 8, 8, 3], [1, 1, 3, 5], attrs(1, 'same')), 'same');
+    assert.deepEqual(flippedConvPadding([2, 8, 8, 3], [3, 3, 3, 5], attrs(1, 'valid')), [[0, 0], [2, 2], [2, 2], [0, 0]]);
+    // An even filter's 'same' padding is 0 before and 1 after; flipped, 1 before and 0 after.
+    assert.deepEqual(flippedConvPadding([2, 8, 8, 3], [2, 2, 3, 5], attrs(1, 'same')), [[0, 0], [1, 0], [1, 0], [0, 0]]);
+    assert.equal(flippedConvPadding([2, 8, 8, 3], [3, 3, 3, 5], attrs(2, 'same')), null);
+    assert.equal(flippedConvPadding([2, 8, 8, 3], [3, 3, 3, 5], attrs(1, 'same', 2)), null);
+    assert.equal(flippedConvPadding([2, 8, 8, 3], [3, 3, 3, 5], { ...attrs(1, 'same'), dataFormat: 'NCHW' }), null);
+  });
+
+  [
+    { x: [2, 8, 8, 5], k: 3, outC: 7, stride: 1, pad: 'same', flipped: true },
+    { x: [2, 6, 5, 40], k: 1, outC: 33, stride: 1, pad: 'same', flipped: true },
+    { x: [1, 6, 7, 4], k: 3, outC: 6, stride: 1, pad: 'valid', flipped: true },
+    { x: [2, 5, 6, 4], k: 2, outC: 8, stride: 1, pad: 'same', flipped: true },
+    { x: [2, 16, 16, 32], k: 3, outC: 64, stride: 1, pad: 'same', flipped: true },
+    { x: [3, 9, 7, 4], k: 3, outC: 6, stride: 2, pad: 'same', flipped: false },
+  ].forEach((c, i) => {
+    it(`conv input gradient matches cpu (${c.flipped ? 'flipped-filter conv' : "tfjs's kernel"}): x=${c.x.join('x')} k=${c.k} out=${c.outC} stride=${c.stride} ${c.pad}`, { skip }, async () => {
+      const [b, h, w, ci] = c.x;
+      const x = () => tf.tensor4d(seeded(b * h * w * ci, 40 + i), c.x as [number, number, number, number]);
+      const f = () => tf.tensor4d(seeded(c.k * c.k * ci * c.outC, 50 + i), [c.k, c.k, ci, c.outC]);
+      const conv = (xi: tf.Tensor, fi: tf.Tensor) => tf.conv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, c.stride, c.pad as 'same' | 'valid');
+      const dyShape = conv(x(), f()).shape;
+      const dy = () => tf.tensor4d(seeded(tf.util.sizeFromShape(dyShape), 60 + i), dyShape);
+      const reference = () => tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.mul(conv(xi, fi), dy())))([x(), f()])[0];
+      const [want] = await on('cpu', reference);
+      const before = { ...convInputGradCalls };
+      const [got] = await on('webgpu', reference);
+      assert.ok(relErr(got, want) < TOL, `input gradient rel err ${relErr(got, want)}`);
+      assert.equal(convInputGradCalls.flipped - before.flipped, c.flipped ? 1 : 0, 'flipped-filter conv calls');
+      assert.equal(convInputGradCalls.stock - before.stock, c.flipped ? 0 : 1, "tfjs's kernel calls");
+      // The flag puts tfjs's kernel back, with the same result.
+      tf.env().set(FLIPPED_CONV_DX_FLAG, false);
+      try {
+        const [stock] = await on('webgpu', reference);
+        assert.ok(relErr(stock, want) < TOL, `tfjs's input gradient rel err ${relErr(stock, want)}`);
+        assert.equal(convInputGradCalls.stock - before.stock, c.flipped ? 1 : 2);
+      } finally {
+        tf.env().set(FLIPPED_CONV_DX_FLAG, true);
+      }
     });
   });
 

@@ -108,7 +108,7 @@ async function tryWebgpu(requested: boolean): Promise<Attempt> {
   if (!r.ok) return r;
   const fused = registerWebgpuKernels();
   const bind = cacheBindGroupsOf(tf.backend());
-  const kernels = fused.ok ? '; fused WGSL kernels (GroupNorm + SiLU, conv filter gradient, Adam)' : `; fused kernels not used: ${fused.reason}`;
+  const kernels = fused.ok ? '; fused WGSL kernels (GroupNorm + SiLU, conv gradients, Adam)' : `; fused kernels not used: ${fused.reason}`;
   return { ok: true, device: `${r.device}${kernels}${bind.ok ? '; bind groups reused across steps' : `; bind groups not reused: ${bind.reason}`}` };
 }
 

@@ -245,79 +245,93 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   dbeta[ch] = b;
 }`;
 
-/**
- * The filter gradient as a GEMM over m = (batch, out row, out col): dW'[k, co] = sum_m
- * im2col(x)[m, k] dy[m, co], with k = (kh, kw, ci) addressed in x (im2col without the copy) and one
- * extra row k = K of ones, whose result is the bias gradient. Workgroups tile 32 k x 32 co and
- * split m into chunks (split-K: z), writing partial sums part[z, k, co].
- */
-const CONV_DW_STRUCT = `struct C {
-  h: u32, w: u32, ci: u32, ho: u32, wo: u32, co: u32, kh: u32, kw: u32,
-  sh: u32, sw: u32, dh: u32, dw: u32, pt: u32, pl: u32, kk: u32, m: u32, chunk: u32 }`;
+/** Invocations per workgroup of the filter gradient (8 x 8, each a 4 k x 4 co block). */
+export const CONV_DW_WG = 64;
+
 export const CONV_DW_WGSL = `
-${CONV_DW_STRUCT}
+struct C {
+  h: u32, w: u32, ci: u32, ho: u32, wo: u32, co: u32, kh: u32, kw: u32,
+  sh: u32, sw: u32, dh: u32, dw: u32, pt: u32, pl: u32, kk: u32, m: u32, chunk: u32 }
 @group(0) @binding(0) var<storage, read_write> part: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<uniform> c: C;
-var<workgroup> As: array<array<f32, 32>, 32>;
-var<workgroup> Bs: array<array<f32, 32>, 32>;
-fn im2col(m: u32, k: u32) -> f32 {
-  if (m >= c.m || k > c.kk) { return 0.0; }
-  if (k == c.kk) { return 1.0; }
-  let hw = c.ho * c.wo;
-  let b = m / hw;
-  let r = m % hw;
-  let oh = r / c.wo;
-  let ow = r % c.wo;
-  let kwci = c.kw * c.ci;
-  let fh = k / kwci;
-  let rem = k % kwci;
-  let fw = rem / c.ci;
-  let ci = rem % c.ci;
-  let ih = i32(oh * c.sh + fh * c.dh) - i32(c.pt);
-  let iw = i32(ow * c.sw + fw * c.dw) - i32(c.pl);
-  if (ih < 0 || iw < 0 || ih >= i32(c.h) || iw >= i32(c.w)) { return 0.0; }
-  return x[((b * c.h + u32(ih)) * c.w + u32(iw)) * c.ci + ci];
-}
-@compute @workgroup_size(${WG})
+var<workgroup> As: array<array<vec4<f32>, 8>, 32>;
+var<workgroup> Bs: array<array<vec4<f32>, 8>, 32>;
+// Per row m of the tile: the input row and column of the filter tap (0, 0), and the offset of
+// that pixel's channel 0 in x (all may lie in the padding, so signed).
+var<workgroup> rowH: array<i32, 32>;
+var<workgroup> rowW: array<i32, 32>;
+var<workgroup> rowX: array<i32, 32>;
+@compute @workgroup_size(${CONV_DW_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let h = i32(c.h);
+  let w = i32(c.w);
   let k0 = wg.x * 32u;
   let c0 = wg.y * 32u;
   let mStart = wg.z * c.chunk;
   let mEnd = min(mStart + c.chunk, c.m);
-  let tk = (li / 16u) * 2u;
-  let tc = (li % 16u) * 2u;
-  var a00 = 0.0; var a01 = 0.0; var a10 = 0.0; var a11 = 0.0;
+  // What this invocation loads: column col of rows row0, row0 + 2, ... of both tiles.
+  let col = li % 32u;
+  let row0 = li / 32u;
+  let k = k0 + col;
+  let kwci = c.kw * c.ci;
+  let kh = i32((k / kwci) * c.dh);
+  let kw = i32(((k % kwci) / c.ci) * c.dw);
+  let kOff = (kh * w + kw) * i32(c.ci) + i32(k % c.ci);
+  let o = c0 + col;
+  // What it sums: k rows 4 tk .. 4 tk + 3, co columns 4 tc .. 4 tc + 3 of the tile.
+  let tk = li / 8u;
+  let tc = li % 8u;
+  var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
   for (var m0 = mStart; m0 < mEnd; m0 += 32u) {
-    for (var j = 0u; j < 4u; j++) {
-      let idx = li + j * ${WG}u;
-      let mm = idx / 32u;
-      let col = idx % 32u;
-      let m = m0 + mm;
-      As[mm][col] = select(0.0, im2col(m, k0 + col), m < mEnd);
+    if (li < 32u) {
+      let m = m0 + li;
+      let hwo = c.ho * c.wo;
+      let b = m / hwo;
+      let r = m % hwo;
+      let ih = i32((r / c.wo) * c.sh) - i32(c.pt);
+      let iw = i32((r % c.wo) * c.sw) - i32(c.pl);
+      // Past the chunk: a row no tap reaches.
+      rowH[li] = select(-1048576, ih, m < mEnd);
+      rowW[li] = iw;
+      rowX[li] = ((i32(b) * h + ih) * w + iw) * i32(c.ci);
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < 16u; j++) {
+      let mm = row0 + 2u * j;
+      let ih = rowH[mm] + kh;
+      let iw = rowW[mm] + kw;
+      var a = 0.0;
+      if (k < c.kk) {
+        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a = x[rowX[mm] + kOff]; }
+      } else if (k == c.kk && m0 + mm < mEnd) {
+        a = 1.0;
+      }
       var d = 0.0;
-      if (m < mEnd && c0 + col < c.co) { d = dy[m * c.co + c0 + col]; }
-      Bs[mm][col] = d;
+      if (m0 + mm < mEnd && o < c.co) { d = dy[(m0 + mm) * c.co + o]; }
+      As[mm][col / 4u][col % 4u] = a;
+      Bs[mm][col / 4u][col % 4u] = d;
     }
     workgroupBarrier();
     for (var mm = 0u; mm < 32u; mm++) {
-      let p0 = As[mm][tk];
-      let p1 = As[mm][tk + 1u];
-      let q0 = Bs[mm][tc];
-      let q1 = Bs[mm][tc + 1u];
-      a00 += p0 * q0; a01 += p0 * q1; a10 += p1 * q0; a11 += p1 * q1;
+      let p = As[mm][tk];
+      let q = Bs[mm][tc];
+      acc0 += p.x * q; acc1 += p.y * q; acc2 += p.z * q; acc3 += p.w * q;
     }
     workgroupBarrier();
   }
   let rows = c.kk + 1u;
   let base = wg.z * rows * c.co;
-  let k = k0 + tk;
-  let o = c0 + tc;
-  if (k < rows && o < c.co) { part[base + k * c.co + o] = a00; }
-  if (k < rows && o + 1u < c.co) { part[base + k * c.co + o + 1u] = a01; }
-  if (k + 1u < rows && o < c.co) { part[base + (k + 1u) * c.co + o] = a10; }
-  if (k + 1u < rows && o + 1u < c.co) { part[base + (k + 1u) * c.co + o + 1u] = a11; }
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let kr = k0 + tk * 4u + i;
+    if (kr >= rows) { break; }
+    for (var q = 0u; q < 4u; q++) {
+      let oc = c0 + tc * 4u + q;
+      if (oc < c.co) { part[base + kr * c.co + oc] = accs[i][q]; }
+    }
+  }
 }`;
 
 export const CONV_DW_REDUCE_WGSL = `
@@ -335,6 +349,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var s = 0.0;
   for (var z = 0u; z < r.splits; z++) { s += part[z * size + i]; }
   if (i < r.kk * r.co) { dw[i] = s; } else { db[i - r.kk * r.co] = s; }
+}`;
+
+/**
+ * A filter [kh, kw, ci, co] rotated 180 degrees with its channels swapped, [kh, kw, co, ci]: the
+ * filter whose forward convolution of dy is the input gradient (stride 1). One invocation per
+ * output element.
+ */
+export const FLIP_FILTER_WGSL = `
+struct F { kh: u32, kw: u32, ci: u32, co: u32, n: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<uniform> f: F;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  if (i >= f.n) { return; }
+  let ci = i % f.ci;
+  var r = i / f.ci;
+  let co = r % f.co;
+  r = r / f.co;
+  let j = r % f.kw;
+  let h = r / f.kw;
+  y[i] = w[(((f.kh - 1u - h) * f.kw + (f.kw - 1u - j)) * f.ci + ci) * f.co + co];
 }`;
 
 /**
