@@ -43,6 +43,8 @@ describe('WGSL kernels on webgpu', async () => {
     { x: [2, 5, 5, 40], k: 1, outC: 33, stride: 1, pad: 'valid', dil: 1 },
     { x: [2, 11, 9, 3], k: 3, outC: 7, stride: 1, pad: 'same', dil: 2 },
     { x: [1, 6, 6, 70], k: 3, outC: 3, stride: 1, pad: 'valid', dil: 1 },
+    { x: [2, 7, 6, 6], k: 3, outC: 8, stride: 1, pad: 'same', dil: 1 },
+    { x: [3, 12, 12, 16], k: 3, outC: 36, stride: 1, pad: 'same', dil: 1 },
   ].forEach((c, i) => {
     it(`conv filter and bias gradients match cpu: x=${c.x.join('x')} k=${c.k} out=${c.outC} stride=${c.stride} ${c.pad} dilation=${c.dil}`, { skip }, async () => {
       const [b, h, w, ci] = c.x;

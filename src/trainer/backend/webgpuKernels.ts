@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WG, CONV_DW_WGSL, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WG, convDwWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -242,7 +242,10 @@ function filterAndBiasGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo
       info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, kk, m, chunk,
     ],
   });
-  dispatch(b, 'ImmiscibleConv2DFilterGradProgram', pipeline(b, 'convdw', () => CONV_DW_WGSL), [part], [x, dy], block, [Math.ceil((kk + 1) / 32), Math.ceil(co / 32), realSplits]);
+  // Channels in fours: x and dy read as vec4 (their bound sizes then are multiples of 16 bytes).
+  const vecX = info.inChannels % 4 === 0;
+  const vecDy = co % 4 === 0;
+  dispatch(b, 'ImmiscibleConv2DFilterGradProgram', pipeline(b, `convdw:${vecX}:${vecDy}`, () => convDwWgsl(vecX, vecDy)), [part], [x, dy], block, [Math.ceil((kk + 1) / 32), Math.ceil(co / 32), realSplits]);
   dispatch(b, 'ImmiscibleConv2DFilterGradReduceProgram', pipeline(b, 'convdwr', () => CONV_DW_REDUCE_WGSL), [dw, db], [part], uniforms({ u32: [kk, co, realSplits] }), grid1d(Math.ceil(((kk + 1) * co) / WG)));
   b.disposeData(part.dataId);
   return [dw, db];

@@ -248,13 +248,57 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 /** Invocations per workgroup of the filter gradient (8 x 8, each a 4 k x 4 co block). */
 export const CONV_DW_WG = 64;
 
-export const CONV_DW_WGSL = `
+/**
+ * The filter gradient shader. With `vecX` (the input's channels a multiple of 4) the four k of an
+ * invocation's column are four channels of one pixel, read as one vec4; with `vecDy` (the output's
+ * channels a multiple of 4) dy's four columns are read as one vec4. Otherwise four floats each.
+ */
+export function convDwWgsl(vecX: boolean, vecDy: boolean): string {
+  // The column's k: in vec4 mode their (kh, kw) are shared; else one set per lane.
+  const hoistX = vecX
+    ? `let k = k0 + 4u * colv;
+  let kh = i32((k / kwci) * c.dh);
+  let kw = i32(((k % kwci) / c.ci) * c.dw);
+  let kOff = (kh * w + kw) * i32(c.ci) + i32(k % c.ci);`
+    : `var kh: array<i32, 4>;
+  var kw: array<i32, 4>;
+  var kOff: array<i32, 4>;
+  for (var q = 0u; q < 4u; q++) {
+    let kq = k0 + 4u * colv + q;
+    kh[q] = i32((kq / kwci) * c.dh);
+    kw[q] = i32(((kq % kwci) / c.ci) * c.dw);
+    kOff[q] = (kh[q] * w + kw[q]) * i32(c.ci) + i32(kq % c.ci);
+  }`;
+  const loadX = vecX
+    ? `if (k < c.kk) {
+        let ih = rowH[mm] + kh;
+        let iw = rowW[mm] + kw;
+        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a = x[(rowX[mm] + kOff) / 4]; }
+      } else if (k == c.kk && live) {
+        a.x = 1.0;
+      }`
+    : `for (var q = 0u; q < 4u; q++) {
+        let kq = k0 + 4u * colv + q;
+        let ih = rowH[mm] + kh[q];
+        let iw = rowW[mm] + kw[q];
+        if (kq < c.kk) {
+          if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a[q] = x[rowX[mm] + kOff[q]]; }
+        } else if (kq == c.kk && live) {
+          a[q] = 1.0;
+        }
+      }`;
+  const loadDy = vecDy
+    ? `if (live && o < c.co) { d = dy[(m * c.co + o) / 4u]; }`
+    : `for (var q = 0u; q < 4u; q++) {
+        if (live && o + q < c.co) { d[q] = dy[m * c.co + o + q]; }
+      }`;
+  return `
 struct C {
   h: u32, w: u32, ci: u32, ho: u32, wo: u32, co: u32, kh: u32, kw: u32,
   sh: u32, sw: u32, dh: u32, dw: u32, pt: u32, pl: u32, kk: u32, m: u32, chunk: u32 }
 @group(0) @binding(0) var<storage, read_write> part: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> dy: array<${vecDy ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<uniform> c: C;
 var<workgroup> As: array<array<vec4<f32>, 8>, 32>;
 var<workgroup> Bs: array<array<vec4<f32>, 8>, 32>;
@@ -271,15 +315,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let c0 = wg.y * 32u;
   let mStart = wg.z * c.chunk;
   let mEnd = min(mStart + c.chunk, c.m);
-  // What this invocation loads: column col of rows row0, row0 + 2, ... of both tiles.
-  let col = li % 32u;
-  let row0 = li / 32u;
-  let k = k0 + col;
+  // What this invocation loads: vec4 column colv (k or co 4 colv .. 4 colv + 3) of rows
+  // row0, row0 + 8, row0 + 16, row0 + 24 of both tiles.
+  let colv = li % 8u;
+  let row0 = li / 8u;
   let kwci = c.kw * c.ci;
-  let kh = i32((k / kwci) * c.dh);
-  let kw = i32(((k % kwci) / c.ci) * c.dw);
-  let kOff = (kh * w + kw) * i32(c.ci) + i32(k % c.ci);
-  let o = c0 + col;
+  ${hoistX}
+  let o = c0 + 4u * colv;
   // What it sums: k rows 4 tk .. 4 tk + 3, co columns 4 tc .. 4 tc + 3 of the tile.
   let tk = li / 8u;
   let tc = li % 8u;
@@ -298,20 +340,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       rowX[li] = ((i32(b) * h + ih) * w + iw) * i32(c.ci);
     }
     workgroupBarrier();
-    for (var j = 0u; j < 16u; j++) {
-      let mm = row0 + 2u * j;
-      let ih = rowH[mm] + kh;
-      let iw = rowW[mm] + kw;
-      var a = 0.0;
-      if (k < c.kk) {
-        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a = x[rowX[mm] + kOff]; }
-      } else if (k == c.kk && m0 + mm < mEnd) {
-        a = 1.0;
-      }
-      var d = 0.0;
-      if (m0 + mm < mEnd && o < c.co) { d = dy[(m0 + mm) * c.co + o]; }
-      As[mm][col / 4u][col % 4u] = a;
-      Bs[mm][col / 4u][col % 4u] = d;
+    for (var j = 0u; j < 4u; j++) {
+      let mm = row0 + 8u * j;
+      let m = m0 + mm;
+      let live = m < mEnd;
+      var a = vec4<f32>(0.0);
+      ${loadX}
+      var d = vec4<f32>(0.0);
+      ${loadDy}
+      As[mm][colv] = a;
+      Bs[mm][colv] = d;
     }
     workgroupBarrier();
     for (var mm = 0u; mm < 32u; mm++) {
@@ -333,6 +371,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
   }
 }`;
+}
 
 export const CONV_DW_REDUCE_WGSL = `
 struct R { kk: u32, co: u32, splits: u32 }
