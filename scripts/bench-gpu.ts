@@ -26,7 +26,7 @@ import { adapterLabel, findIcdFiles, findVulkanLoader, probeWebgpu, type GpuAdap
 import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backend/webgpuBindGroups';
 import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
 import * as tf from '@tensorflow/tfjs';
-import { formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
+import { countsOnly, formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
 import { median, MODELS, timeTorchUnet, unetBench, type EmaMode, type ModelSpec, type TorchTiming } from './unetBench';
 
 function exists(p: string): boolean {
@@ -264,7 +264,8 @@ async function main(): Promise<void> {
         tf.env().setFlags({ ...defaults, ...flags });
         const bench = unetBench(spec, batches[0], emaModes[0]);
         tf.dispose(bench.step(0));
-        const p = await profileGpuStep(() => bench.step(1));
+        const measured = await profileGpuStep(() => bench.step(1));
+        const p = nullDevice ? countsOnly(measured) : measured;
         bench.dispose();
         const label = flagLabel(flags);
         profiles[`${kernels}${label}`] = p;

@@ -71,16 +71,17 @@ export async function profileGpuStep(run: () => tf.Tensor): Promise<GpuProfile> 
 }
 
 /** The profile as lines: kernel, calls, dispatches, GPU ms, share; its top programs. */
+/** The profile with its times zeroed and its kernels by calls (Dawn's null device: its timestamps are garbage, the counts are right). */
+export function countsOnly(p: GpuProfile): GpuProfile {
+  return {
+    ...p,
+    gpuMs: 0,
+    kernels: p.kernels.map((k) => ({ ...k, ms: 0, programs: Object.fromEntries(Object.entries(k.programs).map(([n, v]) => [n, { ...v, ms: 0 }])) })).sort((a, b) => b.calls - a.calls),
+  };
+}
+
 export function formatGpuProfile(p: GpuProfile, top = 16, times = true): string[] {
-  if (!times) {
-    // Dawn's null device: its timestamps are garbage, the counts are right.
-    const counted = {
-      ...p,
-      gpuMs: 0,
-      kernels: p.kernels.map((k) => ({ ...k, ms: 0, programs: Object.fromEntries(Object.entries(k.programs).map(([n, v]) => [n, { ...v, ms: 0 }])) })).sort((a, b) => b.calls - a.calls),
-    };
-    return [`Kernels and dispatches per step (no GPU times on this device): ${p.dispatches} dispatches`, ...formatGpuProfile(counted, top).slice(1)];
-  }
+  if (!times) return [`Kernels and dispatches per step (no GPU times on this device): ${p.dispatches} dispatches`, ...formatGpuProfile(countsOnly(p), top).slice(1)];
   const lines = [`GPU time per kernel, one step (timestamp queries: ${p.timestampQuery ? 'yes' : 'NO, times read 0'}): ${p.gpuMs.toFixed(2)} ms in ${p.dispatches} dispatches`];
   for (const r of p.kernels.slice(0, top)) {
     const progs = Object.entries(r.programs)
