@@ -22,7 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/trainer/backend/select';
-import { adapterLabel, findIcdFiles, findVulkanLoader, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
+import { adapterLabel, findIcdFiles, findVulkanLoader, nameNvidiaIcd, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
 import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backend/webgpuBindGroups';
 import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
 import * as tf from '@tensorflow/tfjs';
@@ -209,6 +209,9 @@ async function main(): Promise<void> {
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
   console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
 
+  // Where the driver is mounted outside the loader's path: named before anything starts Vulkan.
+  const named = nameNvidiaIcd();
+  if (named) console.log(`NVIDIA's Vulkan driver outside the loader's search path: named in VK_DRIVER_FILES (${named})`);
   const vk = checkVulkan();
   console.log(`NVIDIA driver: ${vk.nvidiaDriver ?? 'none (no /proc/driver/nvidia/version)'}`);
   console.log(`Vulkan loader: ${vk.loader === null ? 'missing' : vk.loader || 'n/a on this OS'}`);

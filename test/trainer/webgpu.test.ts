@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateConfig } from '../../src/core/config/validate';
 import { selectBackend } from '../../src/trainer/backend/select';
-import { describeAdapter, findIcdFiles, findVulkanLoader, probeWebgpu } from '../../src/trainer/backend/webgpu';
+import { describeAdapter, findIcdFiles, findVulkanLoader, nvidiaIcdToName, probeWebgpu } from '../../src/trainer/backend/webgpu';
 import { buildUnet } from '../../src/trainer/model/unet';
 import { asWeights, createVariables, initialValues } from '../../src/trainer/model/params';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
@@ -207,6 +207,20 @@ describe('webgpu diagnostics', () => {
     assert.ok(loader === null || typeof loader === 'string');
     for (const i of icds) assert.ok(i.file.endsWith('.json') && ['nvidia', 'software', 'other'].includes(i.kind));
     if (!probe.ok) assert.match(probe.reason, /libvulkan|adapter|Dawn|webgpu/);
+  });
+
+  it("names NVIDIA's driver mounted outside the loader's search path, and only then", () => {
+    const elsewhere = '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json';
+    const there = (p: string) => p === elsewhere;
+    const lavapipe = { file: '/usr/share/vulkan/icd.d/lvp_icd.json', library: 'libvulkan_lvp.so', kind: 'software' as const };
+    const nvidia = { file: '/etc/vulkan/icd.d/nvidia_icd.json', library: 'libGLX_nvidia.so.0', kind: 'nvidia' as const };
+    assert.equal(nvidiaIcdToName({}, [lavapipe], there), elsewhere);
+    assert.equal(nvidiaIcdToName({}, [], there), elsewhere);
+    // The loader finds it already, or the user chose the drivers, or there is none.
+    assert.equal(nvidiaIcdToName({}, [lavapipe, nvidia], there), null);
+    assert.equal(nvidiaIcdToName({ VK_DRIVER_FILES: '/x.json' }, [], there), null);
+    assert.equal(nvidiaIcdToName({ VK_ICD_FILENAMES: '/x.json' }, [], there), null);
+    assert.equal(nvidiaIcdToName({}, [lavapipe], () => false), null);
   });
 
   it('recognises software adapters from their info', () => {

@@ -102,6 +102,45 @@ export function findIcdFiles(): IcdFile[] {
 }
 
 /**
+ * NVIDIA's Vulkan driver manifest and its GLVND EGL vendor file where GPU node images mount the
+ * driver outside the Vulkan loader's search path (/usr/local/nvidia, e.g. Kubernetes GPU nodes).
+ */
+const NVIDIA_ELSEWHERE = {
+  icd: '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json',
+  egl: '/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json',
+};
+
+/**
+ * The NVIDIA manifest to name in VK_DRIVER_FILES because the loader would not find it: neither
+ * VK_DRIVER_FILES nor VK_ICD_FILENAMES set, no NVIDIA manifest among those found, and one at the
+ * known place outside the search path. Null otherwise.
+ */
+export function nvidiaIcdToName(env: Record<string, string | undefined>, found: IcdFile[], exists: (path: string) => boolean): string | null {
+  if (env.VK_DRIVER_FILES || env.VK_ICD_FILENAMES || found.some((i) => i.kind === 'nvidia')) return null;
+  return exists(NVIDIA_ELSEWHERE.icd) ? NVIDIA_ELSEWHERE.icd : null;
+}
+
+/** The NVIDIA manifest this process named in VK_DRIVER_FILES (nameNvidiaIcd), if any. */
+let namedIcd: string | null = null;
+
+/**
+ * Names NVIDIA's manifest (and its EGL vendor file, if unnamed) in this process's environment
+ * when nvidiaIcdToName finds one, keeping the other drivers found; before Dawn starts. Returns
+ * what it named, for the run record.
+ */
+export function nameNvidiaIcd(): string | null {
+  if (namedIcd) return namedIcd;
+  const found = findIcdFiles();
+  const icd = nvidiaIcdToName(process.env, found, existsSync);
+  if (!icd) return null;
+  process.env.VK_DRIVER_FILES = [icd, ...found.map((i) => i.file)].join(':');
+  if (!process.env.__EGL_VENDOR_LIBRARY_FILENAMES && existsSync(NVIDIA_ELSEWHERE.egl)) process.env.__EGL_VENDOR_LIBRARY_FILENAMES = NVIDIA_ELSEWHERE.egl;
+  namedIcd = icd;
+  return icd;
+}
+
+
+/**
  * Software rasterizers that Vulkan / Dawn expose as adapters, and Dawn's null device (asked for
  * with IMMISCIBLE_DAWN_FLAGS=backend=null: it records and validates commands and runs none).
  */
@@ -172,6 +211,8 @@ export async function probeWebgpu(): Promise<WebgpuProbe> {
   }
   try {
     if (!gpu) {
+      // Before Dawn starts: the Vulkan loader reads the environment when it is created.
+      nameNvidiaIcd();
       Object.assign(globalThis, d.module.globals);
       const g = globalThis as unknown as { navigator?: object };
       if (g.navigator == null) g.navigator = {};
@@ -224,5 +265,6 @@ export async function activateWebgpu(allowSoftware: boolean): Promise<WebgpuAtte
   } catch (e) {
     return { ok: false, reason: `failed to initialize on ${label}: ${message(e)}` };
   }
-  return { ok: true, device: `${probe.adapter.software ? 'software GPU' : 'GPU'} (WebGPU through Dawn and Vulkan: ${label})`, adapter: probe.adapter };
+  const driver = namedIcd ? `; Vulkan driver ${namedIcd}, named in VK_DRIVER_FILES` : '';
+  return { ok: true, device: `${probe.adapter.software ? 'software GPU' : 'GPU'} (WebGPU through Dawn and Vulkan: ${label}${driver})`, adapter: probe.adapter };
 }
