@@ -249,9 +249,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 export const CONV_DW_WG = 64;
 
 /**
- * The filter gradient shader. With `vecX` (the input's channels a multiple of 4) the four k of an
- * invocation's column are four channels of one pixel, read as one vec4; with `vecDy` (the output's
- * channels a multiple of 4) dy's four columns are read as one vec4. Otherwise four floats each.
+ * The filter gradient as a GEMM over m = (batch, out row, out col): dW'[k, co] = sum_m
+ * im2col(x)[m, k] dy[m, co], with k = (kh, kw, ci) addressed in x (im2col without the copy) and one
+ * extra row k = K of ones, whose result is the bias gradient. Workgroups tile 32 k x 32 co and
+ * split m into chunks (split-K: z), writing partial sums part[z, k, co].
+ * - Each invocation sums a 4 k x 4 co block from two vec4 reads of workgroup memory per step of m
+ *   (a 2 x 2 block read one float of workgroup memory per multiply-add).
+ * - The integer divisions of the im2col addressing are done once per invocation for its columns k,
+ *   and once per tile for each of its 32 rows m (a table in workgroup memory), not per element.
+ * - With `vecX` (the input's channels a multiple of 4) the four k of an invocation's column are
+ *   four channels of one pixel, read as one vec4; with `vecDy` (the output's channels a multiple
+ *   of 4) dy's four columns are read as one vec4. Otherwise four floats each.
+ * On lavapipe this does 2.3x less work than the 2 x 2 version (docs/benchmarks.md).
  */
 export function convDwWgsl(vecX: boolean, vecDy: boolean): string {
   // The column's k: in vec4 mode their (kh, kw) are shared; else one set per lane.
