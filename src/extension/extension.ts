@@ -1,7 +1,7 @@
 /** Activation: the Runs view, the launcher and the commands of Immiscible Lab. */
 import * as vscode from 'vscode';
 import { launchPaired, launchRun } from './commands/launch';
-import { launchStudy } from './commands/study';
+import { launchStudy, reattachStudies } from './commands/study';
 import { deleteRun, openRunFolder, resumeRun, showRunOutput, stopRun } from './commands/runActions';
 import { RunConfigProvider, restoreConfig, selectBackend, showConfigDiff, toggleAssignmentCommand } from './commands/configCommands';
 import { compareRuns, openDashboard } from './commands/dashboard';
@@ -39,6 +39,8 @@ export function activate(context: vscode.ExtensionContext): void {
     context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor((e) => s.status.showConfigMode(e?.document)));
     context.subscriptions.push(vscode.workspace.onDidSaveTextDocument((d) => d === vscode.window.activeTextEditor?.document && s.status.showConfigMode(d)));
     s.status.showConfigMode(vscode.window.activeTextEditor?.document);
+    // A study outlives a window reload; its notification comes back with the new window.
+    reattachStudies(s);
   }
   register('immiscible.launchRun', (s) => launchRun(s));
   register('immiscible.launchPaired', (s) => launchPaired(s));

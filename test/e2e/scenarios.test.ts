@@ -944,4 +944,42 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await page.mouse.move(1100, 85);
     await h.screenshot('study-report');
   });
+
+  scenario('Reload Window during a study: its notification comes back and the study still ends in its report', TIMEOUTS.run + 150_000, async () => {
+    const { page, workspace } = h;
+    const studies = path.join(workspace, 'studies');
+    const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
+    await runCommand(page, 'View: Close All Editors');
+    await runCommand(page, 'Immiscible: Launch Study...');
+    await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
+    const modes = await quickInput(page, /^Modes to compare/);
+    await modes.locator('input.input').press('Enter');
+    assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
+    // Long enough (tens of seconds a run) to be running through the reload.
+    assert.equal(await fillInputBox(page, 'Training steps per run', '3000'), '300');
+    const dir = await waitFor('the study folder with its pid', () => {
+      const created = fs.existsSync(studies) ? fs.readdirSync(studies).filter((d) => !before.includes(d)) : [];
+      const rec = created.length === 1 && fs.existsSync(path.join(studies, created[0], 'study.json')) ? readJson(path.join(studies, created[0], 'study.json')) : null;
+      return rec && typeof rec.pid === 'number' && rec.status === 'running' ? path.join(studies, created[0]) : null;
+    }, 30_000);
+    const pid = readJson(path.join(dir, 'study.json')).pid;
+
+    await reloadWindow(page);
+    await page.evaluate(RECORD_TOASTS);
+    // The new window found the same study process and shows its progress again.
+    const toast = await waitFor('the study notification after the reload', async () => {
+      const toasts = await page.evaluate(() => (window as unknown as { __immToasts?: string[] }).__immToasts ?? []);
+      return toasts.find((t) => /Study toy2d-gaussians8/.test(t) && /run \d of 2/.test(t)) ?? null;
+    }, 30_000, 200);
+    assert.equal(readJson(path.join(dir, 'study.json')).pid, pid, 'the same study process');
+    process.stderr.write(`[e2e] after the reload: ${toast.replace(/\s+/g, ' ')}\n`);
+    await h.screenshot('study-reattached');
+
+    // Its end, followed by the new window: the report opens beside the comparison.
+    await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run + 60_000 });
+    const rec = readJson(path.join(dir, 'study.json'));
+    assert.equal(rec.status, 'completed');
+    assert.equal(rec.pid, null);
+    assert.ok(fs.existsSync(path.join(dir, 'report.md')), 'no report.md');
+  });
 });

@@ -132,4 +132,6 @@ export interface StudyRecord {
   runs: StudyRunEntry[];
   error: string | null;
   results: StudyResults | null;
+  /** The study process while it runs (null once it has ended; absent in records written before it was kept). */
+  pid?: number | null;
 }

@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DashboardPanel } from '../dashboard/panel';
 import type { ExtensionState } from '../state';
-import { progressMessage, StudyProcess, type StudyRequest } from '../study/studyProcess';
+import type { StudyEvent } from '../../core/protocol/studyEvents';
+import { findRunningStudies, StudyFollower } from '../study/studyFollower';
+import { progressMessage, StudyProcess, type StudyOutcome, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
 import { askInteger, askMany } from './prompts';
 
@@ -53,21 +55,46 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
 
 /** Starts (or resumes: the same request) a study and follows it in a notification. */
 export function runStudy(state: ExtensionState, request: StudyRequest): void {
-  const channel = state.channel(`study:${request.outDir}`, `study ${path.basename(request.outDir)}`);
-  let report: (m: string, fraction: number) => void = () => undefined;
-  const proc = new StudyProcess(
-    { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd: state.root },
-    request,
-    (e) => {
-      const msg = progressMessage(e);
-      if (e.type === 'run-started') state.tree.refresh([e.runDir]);
-      if (e.type !== 'run-progress' && msg) channel.appendLine(msg);
-      if (msg && 'index' in e) report(msg, (e.index + (e.type === 'run-progress' ? e.step / Math.max(1, e.totalSteps) : e.type === 'run-finished' ? 1 : 0)) / e.total);
-      else if (msg) report(msg, -1);
-    },
-  );
-  channel.appendLine(`study ${request.outDir} (pid ${proc.pid ?? '?'})`);
-  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Study ${request.name ?? ''}`, cancellable: true }, (progress, token) => {
+  const options = { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd: state.root };
+  followStudy(state, request.name ?? path.basename(request.outDir), request.outDir, (onEvent) => new StudyProcess(options, request, onEvent), () => runStudy(state, request));
+}
+
+/**
+ * Studies still running from before a window reload (study.json names a live pid): followed in a
+ * notification again, from their events file, with the same ending (report and comparison).
+ */
+export function reattachStudies(state: ExtensionState): void {
+  for (const study of findRunningStudies(path.join(state.root, 'studies'))) {
+    const { outDir, record, pid } = study;
+    const resume = (): void => {
+      const options = { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd: record.cwd };
+      followStudy(state, record.name, outDir, (onEvent) => new StudyProcess(options, { argv: record.argv }, onEvent), resume);
+    };
+    followStudy(state, record.name, outDir, (onEvent) => new StudyFollower(outDir, pid, onEvent), resume);
+  }
+}
+
+interface FollowedStudy {
+  readonly done: Promise<StudyOutcome>;
+  readonly pid?: number;
+  stop(): void;
+}
+
+/** A study's progress notification, its output channel, and what follows its end. */
+function followStudy(state: ExtensionState, name: string, outDir: string, start: (onEvent: (e: StudyEvent) => void) => FollowedStudy, resume: () => void): void {
+  const channel = state.channel(`study:${outDir}`, `study ${path.basename(outDir)}`);
+  // Until the notification exists, the latest message waits: a follower replays a study's events at once.
+  let waiting: [string, number] | null = null;
+  let report: (m: string, fraction: number) => void = (m, fraction) => (waiting = [m, fraction]);
+  const proc = start((e) => {
+    const msg = progressMessage(e);
+    if (e.type === 'run-started') state.tree.refresh([e.runDir]);
+    if (e.type !== 'run-progress' && msg) channel.appendLine(msg);
+    if (msg && 'index' in e) report(msg, (e.index + (e.type === 'run-progress' ? e.step / Math.max(1, e.totalSteps) : e.type === 'run-finished' ? 1 : 0)) / e.total);
+    else if (msg) report(msg, -1);
+  });
+  channel.appendLine(`study ${outDir} (pid ${proc.pid ?? '?'})`);
+  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Study ${name}`, cancellable: true }, (progress, token) => {
     token.onCancellationRequested(() => proc.stop());
     let last = 0;
     report = (message, fraction) => {
@@ -75,6 +102,7 @@ export function runStudy(state: ExtensionState, request: StudyRequest): void {
       progress.report({ message, increment: Math.max(0, pct - last) });
       last = Math.max(last, pct);
     };
+    if (waiting) report(...waiting);
     return proc.done;
   });
   void proc.done.then(async (o) => {
@@ -82,13 +110,13 @@ export function runStudy(state: ExtensionState, request: StudyRequest): void {
     if (o.status === 'completed' && o.report) {
       // The study as one view: its runs compared in the dashboard, its report beside it.
       state.tree.refresh();
-      const runIds = state.model.runs.filter((r) => r.group === request.name).map((r) => r.id);
+      const runIds = state.model.runs.filter((r) => r.group === name).map((r) => r.id);
       if (runIds.length >= 2) DashboardPanel.show(state, 'compare', runIds);
       const uri = vscode.Uri.file(path.isAbsolute(o.report) ? o.report : path.join(state.root, o.report));
       await vscode.commands.executeCommand('markdown.showPreviewToSide', uri).then(undefined, () => vscode.window.showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside }));
     } else if (o.status === 'stopped') {
-      const again = await vscode.window.showInformationMessage(`Study stopped; its completed runs are kept (${request.outDir}).`, 'Resume Study');
-      if (again) runStudy(state, request);
+      const again = await vscode.window.showInformationMessage(`Study stopped; its completed runs are kept (${outDir}).`, 'Resume Study');
+      if (again) resume();
     } else void vscode.window.showErrorMessage(`Study failed: ${o.error ?? 'see its output'}`);
   });
 }

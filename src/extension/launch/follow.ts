@@ -33,32 +33,38 @@ export function fileSize(file: string): number {
   return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 }
 
-export interface EventsFollowerOptions {
+export interface EventsFollowerOptions<E = TrainerEvent> {
   /** Byte offset to start at (the file's size when reattaching, so old events are not replayed). */
   offset: number;
-  onEvent: (e: TrainerEvent) => void;
+  onEvent: (e: E) => void;
   /** Safety net for missed watch notifications; cheap (one fstat when nothing changed). */
   pollMs?: number;
+  /** The events file in the folder and its line parser: a run's by default; a study's has its own. */
+  fileName?: string;
+  parse?: (line: string) => E | null;
 }
 
-export class EventsFollower {
+export class EventsFollower<E = TrainerEvent> {
   readonly file: string;
   private offset: number;
   private readonly lines = new LineBuffer();
+  private readonly parse: (line: string) => E | null;
   private watcher: fs.FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
     readonly runDir: string,
-    private readonly o: EventsFollowerOptions,
+    private readonly o: EventsFollowerOptions<E>,
   ) {
-    this.file = path.join(runDir, RUN_FILES.events);
+    const fileName = o.fileName ?? RUN_FILES.events;
+    this.file = path.join(runDir, fileName);
     this.offset = o.offset;
+    this.parse = o.parse ?? (parseEvent as unknown as (line: string) => E | null);
     try {
-      // Watch the folder, not the file: it works before events.jsonl exists.
+      // Watch the folder, not the file: it works before the events file exists.
       this.watcher = fs.watch(runDir, { persistent: false }, (_ev, name) => {
-        if (name === null || name.toString() === RUN_FILES.events) this.readNew();
+        if (name === null || name.toString() === fileName) this.readNew();
       });
       this.watcher.on('error', () => this.stopWatching());
     } catch {
@@ -87,7 +93,7 @@ export class EventsFollower {
         if (n === 0) break;
         this.offset += n;
         for (const line of this.lines.push(buf.subarray(0, n))) {
-          const e = parseEvent(line);
+          const e = this.parse(line);
           if (e) this.o.onEvent(e);
           if (this.closed) return;
         }

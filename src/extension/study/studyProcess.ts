@@ -65,11 +65,13 @@ export class StudyProcess {
   private readonly stderrTail: string[] = [];
   readonly done: Promise<StudyOutcome>;
 
-  constructor(o: StudyProcessOptions, r: StudyRequest, onEvent: (e: StudyEvent) => void) {
+  /** `r`: what to run, or the CLI's arguments after `study` (study.json's `argv`: the same study again). */
+  constructor(o: StudyProcessOptions, r: StudyRequest | { argv: string[] }, onEvent: (e: StudyEvent) => void) {
     const node = o.node ?? process.execPath;
     const env = { ...(o.env ?? process.env) };
     if (process.versions.electron && node === process.execPath) env.ELECTRON_RUN_AS_NODE = '1';
-    this.child = spawn(node, [o.trainerJs, ...studyArgs(r)], { cwd: o.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const args = 'argv' in r ? ['study', ...r.argv] : studyArgs(r);
+    this.child = spawn(node, [o.trainerJs, ...args], { cwd: o.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     // Detached and unref'd: the study outlives this host.
     this.child.unref();
     // The unref'd child does not hold the event loop; this timer does while the study runs.

@@ -181,6 +181,8 @@ export async function studyCommand(argv: string[]): Promise<number> {
     },
     save: () => {
       rec.durationSeconds = base + (Date.now() - t0) / 1000;
+      // Lets an editor window opened later find the study while it runs (and follow it).
+      rec.pid = rec.status === 'running' ? process.pid : null;
       saveStudyRecord(a.outDir, rec);
     },
     stopping: { requested: false, child: null },
