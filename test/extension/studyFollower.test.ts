@@ -54,8 +54,14 @@ test('a running study is found through study.json and followed to its report by 
   assert.ok(messages.includes('run 2 of 2 (linear, seed 0): completed'), messages.join('\n'));
   assert.equal(events.filter((e) => e.type === 'study-finished').length, 1);
   // Ended: the record no longer names a process, and nothing is found running.
-  assert.equal(readStudyJson(outDir)?.pid, null);
+  const rec = readStudyJson(outDir);
+  assert.equal(rec?.pid, null);
   assert.deepEqual(findRunningStudies(studies), []);
+  // Resume Study from a reattached window runs study.json's argv again: here all runs are done,
+  // so it keeps them and writes the report again.
+  const again = await new StudyProcess({ trainerJs, cwd: rec?.cwd ?? cwd }, { argv: rec?.argv ?? [] }, () => undefined).done;
+  assert.equal(again.status, 'completed', again.error ?? '');
+  assert.equal(again.report, followed.report);
 });
 
 function writeStudy(outDir: string, status: string, pid: number | null, events: StudyEvent[], error: string | null = null): void {
