@@ -945,7 +945,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await h.screenshot('study-report');
   });
 
-  scenario('Reload Window during a study: its notification comes back and the study still ends in its report', TIMEOUTS.run + 150_000, async () => {
+  scenario('Reload Window during a study: its notification comes back and the study still ends in its report', TIMEOUTS.run + 210_000, async () => {
     const { page, workspace } = h;
     const studies = path.join(workspace, 'studies');
     const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
@@ -955,8 +955,9 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     const modes = await quickInput(page, /^Modes to compare/);
     await modes.locator('input.input').press('Enter');
     assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
-    // Long enough (tens of seconds a run) to be running through the reload.
-    assert.equal(await fillInputBox(page, 'Training steps per run', '3000'), '300');
+    // Long enough to be running through the reload (over 10 s a run here, with a sample grid and a
+    // checkpoint every 100 steps), short enough to end well within the wait below on a loaded CI machine.
+    assert.equal(await fillInputBox(page, 'Training steps per run', '1000'), '300');
     const dir = await waitFor('the study folder with its pid', () => {
       const created = fs.existsSync(studies) ? fs.readdirSync(studies).filter((d) => !before.includes(d)) : [];
       const rec = created.length === 1 && fs.existsSync(path.join(studies, created[0], 'study.json')) ? readJson(path.join(studies, created[0], 'study.json')) : null;
@@ -976,7 +977,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await h.screenshot('study-reattached');
 
     // Its end, followed by the new window: the report opens beside the comparison.
-    await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run + 60_000 });
+    await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run + 120_000 });
     const rec = readJson(path.join(dir, 'study.json'));
     assert.equal(rec.status, 'completed');
     assert.equal(rec.pid, null);
