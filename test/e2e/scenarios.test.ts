@@ -897,19 +897,23 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     snap();
   })()`;
 
+  /** Launch Study on the tiny config: none and linear (picked by default), 1 seed, `steps` a run. */
+  const launchTinyStudy = async (page: Page, steps: number): Promise<void> => {
+    await runCommand(page, 'Immiscible: Launch Study...');
+    await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
+    const modes = await quickInput(page, /^Modes to compare/);
+    await modes.locator('input.input').press('Enter');
+    assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
+    assert.equal(await fillInputBox(page, 'Training steps per run', String(steps)), '300');
+  };
+
   // After the light theme scenario (code-server does not switch back): this one asserts no colours.
   scenario('Launch Study: none vs linear, one seed; progress for the whole study, then its runs compared and its report', TIMEOUTS.run + 60_000, async () => {
     const { page, workspace } = h;
     const studies = path.join(workspace, 'studies');
     const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
     await page.evaluate(RECORD_TOASTS);
-    await runCommand(page, 'Immiscible: Launch Study...');
-    await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
-    // none and linear are picked by default: accept them.
-    const modes = await quickInput(page, /^Modes to compare/);
-    await modes.locator('input.input').press('Enter');
-    assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
-    assert.equal(await fillInputBox(page, 'Training steps per run', '100'), '300');
+    await launchTinyStudy(page, 100);
 
     // The end: the report beside the dashboard comparing the study's two runs.
     await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run });
@@ -950,14 +954,9 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     const studies = path.join(workspace, 'studies');
     const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
     await runCommand(page, 'View: Close All Editors');
-    await runCommand(page, 'Immiscible: Launch Study...');
-    await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
-    const modes = await quickInput(page, /^Modes to compare/);
-    await modes.locator('input.input').press('Enter');
-    assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
     // Long enough to be running through the reload (over 10 s a run here, with a sample grid and a
     // checkpoint every 100 steps), short enough to end well within the wait below on a loaded CI machine.
-    assert.equal(await fillInputBox(page, 'Training steps per run', '1000'), '300');
+    await launchTinyStudy(page, 1000);
     const dir = await waitFor('the study folder with its pid', () => {
       const created = fs.existsSync(studies) ? fs.readdirSync(studies).filter((d) => !before.includes(d)) : [];
       const rec = created.length === 1 && fs.existsSync(path.join(studies, created[0], 'study.json')) ? readJson(path.join(studies, created[0], 'study.json')) : null;

@@ -9,7 +9,7 @@ import { DashboardPanel } from '../dashboard/panel';
 import type { ExtensionState } from '../state';
 import type { StudyEvent } from '../../core/protocol/studyEvents';
 import { findRunningStudies, StudyFollower } from '../study/studyFollower';
-import { progressMessage, StudyProcess, type StudyOutcome, type StudyRequest } from '../study/studyProcess';
+import { progressMessage, StudyProcess, type StudyOutcome, type StudyProcessOptions, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
 import { askInteger, askMany } from './prompts';
 
@@ -55,8 +55,12 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
 
 /** Starts (or resumes: the same request) a study and follows it in a notification. */
 export function runStudy(state: ExtensionState, request: StudyRequest): void {
-  const options = { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd: state.root };
-  followStudy(state, request.name ?? path.basename(request.outDir), request.outDir, (onEvent) => new StudyProcess(options, request, onEvent), () => runStudy(state, request));
+  followStudy(state, request.name ?? path.basename(request.outDir), request.outDir, (onEvent) => new StudyProcess(cliOptions(state, state.root), request, onEvent), () => runStudy(state, request));
+}
+
+/** How the extension starts the bundled CLI for a study, in `cwd`. */
+function cliOptions(state: ExtensionState, cwd: string): StudyProcessOptions {
+  return { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd };
 }
 
 /**
@@ -66,10 +70,7 @@ export function runStudy(state: ExtensionState, request: StudyRequest): void {
 export function reattachStudies(state: ExtensionState): void {
   for (const study of findRunningStudies(path.join(state.root, 'studies'))) {
     const { outDir, record, pid } = study;
-    const resume = (): void => {
-      const options = { trainerJs: path.join(state.extensionPath, 'dist', 'trainer.js'), node: state.settings().nodeExecutable || undefined, cwd: record.cwd };
-      followStudy(state, record.name, outDir, (onEvent) => new StudyProcess(options, { argv: record.argv }, onEvent), resume);
-    };
+    const resume = (): void => followStudy(state, record.name, outDir, (onEvent) => new StudyProcess(cliOptions(state, record.cwd), { argv: record.argv }, onEvent), resume);
     followStudy(state, record.name, outDir, (onEvent) => new StudyFollower(outDir, pid, onEvent), resume);
   }
 }

@@ -210,12 +210,16 @@ function sumAxes(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-interface ConvAttrs {
+/** A conv's attributes as tfjs passes them to its gradient kernels (each adds the shape it lacks). */
+interface ConvGeometry {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
   dataFormat?: 'NHWC' | 'NCHW';
   dilations?: number | [number, number];
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+interface ConvAttrs extends ConvGeometry {
   filterShape: [number, number, number, number];
 }
 
@@ -265,12 +269,7 @@ const backpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
 
-interface ConvInputAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dilations?: number | [number, number];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface ConvInputAttrs extends ConvGeometry {
   inputShape: [number, number, number, number];
 }
 
@@ -279,7 +278,7 @@ interface ConvInputAttrs {
  * gradient of a stride-1, undilated NHWC convolution: padding p before becomes k - 1 - p. Null
  * where that does not hold (strided, dilated, NCHW, or padded beyond the filter).
  */
-export function flippedConvPadding(inputShape: [number, number, number, number], filterShape: [number, number, number, number], a: Omit<ConvInputAttrs, 'inputShape'>): 'same' | ExplicitPad | null {
+export function flippedConvPadding(inputShape: [number, number, number, number], filterShape: [number, number, number, number], a: ConvGeometry): 'same' | ExplicitPad | null {
   if ((a.dataFormat ?? 'NHWC') !== 'NHWC') return null;
   const info = tf.backend_util.computeConv2DInfo(inputShape, filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
   if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
