@@ -15,6 +15,7 @@ import { adamStep } from '../src/trainer/train/adam';
 import { updateEma } from '../src/trainer/train/ema';
 import { disposeModelState, freshModelState } from '../src/trainer/train/modelState';
 import { Rng } from '../src/trainer/rng';
+import { meanSquaredError } from '../src/trainer/objectives/meanSquaredError';
 
 export interface ModelSpec {
   name: string;
@@ -72,7 +73,7 @@ export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off'):
         const xm = micro === 1 ? x : tf.slice(x, m * mb, mb);
         const em = micro === 1 ? eps : tf.slice(eps, m * mb, mb);
         const { grads: g } = tf.variableGrads(
-          () => tf.mean(tf.square(tf.sub(model.apply(asWeights(state.params), { x: xm, t: t.subarray(m * mb, (m + 1) * mb), labels: null, training: true, seed }), em))) as tf.Scalar,
+          () => meanSquaredError(model.apply(asWeights(state.params), { x: xm, t: t.subarray(m * mb, (m + 1) * mb), labels: null, training: true, seed }), em),
           vars,
         );
         return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, sum[k] ? tf.add(sum[k], tf.div(v, micro)) : micro === 1 ? v : tf.div(v, micro)]));

@@ -71,9 +71,28 @@ export function groupNorm(weights: Weights, name: string, x: tf.Tensor4D, groups
   return tf.add(tf.mul(norm, w(weights, `${name}.gamma`)), w(weights, `${name}.beta`));
 }
 
+/**
+ * x * sigmoid(x), with its gradient dy * (s + y - y * s) written without constants: autodiff's
+ * (through Sigmoid's 1 - s) makes a scalar on the CPU each call, one upload per call on the GPU.
+ */
 export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
+  return siluOp(x) as tf.Tensor;
 }
+
+const siluOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const xi = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  const s = tf.sigmoid(xi);
+  const y = tf.mul(xi, s);
+  save([s, y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [ss, sy] = saved;
+      return tf.mul(dy, tf.sub(tf.add(ss, sy), tf.mul(sy, ss)));
+    },
+  };
+});
 
 /** GroupNorm then SiLU in one kernel each way (native addon on wasm), with its own gradient. */
 function fusedGroupNormSilu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, attrs: GroupNormSiluAttrs): tf.Tensor4D {
@@ -103,10 +122,13 @@ export function groupNormSilu(weights: Weights, name: string, x: tf.Tensor4D, gr
   return silu(groupNorm(weights, name, x, groups, eps)) as tf.Tensor4D;
 }
 
-/** Nearest-neighbour 2x upsampling by broadcasting, whose gradient is a plain sum on every backend. */
+/**
+ * Nearest-neighbour 2x upsampling by broadcasting, whose gradient is a plain sum on every backend.
+ * The ones come from Fill, a kernel on the GPU; tf.ones would be made on the CPU and uploaded.
+ */
 export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, wd, c] = x.shape;
-  const expanded = tf.mul(tf.reshape(x, [b, h, 1, wd, 1, c]), tf.ones([1, 1, 2, 1, 2, 1]));
+  const expanded = tf.mul(tf.reshape(x, [b, h, 1, wd, 1, c]), tf.fill([1, 1, 2, 1, 2, 1], 1));
   return tf.reshape(expanded, [b, h * 2, wd * 2, c]);
 }
 

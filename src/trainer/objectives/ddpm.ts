@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { qSample } from '../diffusion/process';
 import type { Schedule } from '../diffusion/schedule';
 import type { Rng } from '../rng';
+import { meanSquaredError } from './meanSquaredError';
 import type { MicroBatch, MicroLoss, Net, Objective } from './types';
 
 export function ddpmObjective(schedule: Schedule): Objective {
@@ -17,7 +18,7 @@ export function ddpmObjective(schedule: Schedule): Objective {
       const xtT = tf.tensor(xt, m.shape);
       const epsT = tf.tensor(m.noise, m.shape);
       return {
-        loss: () => tf.mean(tf.square(tf.sub(net(xtT, m.levels), epsT))) as tf.Scalar,
+        loss: () => meanSquaredError(net(xtT, m.levels), epsT),
         dispose: () => tf.dispose([xtT, epsT]),
       };
     },

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FlowConfig } from '../../core/config/types';
 import { drawFlowTimes, flowInterpolate, flowTarget, flowTimeInput } from '../flow/path';
 import type { Rng } from '../rng';
+import { meanSquaredError } from './meanSquaredError';
 import type { MicroBatch, MicroLoss, Net, Objective } from './types';
 
 export function flowObjective(cfg: FlowConfig): Objective {
@@ -18,7 +19,7 @@ export function flowObjective(cfg: FlowConfig): Objective {
       const vT = tf.tensor(flowTarget(m.x0, m.noise), m.shape);
       const tIn = m.levels.map(flowTimeInput);
       return {
-        loss: () => tf.mean(tf.square(tf.sub(net(xtT, tIn), vT))) as tf.Scalar,
+        loss: () => meanSquaredError(net(xtT, tIn), vT),
         dispose: () => tf.dispose([xtT, vT]),
       };
     },

@@ -85,7 +85,9 @@ export function adamStep(
   const bc1 = 1 - ADAM.beta1 ** state.t;
   const bc2 = 1 - ADAM.beta2 ** state.t;
   tf.tidy(() => {
-    const scale = clip > 0 ? tf.div(clip, tf.maximum(norm, clip)) : tf.scalar(1);
+    // Fill makes the constant on the GPU; a number here would be a scalar uploaded each step.
+    const c = tf.fill([], clip > 0 ? clip : 1);
+    const scale = clip > 0 ? tf.div(c, tf.maximum(norm, c)) : c;
     if (fusedKernelsAvailable()) {
       // One kernel per parameter (native addon, webgpu): the same update, about 14x fewer kernel calls.
       const attrs: AdamAttrs = { lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps, bc1, bc2 };
