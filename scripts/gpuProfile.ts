@@ -70,7 +70,6 @@ export async function profileGpuStep(run: () => tf.Tensor): Promise<GpuProfile> 
   }
 }
 
-/** The profile as lines: kernel, calls, dispatches, GPU ms, share; its top programs. */
 /** The profile with its times zeroed and its kernels by calls (Dawn's null device: its timestamps are garbage, the counts are right). */
 export function countsOnly(p: GpuProfile): GpuProfile {
   return {
@@ -80,6 +79,7 @@ export function countsOnly(p: GpuProfile): GpuProfile {
   };
 }
 
+/** The profile as lines: kernel, calls, dispatches, GPU ms, share; its top programs. */
 export function formatGpuProfile(p: GpuProfile, top = 16, times = true): string[] {
   if (!times) return [`Kernels and dispatches per step (no GPU times on this device): ${p.dispatches} dispatches`, ...formatGpuProfile(countsOnly(p), top).slice(1)];
   const lines = [`GPU time per kernel, one step (timestamp queries: ${p.timestampQuery ? 'yes' : 'NO, times read 0'}): ${p.gpuMs.toFixed(2)} ms in ${p.dispatches} dispatches`];

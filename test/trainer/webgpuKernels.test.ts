@@ -9,11 +9,12 @@ import * as tf from '@tensorflow/tfjs';
 import { CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
-import { convInputGradCalls, flippedConvPadding, FLIPPED_CONV_DX_FLAG, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
+import { CONV_DW_INVOCATIONS_FLAG, CONV_DW_TILE_FLAG, convDwTileNow, convInputGradCalls, registerWebgpuKernels, flippedConvPadding, FLIPPED_CONV_DX_FLAG, sumSplit, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
 import { groupNormSilu } from '../../src/trainer/model/layers';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { emaDecay, newEma, updateEma } from '../../src/trainer/train/ema';
 import { relErr, seeded } from './wasmKernelSuite';
+import { MODELS, unetBench } from '../../scripts/unetBench';
 
 const TOL = 1e-4;
 
@@ -68,14 +69,61 @@ describe('WGSL kernels on webgpu', async () => {
       };
       const [wantW, wantB] = await on('cpu', reference);
       const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dilations: [c.dil, c.dil], filterShape: [c.k, c.k, ci, c.outC] };
-      const [gotW, gotB] = await on('webgpu', () => tf.engine().runKernel(CONV2D_BACKPROP_FILTER_BIAS, { x: x(), dy: dy() }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]);
-      assert.ok(relErr(gotW, wantW) < TOL, `filter gradient rel err ${relErr(gotW, wantW)}`);
-      assert.ok(relErr(gotB, wantB) < TOL, `bias gradient rel err ${relErr(gotB, wantB)}`);
+      // Both tiles: 32 k x 32 co (the default) and 64 x 64.
+      for (const tile of [32, 64]) {
+        tf.env().set(CONV_DW_TILE_FLAG, tile);
+        try {
+          const [gotW, gotB] = await on('webgpu', () => tf.engine().runKernel(CONV2D_BACKPROP_FILTER_BIAS, { x: x(), dy: dy() }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]);
+          assert.ok(relErr(gotW, wantW) < TOL, `tile ${tile}: filter gradient rel err ${relErr(gotW, wantW)}`);
+          assert.ok(relErr(gotB, wantB) < TOL, `tile ${tile}: bias gradient rel err ${relErr(gotB, wantB)}`);
+        } finally {
+          tf.env().set(CONV_DW_TILE_FLAG, 0);
+        }
+      }
       // tfjs's own conv2d gradient goes through our Conv2DBackpropFilter on webgpu.
       if (c.dil > 1) return;
       const [viaGrad] = await on('webgpu', () => reference()[0]);
       assert.ok(relErr(viaGrad, wantW) < TOL, `Conv2DBackpropFilter rel err ${relErr(viaGrad, wantW)}`);
     });
+  });
+
+  it("the filter gradient's tile is 64 on a GPU and 32 on a software adapter, unless the flag names one", { skip }, () => {
+    try {
+      assert.ok(registerWebgpuKernels({ software: true }).ok);
+      assert.equal(convDwTileNow(), 32);
+      assert.ok(registerWebgpuKernels({ software: false }).ok);
+      assert.equal(convDwTileNow(), 64);
+      assert.ok(registerWebgpuKernels().ok);
+      assert.equal(convDwTileNow(), 64, 'kept when not given');
+      tf.env().set(CONV_DW_TILE_FLAG, 32);
+      assert.equal(convDwTileNow(), 32);
+      assert.throws(() => tf.env().set(CONV_DW_TILE_FLAG, 48), /IMMISCIBLE_WEBGPU_CONV_DW_TILE: expected 32, 64 or 0/);
+    } finally {
+      tf.env().set(CONV_DW_TILE_FLAG, 0);
+      registerWebgpuKernels(probe.ok ? probe.adapter : undefined);
+    }
+  });
+
+  it('the filter gradient is the same whatever number of splits its invocation target gives', { skip }, async () => {
+    const shape: [number, number, number, number] = [4, 16, 16, 8];
+    const x = () => tf.tensor4d(seeded(4 * 16 * 16 * 8, 70), shape);
+    const dy = () => tf.tensor4d(seeded(4 * 16 * 16 * 12, 71), [4, 16, 16, 12]);
+    const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], filterShape: [3, 3, 8, 12] } as unknown as tf.NamedAttrMap;
+    const [want] = await on('cpu', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x(), dy: dy() }, attrs) as tf.Tensor);
+    const results: Float32Array[] = [];
+    const saved = tf.env().getNumber(CONV_DW_INVOCATIONS_FLAG);
+    // 64 invocations: one split over all 1,024 rows; 2^24: one split per 256 rows (4 splits).
+    for (const invocations of [64, 262144, 1 << 24]) {
+      tf.env().set(CONV_DW_INVOCATIONS_FLAG, invocations);
+      try {
+        const [gotW] = await on('webgpu', () => tf.engine().runKernel(CONV2D_BACKPROP_FILTER_BIAS, { x: x(), dy: dy() }, attrs) as tf.Tensor[]);
+        assert.ok(relErr(gotW, want) < TOL, `${invocations} invocations: filter gradient rel err ${relErr(gotW, want)}`);
+        results.push(gotW);
+      } finally {
+        tf.env().set(CONV_DW_INVOCATIONS_FLAG, saved);
+      }
+    }
+    assert.equal(results.length, 3);
   });
 
   it('pads the flipped-filter convolution by k - 1 - p, and declines strided and dilated ones', () => {
@@ -130,6 +178,8 @@ describe('WGSL kernels on webgpu', async () => {
     { x: [2, 8, 8, 64], groups: 8 },
     { x: [1, 3, 3, 24], groups: 1 },
     { x: [2, 2, 2, 6], groups: 6 },
+    // More samples than the 64 invocations that sum each channel's partials: each adds several.
+    { x: [150, 2, 2, 8], groups: 2 },
   ].forEach((c, i) => {
     it(`GroupNorm + SiLU and its gradients match the composite ops on cpu: x=${c.x.join('x')} groups=${c.groups}`, { skip }, async () => {
       const [, , , ch] = c.x;
@@ -150,8 +200,8 @@ describe('WGSL kernels on webgpu', async () => {
     });
   });
 
-  it('sums over axes that are not innermost in one dispatch, as the cpu backend does', { skip }, async () => {
-    const cases: { shape: number[]; axis: number[]; keepDims?: boolean }[] = [
+  it('sums over axes that are not innermost without a transpose, split in parts where outputs are few, as the cpu backend does', { skip }, async () => {
+    const cases: { shape: number[]; axis: number[]; keepDims?: boolean; parts?: number }[] = [
       { shape: [5, 7], axis: [0] },
       { shape: [3, 4, 5, 6], axis: [1, 2] },
       { shape: [3, 4, 5, 6], axis: [1, 2], keepDims: true },
@@ -159,6 +209,12 @@ describe('WGSL kernels on webgpu', async () => {
       { shape: [4, 1, 6], axis: [0] },
       { shape: [3, 4, 5], axis: [0, 2] },
       { shape: [70, 300], axis: [0] },
+      // A bias gradient (16 outputs of 6,144 elements each: 48 parts of 128) and a time
+      // embedding's (3 x 8 outputs of 930 each: 8 parts of 117 that start mid-row, the last short).
+      { shape: [6, 32, 32, 16], axis: [0, 1, 2], parts: 48 },
+      { shape: [3, 30, 31, 8], axis: [1, 2], parts: 8 },
+      // Two reduced blocks (41 and 29): 10 parts of 119, each starting inside the inner block.
+      { shape: [4, 41, 3, 29, 2], axis: [1, 3], parts: 10 },
       // Innermost axes need no transpose: tfjs's own kernel runs.
       { shape: [3, 4, 5], axis: [1, 2] },
     ];
@@ -170,7 +226,11 @@ describe('WGSL kernels on webgpu', async () => {
       const [got] = await on('webgpu', () => tf.sum(x(), c.axis, c.keepDims));
       assert.ok(relErr(got, want) < 1e-5, `${JSON.stringify(c)}: rel err ${relErr(got, want)}`);
       const programs = info.kernels.filter((k) => k.name === 'Sum').map((k) => String(k.extraInfo));
-      if (i < cases.length - 1) assert.match(programs.join(), /^ImmiscibleSumProgram: [^,]*$/, `${JSON.stringify(c)}: one dispatch of ours`);
+      const n = tf.util.sizeFromShape(c.shape.filter((_, d) => !c.axis.includes(d)));
+      assert.equal(sumSplit(n, tf.util.sizeFromShape(c.shape) / n).parts, c.parts ?? 1, `${JSON.stringify(c)}: parts`);
+      if (c.parts) {
+        assert.match(programs.join(), /^ImmiscibleSumProgram: [^,]*, ImmiscibleSumPartsProgram: [^,]*$/, `${JSON.stringify(c)}: parts, then their sum`);
+      } else if (i < cases.length - 1) assert.match(programs.join(), /^ImmiscibleSumProgram: [^,]*$/, `${JSON.stringify(c)}: one dispatch of ours`);
       else assert.match(programs.join(), /^ReduceProgram/, "innermost axes: tfjs's kernel");
     }
     // The gradient of a broadcast bias add, as in every dense layer and time embedding.
@@ -297,5 +357,33 @@ describe('WGSL kernels on webgpu', async () => {
       tf.grads((xi: tf.Tensor) => tf.sum(groupNormSilu({ 'n.gamma': tf.ones([8]), 'n.beta': tf.zeros([8]) }, 'n', xi as tf.Tensor4D, 4)))([x]);
     });
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it("uploads only the step's own data from the CPU during a UNet training step", { skip }, async () => {
+    assert.ok(await tf.setBackend('webgpu'));
+    // Each tensor made on the CPU costs a staging buffer and a copy when a kernel first reads it
+    // (about 0.3 ms of the CPU's time each on the H200's host): 11 per step before silu, the loss
+    // and Adam's clipping made their constants on the GPU.
+    const backend = tf.backend() as unknown as { uploadToGPU(id: object): void; tensorMap: { get(id: object): { values: unknown } | undefined } };
+    const bench = unetBench(MODELS.demo, 2);
+    const norm0 = bench.step(0);
+    await norm0.data();
+    norm0.dispose();
+    const original = backend.uploadToGPU;
+    let uploads = 0;
+    backend.uploadToGPU = function (this: typeof backend, id: object) {
+      if (this.tensorMap.get(id)?.values != null) uploads++;
+      return original.call(this, id);
+    };
+    try {
+      const norm = bench.step(1);
+      await norm.data();
+      norm.dispose();
+    } finally {
+      backend.uploadToGPU = original;
+      bench.dispose();
+    }
+    // The time embedding's sinusoids (of this step's timesteps) and the loss's 2 / n.
+    assert.equal(uploads, 2);
   });
 });

@@ -106,7 +106,7 @@ async function tryTensorflow(): Promise<Attempt> {
 async function tryWebgpu(requested: boolean): Promise<Attempt> {
   const r = await activateWebgpu(requested);
   if (!r.ok) return r;
-  const fused = registerWebgpuKernels();
+  const fused = registerWebgpuKernels(r.adapter);
   const bind = cacheBindGroupsOf(tf.backend());
   const kernels = fused.ok ? '; fused WGSL kernels (GroupNorm + SiLU, conv gradients, Adam)' : `; fused kernels not used: ${fused.reason}`;
   return { ok: true, device: `${r.device}${kernels}${bind.ok ? '; bind groups reused across steps' : `; bind groups not reused: ${bind.reason}`}` };

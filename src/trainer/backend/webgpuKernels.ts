@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, CONV_DW_WG, convDwWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, sumSquaresWgsl, WG } from './webgpuShaders';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -157,7 +157,7 @@ const groupNormSiluGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   dispatch(b, 'ImmiscibleGroupNormSiluGradProgram', pipeline(b, 'gnbwd', () => GN_BWD_WGSL), [dx, part], [dy, x, gamma, beta, mean, rstd], block, [n * groups, 1, 1]);
   const dgamma = output(b, [c]);
   const dbeta = output(b, [c]);
-  dispatch(b, 'ImmiscibleGroupNormSiluGradReduceProgram', pipeline(b, 'gnbwdr', () => GN_BWD_REDUCE_WGSL), [dgamma, dbeta], [part], uniforms({ u32: [n, c] }), grid1d(Math.ceil(c / WG)));
+  dispatch(b, 'ImmiscibleGroupNormSiluGradReduceProgram', pipeline(b, 'gnbwdr', () => GN_BWD_REDUCE_WGSL), [dgamma, dbeta], [part], uniforms({ u32: [n, c] }), [c, 1, 1]);
   b.disposeData(part.dataId);
   return [dx, dgamma, dbeta];
 };
@@ -189,6 +189,17 @@ function sumBlocks(shape: number[], axes: number[]): { kept: Block[]; reduced: B
   return kept.length > 4 || reduced.length > 4 ? null : { kept, reduced };
 }
 
+/**
+ * How a sum of `total` elements into each of `n` outputs is split. Few outputs over many elements
+ * each (a bias gradient: 64 channels over batch x 32 x 32) leave a large GPU idle at one
+ * invocation per output: the elements go in parts of at least 128, up to 262,144 invocations.
+ */
+export function sumSplit(n: number, total: number): { chunk: number; parts: number } {
+  const wanted = Math.max(1, Math.min(Math.ceil(262144 / n), Math.ceil(total / 128)));
+  const chunk = Math.ceil(total / wanted);
+  return { chunk, parts: Math.ceil(total / chunk) };
+}
+
 function sumAxes(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
@@ -204,8 +215,15 @@ function sumAxes(stock: tf.KernelFunc): tf.KernelFunc {
     const unused: Block = [1, 0];
     const kept = [...Array<Block>(4 - blocks.kept.length).fill(unused), ...blocks.kept];
     const reduced = [...blocks.reduced, ...Array<Block>(4 - blocks.reduced.length).fill(unused)];
-    const block = uniforms({ u32: [...kept.map((k) => k[0]), ...kept.map((k) => k[1]), ...reduced.map((r) => r[0]), ...reduced.map((r) => r[1]), n] });
-    dispatch(b, 'ImmiscibleSumProgram', pipeline(b, 'sumaxes', () => SUM_AXES_WGSL), [out], [x], block, grid1d(Math.ceil(n / WG)));
+    const total = reduced.reduce((t, r) => t * r[0], 1);
+    const { chunk, parts } = sumSplit(n, total);
+    const sums = parts === 1 ? out : output(b, [parts, n]);
+    const block = uniforms({ u32: [...kept.map((k) => k[0]), ...kept.map((k) => k[1]), ...reduced.map((r) => r[0]), ...reduced.map((r) => r[1]), n, chunk, total] });
+    dispatch(b, 'ImmiscibleSumProgram', pipeline(b, 'sumaxes', () => SUM_AXES_WGSL), [sums], [x], block, grid1d(Math.ceil((n * parts) / WG)));
+    if (parts > 1) {
+      dispatch(b, 'ImmiscibleSumPartsProgram', pipeline(b, 'sumparts', () => SUM_PARTS_WGSL), [out], [sums], uniforms({ u32: [n, parts] }), grid1d(Math.ceil(n / WG)));
+      b.disposeData(sums.dataId);
+    }
     return out;
   };
 }
@@ -223,6 +241,43 @@ interface ConvAttrs extends ConvGeometry {
   filterShape: [number, number, number, number];
 }
 
+/**
+ * tfjs flag: how many invocations the filter gradient's split-K GEMM aims at (the environment
+ * variable of the same name sets its default), so that `bench:gpu --variants` can tune it on a GPU.
+ */
+export const CONV_DW_INVOCATIONS_FLAG = 'IMMISCIBLE_WEBGPU_CONV_DW_INVOCATIONS';
+tf.env().registerFlag(CONV_DW_INVOCATIONS_FLAG, () => positiveIntegerEnv(CONV_DW_INVOCATIONS_FLAG, 262144));
+
+/**
+ * tfjs flag: the filter gradient's tile (k x co), 32 or 64, or 0 for the adapter's: 64 on a GPU
+ * (its GEMM 1.3-1.5x faster on the H200, docs/benchmarks.md), 32 on a software adapter, where the
+ * larger tile is 1.7x slower. Its environment variable sets the default.
+ */
+export const CONV_DW_TILE_FLAG = 'IMMISCIBLE_WEBGPU_CONV_DW_TILE';
+tf.env().registerFlag(CONV_DW_TILE_FLAG, () => convDwTileFlag(Number(process.env[CONV_DW_TILE_FLAG] ?? 0)), (v) => convDwTileFlag(v));
+
+function convDwTileFlag(v: unknown): ConvDwTile | 0 {
+  if (v !== 0 && v !== 32 && v !== 64) throw new Error(`${CONV_DW_TILE_FLAG}: expected 32, 64 or 0 (the adapter's), got ${String(v)}`);
+  return v;
+}
+
+/** The tile for the flag's 0, set by registerWebgpuKernels from the adapter. */
+let adapterTile: ConvDwTile = 32;
+
+/** The filter gradient's tile in effect: the flag's, or for 0 the adapter's. */
+export function convDwTileNow(): ConvDwTile {
+  const flagged = convDwTileFlag(tf.env().getNumber(CONV_DW_TILE_FLAG));
+  return flagged === 0 ? adapterTile : flagged;
+}
+
+function positiveIntegerEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got '${raw}'`);
+  return n;
+}
+
 /** The filter gradient and the bias gradient of a 2-D convolution (NHWC). */
 function filterAndBiasGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, a: ConvAttrs): [tf.TensorInfo, tf.TensorInfo] {
   const b = asBackend(backend);
@@ -231,10 +286,12 @@ function filterAndBiasGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo
   const kk = info.filterHeight * info.filterWidth * info.inChannels;
   const co = info.outChannels;
   const m = info.batchSize * info.outHeight * info.outWidth;
-  const tiles = Math.ceil((kk + 1) / 32) * Math.ceil(co / 32);
+  const tile = convDwTileNow();
+  const tiles = Math.ceil((kk + 1) / tile) * Math.ceil(co / tile);
   // Enough invocations to fill a large GPU (a few workgroups per multiprocessor: 262,144
-  // invocations), in chunks of at least 256 rows.
-  const splits = Math.max(1, Math.min(Math.ceil(262144 / CONV_DW_WG / tiles), Math.ceil(m / 256), 65535));
+  // invocations by default), in chunks of at least 256 rows.
+  const invocations = tf.env().getNumber(CONV_DW_INVOCATIONS_FLAG);
+  const splits = Math.max(1, Math.min(Math.ceil(invocations / convDwInvocations(tile) / tiles), Math.ceil(m / 256), 65535));
   const chunk = Math.ceil(m / splits / 32) * 32;
   const realSplits = Math.ceil(m / chunk);
   const dw = output(b, a.filterShape);
@@ -249,7 +306,7 @@ function filterAndBiasGrad(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo
   // Channels in fours: x and dy read as vec4 (their bound sizes then are multiples of 16 bytes).
   const vecX = info.inChannels % 4 === 0;
   const vecDy = co % 4 === 0;
-  dispatch(b, 'ImmiscibleConv2DFilterGradProgram', pipeline(b, `convdw:${vecX}:${vecDy}`, () => convDwWgsl(vecX, vecDy)), [part], [x, dy], block, [Math.ceil((kk + 1) / 32), Math.ceil(co / 32), realSplits]);
+  dispatch(b, 'ImmiscibleConv2DFilterGradProgram', pipeline(b, `convdw:${vecX}:${vecDy}:${tile}`, () => convDwWgsl(vecX, vecDy, tile)), [part], [x, dy], block, [Math.ceil((kk + 1) / tile), Math.ceil(co / tile), realSplits]);
   dispatch(b, 'ImmiscibleConv2DFilterGradReduceProgram', pipeline(b, 'convdwr', () => CONV_DW_REDUCE_WGSL), [dw, db], [part], uniforms({ u32: [kk, co, realSplits] }), grid1d(Math.ceil(((kk + 1) * co) / WG)));
   b.disposeData(part.dataId);
   return [dw, db];
@@ -343,10 +400,12 @@ let stock: tf.KernelConfig[] = [];
 
 /**
  * Registers the fused kernels on 'webgpu' (call after the backend is registered). Idempotent;
- * restores them if something re-registered the stock ones.
+ * restores them if something re-registered the stock ones. `adapter.software` picks the kernels'
+ * tiles where they depend on it (kept from the last call when not given).
  */
-export function registerWebgpuKernels(): WebgpuKernelLoad {
+export function registerWebgpuKernels(adapter?: { software: boolean }): WebgpuKernelLoad {
   if (process.env.IMMISCIBLE_WEBGPU_KERNELS === '0') return { ok: false, reason: 'IMMISCIBLE_WEBGPU_KERNELS=0' };
+  if (adapter) adapterTile = adapter.software ? 32 : 64;
   const fusedConv = tf.getKernel(tf.FusedConv2D, BACKEND)?.kernelFunc;
   if (!fusedConv) return { ok: false, reason: "tfjs-backend-webgpu has no FusedConv2D kernel" };
   if (tf.getBackend() === BACKEND) {

@@ -226,43 +226,65 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 }`;
 
-/** Backward, pass 2: dgamma and dbeta as sums of the per-sample partials. */
+/**
+ * Backward, pass 2: dgamma and dbeta as sums of the per-sample partials. One workgroup per
+ * channel (channels are few: 32 to 256, each over the batch), its 64 invocations striding over
+ * the samples, then a tree in workgroup memory.
+ */
+export const GN_BWD_REDUCE_WG = 64;
 export const GN_BWD_REDUCE_WGSL = `
 struct R { n: u32, c: u32 }
 @group(0) @binding(0) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(2) var<storage, read> part: array<f32>;
 @group(0) @binding(3) var<uniform> r: R;
-${INDEX}
-@compute @workgroup_size(${WG})
+var<workgroup> sg: array<f32, ${GN_BWD_REDUCE_WG}>;
+var<workgroup> sb: array<f32, ${GN_BWD_REDUCE_WG}>;
+@compute @workgroup_size(${GN_BWD_REDUCE_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let ch = index1d(wg, nwg, li);
-  if (ch >= r.c) { return; }
+  let ch = wg.y * nwg.x + wg.x;
   var g = 0.0;
   var b = 0.0;
-  for (var n = 0u; n < r.n; n++) { g += part[n * r.c + ch]; b += part[r.n * r.c + n * r.c + ch]; }
-  dgamma[ch] = g;
-  dbeta[ch] = b;
+  if (ch < r.c) {
+    for (var n = li; n < r.n; n += ${GN_BWD_REDUCE_WG}u) { g += part[n * r.c + ch]; b += part[(r.n + n) * r.c + ch]; }
+  }
+  sg[li] = g;
+  sb[li] = b;
+  workgroupBarrier();
+  for (var s = ${GN_BWD_REDUCE_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (li < s) { sg[li] += sg[li + s]; sb[li] += sb[li + s]; }
+    workgroupBarrier();
+  }
+  if (li == 0u && ch < r.c) { dgamma[ch] = sg[0]; dbeta[ch] = sb[0]; }
 }`;
 
-/** Invocations per workgroup of the filter gradient (8 x 8, each a 4 k x 4 co block). */
-export const CONV_DW_WG = 64;
+/** The filter gradient's tile (k x co, 32 or 64): (tile / 4)^2 invocations, each a 4 k x 4 co block. */
+export type ConvDwTile = 32 | 64;
+
+export function convDwInvocations(tile: ConvDwTile): number {
+  return (tile / 4) ** 2;
+}
 
 /**
  * The filter gradient as a GEMM over m = (batch, out row, out col): dW'[k, co] = sum_m
  * im2col(x)[m, k] dy[m, co], with k = (kh, kw, ci) addressed in x (im2col without the copy) and one
- * extra row k = K of ones, whose result is the bias gradient. Workgroups tile 32 k x 32 co and
- * split m into chunks (split-K: z), writing partial sums part[z, k, co].
+ * extra row k = K of ones, whose result is the bias gradient. Workgroups tile `tile` k x `tile` co
+ * (32 or 64) and split m into chunks (split-K: z), writing partial sums part[z, k, co].
  * - Each invocation sums a 4 k x 4 co block from two vec4 reads of workgroup memory per step of m
  *   (a 2 x 2 block read one float of workgroup memory per multiply-add).
  * - The integer divisions of the im2col addressing are done once per invocation for its columns k,
- *   and once per tile for each of its 32 rows m (a table in workgroup memory), not per element.
+ *   and once per step for each of its rows m (a table in workgroup memory), not per element.
  * - With `vecX` (the input's channels a multiple of 4) the four k of an invocation's column are
  *   four channels of one pixel, read as one vec4; with `vecDy` (the output's channels a multiple
  *   of 4) dy's four columns are read as one vec4. Otherwise four floats each.
  * On lavapipe this does 2.3x less work than the 2 x 2 version (docs/benchmarks.md).
  */
-export function convDwWgsl(vecX: boolean, vecDy: boolean): string {
+export function convDwWgsl(vecX: boolean, vecDy: boolean, tile: ConvDwTile = 32): string {
+  // Vec4 columns per tile row; rows of m per step (16 with the 64 tile: its two tiles then take
+  // 8 KiB of workgroup memory, within WebGPU's default 16 KiB); rows each invocation loads per step.
+  const cols = tile / 4;
+  const step = tile === 64 ? 16 : 32;
+  const passes = step / (convDwInvocations(tile) / cols);
   // The column's k: in vec4 mode their (kh, kw) are shared; else one set per lane.
   const hoistX = vecX
     ? `let k = k0 + 4u * colv;
@@ -309,34 +331,34 @@ struct C {
 @group(0) @binding(1) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> dy: array<${vecDy ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<uniform> c: C;
-var<workgroup> As: array<array<vec4<f32>, 8>, 32>;
-var<workgroup> Bs: array<array<vec4<f32>, 8>, 32>;
+var<workgroup> As: array<array<vec4<f32>, ${cols}>, ${step}>;
+var<workgroup> Bs: array<array<vec4<f32>, ${cols}>, ${step}>;
 // Per row m of the tile: the input row and column of the filter tap (0, 0), and the offset of
 // that pixel's channel 0 in x (all may lie in the padding, so signed).
-var<workgroup> rowH: array<i32, 32>;
-var<workgroup> rowW: array<i32, 32>;
-var<workgroup> rowX: array<i32, 32>;
-@compute @workgroup_size(${CONV_DW_WG})
+var<workgroup> rowH: array<i32, ${step}>;
+var<workgroup> rowW: array<i32, ${step}>;
+var<workgroup> rowX: array<i32, ${step}>;
+@compute @workgroup_size(${convDwInvocations(tile)})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let h = i32(c.h);
   let w = i32(c.w);
-  let k0 = wg.x * 32u;
-  let c0 = wg.y * 32u;
+  let k0 = wg.x * ${tile}u;
+  let c0 = wg.y * ${tile}u;
   let mStart = wg.z * c.chunk;
   let mEnd = min(mStart + c.chunk, c.m);
   // What this invocation loads: vec4 column colv (k or co 4 colv .. 4 colv + 3) of rows
-  // row0, row0 + 8, row0 + 16, row0 + 24 of both tiles.
-  let colv = li % 8u;
-  let row0 = li / 8u;
+  // row0, row0 + step / passes, ... of both tiles.
+  let colv = li % ${cols}u;
+  let row0 = li / ${cols}u;
   let kwci = c.kw * c.ci;
   ${hoistX}
   let o = c0 + 4u * colv;
   // What it sums: k rows 4 tk .. 4 tk + 3, co columns 4 tc .. 4 tc + 3 of the tile.
-  let tk = li / 8u;
-  let tc = li % 8u;
+  let tk = li / ${cols}u;
+  let tc = li % ${cols}u;
   var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
-  for (var m0 = mStart; m0 < mEnd; m0 += 32u) {
-    if (li < 32u) {
+  for (var m0 = mStart; m0 < mEnd; m0 += ${step}u) {
+    if (li < ${step}u) {
       let m = m0 + li;
       let hwo = c.ho * c.wo;
       let b = m / hwo;
@@ -349,8 +371,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       rowX[li] = ((i32(b) * h + ih) * w + iw) * i32(c.ci);
     }
     workgroupBarrier();
-    for (var j = 0u; j < 4u; j++) {
-      let mm = row0 + 8u * j;
+    for (var j = 0u; j < ${passes}u; j++) {
+      let mm = row0 + ${step / passes}u * j;
       let m = m0 + mm;
       let live = m < mEnd;
       var a = vec4<f32>(0.0);
@@ -361,7 +383,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       Bs[mm][colv] = d;
     }
     workgroupBarrier();
-    for (var mm = 0u; mm < 32u; mm++) {
+    for (var mm = 0u; mm < ${step}u; mm++) {
       let p = As[mm][tk];
       let q = Bs[mm][tc];
       acc0 += p.x * q; acc1 += p.y * q; acc2 += p.z * q; acc3 += p.w * q;
@@ -394,8 +416,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let i = index1d(wg, nwg, li);
   let size = (r.kk + 1u) * r.co;
   if (i >= size) { return; }
-  var s = 0.0;
-  for (var z = 0u; z < r.splits; z++) { s += part[z * size + i]; }
+  // Four independent sums, so that four loads are in flight at a time: the loop is bound by the
+  // latency of its loads, one split after another.
+  var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
+  var z = 0u;
+  for (; z + 4u <= r.splits; z += 4u) {
+    s0 += part[z * size + i];
+    s1 += part[(z + 1u) * size + i];
+    s2 += part[(z + 2u) * size + i];
+    s3 += part[(z + 3u) * size + i];
+  }
+  for (; z < r.splits; z++) { s0 += part[z * size + i]; }
+  let s = (s0 + s1) + (s2 + s3);
   if (i < r.kk * r.co) { dw[i] = s; } else { db[i - r.kk * r.co] = s; }
 }`;
 
@@ -424,36 +456,59 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 }`;
 
 /**
- * A sum over any axes in one dispatch, without transposing first: the axes come collapsed into
- * at most 4 kept blocks (the output's, outermost first) and 4 reduced blocks, each a size and an
- * input stride (unused blocks: size 1, stride 0). One invocation per output element, summing its
- * reduced elements in order; neighbouring invocations read neighbouring floats where the
- * innermost axis is kept (the gradients of broadcast bias adds).
+ * A sum over any axes without transposing first: the axes come collapsed into at most 4 kept
+ * blocks (the output's, outermost first) and 4 reduced blocks, each a size and an input stride
+ * (unused blocks: size 1, stride 0). Invocation (part p, output i) sums the p-th chunk of i's
+ * reduced elements, in order, into y[p * n + i]: with one part that is the sum; with more (few
+ * outputs, each over many elements: the bias gradients) SUM_PARTS_WGSL adds the parts. Neighbouring
+ * invocations read neighbouring floats where the innermost axis is kept.
  */
 export const SUM_AXES_WGSL = `
 struct U { k0: u32, k1: u32, k2: u32, k3: u32, ks0: u32, ks1: u32, ks2: u32, ks3: u32,
-           r0: u32, r1: u32, r2: u32, r3: u32, rs0: u32, rs1: u32, rs2: u32, rs3: u32, n: u32 }
+           r0: u32, r1: u32, r2: u32, r3: u32, rs0: u32, rs1: u32, rs2: u32, rs3: u32, n: u32, chunk: u32, total: u32 }
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<uniform> u: U;
 ${INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = index1d(wg, nwg, li);
-  if (i >= u.n) { return; }
+  let id = index1d(wg, nwg, li);
+  let i = id % u.n;
+  let start = (id / u.n) * u.chunk;
+  if (start >= u.total) { return; }
   var rest = i;
   let c3 = rest % u.k3; rest = rest / u.k3;
   let c2 = rest % u.k2; rest = rest / u.k2;
   let c1 = rest % u.k1; rest = rest / u.k1;
   let base = rest * u.ks0 + c1 * u.ks1 + c2 * u.ks2 + c3 * u.ks3;
+  // The chunk's first reduced element as coordinates, then an odometer over them.
+  var r = start;
+  var d = r % u.r3; r = r / u.r3;
+  var c = r % u.r2; r = r / u.r2;
+  var b = r % u.r1;
+  var a = r / u.r1;
   var acc = 0.0;
-  for (var a = 0u; a < u.r0; a++) {
-    for (var b = 0u; b < u.r1; b++) {
-      for (var c = 0u; c < u.r2; c++) {
-        let o = base + a * u.rs0 + b * u.rs1 + c * u.rs2;
-        for (var d = 0u; d < u.r3; d++) { acc += x[o + d * u.rs3]; }
-      }
-    }
+  let count = min(u.chunk, u.total - start);
+  for (var k = 0u; k < count; k++) {
+    acc += x[base + a * u.rs0 + b * u.rs1 + c * u.rs2 + d * u.rs3];
+    d++;
+    if (d == u.r3) { d = 0u; c++; if (c == u.r2) { c = 0u; b++; if (b == u.r1) { b = 0u; a++; } } }
   }
+  y[id] = acc;
+}`;
+
+/** y[i] = the sum over p of part[p * n + i]: the second pass of a split SUM_AXES_WGSL. */
+export const SUM_PARTS_WGSL = `
+struct U { n: u32, parts: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<uniform> u: U;
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+  if (i >= u.n) { return; }
+  var acc = 0.0;
+  for (var p = 0u; p < u.parts; p++) { acc += part[p * u.n + i]; }
   y[i] = acc;
 }`;
