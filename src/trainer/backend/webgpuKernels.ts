@@ -251,7 +251,7 @@ tf.env().registerFlag(CONV_DW_INVOCATIONS_FLAG, () => positiveIntegerEnv(CONV_DW
 /**
  * tfjs flag: the filter gradient's tile (k x co), 32 or 64, or 0 for the adapter's: 64 on a GPU
  * (its GEMM 1.3-1.5x faster on the H200, docs/benchmarks.md), 32 on a software adapter, where the
- * larger tile is 1.7x slower. Its environment variable sets the default.
+ * larger tile is 1.25x slower. Its environment variable sets the default.
  */
 export const CONV_DW_TILE_FLAG = 'IMMISCIBLE_WEBGPU_CONV_DW_TILE';
 tf.env().registerFlag(CONV_DW_TILE_FLAG, () => convDwTileFlag(Number(process.env[CONV_DW_TILE_FLAG] ?? 0)), (v) => convDwTileFlag(v));
