@@ -16,6 +16,8 @@
  * --settle 10 (seconds of untimed steps before anything is timed, for the GPU's clocks and V8's
  * compiler; default 10, 0 on the null device) --profile-steps 3 (each profile is the step with the
  * median GPU time of this many; one profile per batch and set of flags)
+ * --call-times (the CPU time inside Dawn's calls per step: queue submits, buffer writes and
+ * creation, bind groups, encoders)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs, and profiles with --profile, with TF.js
  * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, or IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
  * tfjs's own conv input gradient). Ends with one JSON line.
@@ -29,6 +31,7 @@ import { adapterLabel, findIcdFiles, findVulkanLoader, nameNvidiaIcd, probeWebgp
 import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backend/webgpuBindGroups';
 import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
 import * as tf from '@tensorflow/tfjs';
+import { instrumentDawnCalls, type CallTime, type DawnCallTimes } from './dawnCallTimes';
 import { countsOnly, formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
 import { median, MODELS, timeTorchUnet, unetBench, type EmaMode, type ModelSpec, type TorchTiming } from './unetBench';
 
@@ -89,14 +92,17 @@ interface WebgpuTiming {
   enqueueMs: number[];
   firstMs: number;
   params: number;
+  /** With --call-times: Dawn's calls over the timed steps, per step. */
+  calls: Record<string, CallTime> | null;
 }
 
-async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number, ema: EmaMode): Promise<WebgpuTiming> {
+async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number, ema: EmaMode, callTimes: DawnCallTimes | null): Promise<WebgpuTiming> {
   const bench = unetBench(spec, batch, ema);
   const ms: number[] = [];
   const enqueueMs: number[] = [];
   let firstMs = 0;
   for (let i = 0; i < warmup + steps; i++) {
+    if (i === warmup) callTimes?.reset();
     const t0 = performance.now();
     const norm = bench.step(i);
     const t1 = performance.now();
@@ -110,8 +116,9 @@ async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps:
       enqueueMs.push(t1 - t0);
     }
   }
+  const calls = callTimes ? Object.fromEntries(Object.entries(callTimes.snapshot()).map(([k, v]) => [k, { calls: v.calls / steps, ms: v.ms / steps }])) : null;
   bench.dispose();
-  return { ms, enqueueMs, firstMs, params: bench.params };
+  return { ms, enqueueMs, firstMs, params: bench.params, calls };
 }
 
 /**
@@ -197,6 +204,8 @@ interface WebgpuResult {
   enqueueMsPerStep: number;
   firstStepMs: number;
   params: number;
+  /** With --call-times: Dawn's calls per timed step, count and CPU ms. */
+  dawnCalls: Record<string, CallTime> | null;
 }
 interface TorchResult {
   batch: number;
@@ -225,6 +234,7 @@ async function main(): Promise<void> {
       'null-device': { type: 'boolean', default: false },
       settle: { type: 'string' },
       'profile-steps': { type: 'string', default: '3' },
+      'call-times': { type: 'boolean', default: false },
     },
   });
   const nullDevice = values['null-device'] === true;
@@ -281,6 +291,7 @@ async function main(): Promise<void> {
     const defaults = Object.fromEntries(Object.keys(Object.assign({}, ...variants) as object).map((k) => [k, tf.env().get(k) as number | boolean]));
     Object.assign(defaultFlags, defaults);
     const cache = bindGroupCacheOf((tf.backend() as unknown as { device: object }).device);
+    const callTimes = values['call-times'] ? instrumentDawnCalls((tf.backend() as unknown as { device: object }).device) : null;
     if (settleSeconds > 0) {
       if (kernelSets[0] === 'stock') unregisterWebgpuKernels();
       const s = await settle(spec, batches[0], emaModes[0], settleSeconds);
@@ -296,15 +307,19 @@ async function main(): Promise<void> {
           tf.env().setFlags({ ...defaults, ...flags });
           for (const batch of batches) for (const ema of emaModes) {
             const before = cache?.stats() ?? null;
-            const r = await timeWebgpu(spec, batch, warmup, steps, ema);
+            const r = await timeWebgpu(spec, batch, warmup, steps, ema, callTimes);
             const after = cache?.stats() ?? null;
             const bindGroups = before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses, uncached: after.uncached - before.uncached, dropped: after.dropped - before.dropped, clears: after.clears - before.clears, entries: after.entries } : null;
             const ms = median(r.ms);
-            const row: WebgpuResult = { batch, kernels, bindCache, ema, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params };
+            const row: WebgpuResult = { batch, kernels, bindCache, ema, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params, dawnCalls: r.calls };
             webgpu.push(row);
             const label = flagLabel(flags);
             const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
             console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}`);
+            if (r.calls) {
+              const busy = Object.entries(r.calls).filter(([, c]) => c.calls > 0).sort((a, b) => b[1].ms - a[1].ms);
+              console.log(`  Dawn's calls per step: ${busy.map(([k, c]) => `${k} ${c.calls.toFixed(0)} x = ${c.ms.toFixed(2)} ms`).join(', ')}`);
+            }
           }
         }
       }
