@@ -29,7 +29,8 @@ import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/trainer/backend/select';
 import { adapterLabel, findIcdFiles, findVulkanLoader, nameNvidiaIcd, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
 import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backend/webgpuBindGroups';
-import { registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
+import { adamGroupSize, registerWebgpuKernels, unregisterWebgpuKernels } from '../src/trainer/backend/webgpuKernels';
+import { asBackend } from '../src/trainer/backend/webgpuRaw';
 import * as tf from '@tensorflow/tfjs';
 import { instrumentDawnCalls, type CallTime, type DawnCallTimes } from './dawnCallTimes';
 import { countsOnly, formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
@@ -288,6 +289,8 @@ async function main(): Promise<void> {
   } else {
     device = (await selectBackend('webgpu')).device;
     console.log(`webgpu device: ${device}`);
+    const gpuDevice = (tf.backend() as unknown as { device: { limits: Record<string, number> } }).device;
+    console.log(`storage buffers per shader stage: ${gpuDevice.limits.maxStorageBuffersPerShaderStage}; Adam updates ${adamGroupSize(asBackend(tf.backend()), false)} tensors per dispatch (${adamGroupSize(asBackend(tf.backend()), true)} with the EMA)`);
     const defaults = Object.fromEntries(Object.keys(Object.assign({}, ...variants) as object).map((k) => [k, tf.env().get(k) as number | boolean]));
     Object.assign(defaultFlags, defaults);
     const cache = bindGroupCacheOf((tf.backend() as unknown as { device: object }).device);

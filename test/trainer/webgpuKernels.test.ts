@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
+import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
+import { asBackend } from '../../src/trainer/backend/webgpuRaw';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
-import { CONV_DW_INVOCATIONS_FLAG, CONV_DW_TILE_FLAG, convDwTileNow, convInputGradCalls, registerWebgpuKernels, flippedConvPadding, FLIPPED_CONV_DX_FLAG, sumSplit, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
+import { adamGroupSize, CONV_DW_INVOCATIONS_FLAG, CONV_DW_TILE_FLAG, convDwTileNow, convInputGradCalls, registerWebgpuKernels, flippedConvPadding, FLIPPED_CONV_DX_FLAG, sumSplit, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
 import { groupNormSilu } from '../../src/trainer/model/layers';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { emaDecay, newEma, updateEma } from '../../src/trainer/train/ema';
@@ -316,7 +317,7 @@ describe('WGSL kernels on webgpu', async () => {
         if (backend === 'webgpu' && step > 0) assert.ok([...params.values(), ...ema.values()].every((t, k) => t.dataId === ids[k]), `step ${step + 1}: in place`);
       }
       if (backend === 'webgpu') {
-        assert.ok(kernels.slice(1).every((ks) => ks.includes('ImmiscibleAdamEma') && !ks.includes('ImmiscibleEma')), `kernels: ${JSON.stringify(kernels.slice(1))}`);
+        assert.ok(kernels.slice(1).every((ks) => ks.includes('ImmiscibleAdamMulti') && !ks.includes('ImmiscibleEma')), `kernels: ${JSON.stringify(kernels.slice(1))}`);
       }
       const out = await Promise.all([...params.values(), ...ema.values()].map(async (t) => (await t.data()) as Float32Array));
       tf.dispose([...params.values(), ...ema.values(), ...state.m.values(), ...state.v.values()]);
@@ -325,6 +326,48 @@ describe('WGSL kernels on webgpu', async () => {
     const want = await run('cpu');
     const got = await run('webgpu');
     got.forEach((g, k) => assert.ok(relErr(g, want[k]) < TOL, `${k < shapes.length ? 'weights' : 'average'} ${k % shapes.length} rel err ${relErr(g, want[k])}`));
+  });
+
+  it('updates several tensors per Adam dispatch as the device allows, as one per dispatch does, bit for bit', { skip }, async () => {
+    assert.ok(await tf.setBackend('webgpu'));
+    const shapes = [[3, 3, 4, 8], [8], [300], [5, 9], [0], [2], [4, 4], [1]];
+    const attrs = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, bc1: 0.1, bc2: 0.001 };
+    for (const emaDecay of [undefined, 0.99]) {
+      // Fresh tensors each time (a clone would share the data, and be updated out of place).
+      const make = (seed: number, i: number) => tf.tensor(seeded(tf.util.sizeFromShape(shapes[i]), seed + i), shapes[i]);
+      const fresh = (i: number) => ({ p: make(200, i), m: make(220, i), v: tf.tidy(() => tf.abs(make(230, i))), e: make(240, i) });
+      const gs = shapes.map((_, i) => make(210, i));
+      const ps = shapes.map((_, i) => make(200, i));
+      const scale = tf.scalar(0.5);
+      // One kernel call for all: each p, m, v (and e) is held by nothing else, so in place.
+      const inputs: tf.NamedTensorMap = { scale };
+      shapes.forEach((_, i) => {
+        const t = fresh(i);
+        Object.assign(inputs, { [`p${i}`]: t.p, [`g${i}`]: gs[i], [`m${i}`]: t.m, [`v${i}`]: t.v, ...(emaDecay ? { [`e${i}`]: t.e } : {}) });
+        if (!emaDecay) t.e.dispose();
+      });
+      const info = await tf.profile(() => tf.engine().runKernel(ADAM_MULTI_UPDATE, inputs, { ...attrs, count: shapes.length, ...(emaDecay ? { emaDecay } : {}) }) as tf.Tensor[]);
+      const multi = info.result as tf.Tensor[];
+      const programs = info.kernels.map((k) => String(k.extraInfo)).join();
+      const group = adamGroupSize(asBackend(tf.backend()), emaDecay != null);
+      // 7 non-empty tensors (the empty one goes alone and dispatches nothing).
+      const dispatches = (programs.match(/ImmiscibleAdamMultiProgram/g) ?? []).length + (programs.match(/ImmiscibleAdam(Ema)?Program/g) ?? []).length;
+      assert.equal(dispatches, group > 1 ? Math.ceil(7 / group) : 7, `group ${group}: ${programs}`);
+      if (group > 1) assert.match(programs, /ImmiscibleAdamMultiProgram/);
+      // The same, one tensor per kernel call.
+      const single = shapes.flatMap((_, i) => {
+        const { p, m, v, e } = fresh(i);
+        if (!emaDecay) e.dispose();
+        return emaDecay
+          ? (tf.engine().runKernel(ADAM_EMA_UPDATE, { p, g: gs[i], m, v, scale, ema: e }, { ...attrs, emaDecay }) as tf.Tensor[])
+          : (tf.engine().runKernel(ADAM_UPDATE, { p, g: gs[i], m, v, scale }, attrs) as tf.Tensor[]);
+      });
+      assert.equal(multi.length, single.length);
+      for (const [k, t] of multi.entries()) assert.deepEqual(await t.data(), await single[k].data(), `output ${k}`);
+      // The updates moved the weights (a kernel that wrote nothing would pass the comparison).
+      assert.notDeepEqual(await multi[0].data(), await ps[0].data());
+      tf.dispose([...multi, ...single, ...Object.values(inputs), ...ps, ...gs]);
+    }
   });
 
   it('updates the EMA of the weights as the composite ops do on cpu', { skip }, async () => {

@@ -31,8 +31,9 @@ function invocations(source: string): number {
 it("every WGSL kernel fits WebGPU's default workgroup memory (16 KiB) and invocations (256)", () => {
   const sources: [string, string][] = Object.entries(shaders).filter((e): e is [string, string] => typeof e[1] === 'string' && e[0].endsWith('_WGSL'));
   for (const k of [1, 4, 7]) sources.push([`sumSquaresWgsl(${k})`, shaders.sumSquaresWgsl(k)]);
+  for (const n of [2, 8]) for (const ema of [false, true]) sources.push([`adamMultiWgsl(${n}, ${ema})`, shaders.adamMultiWgsl(n, ema)]);
   for (const tile of [32, 64] as const) for (const vecX of [false, true]) for (const vecDy of [false, true]) sources.push([`convDwWgsl(${vecX}, ${vecDy}, ${tile})`, shaders.convDwWgsl(vecX, vecDy, tile)]);
-  assert.ok(sources.length >= 20, `found ${sources.length} kernels`);
+  assert.ok(sources.length >= 24, `found ${sources.length} kernels`);
   for (const [name, source] of sources) {
     assert.ok(workgroupBytes(source) <= DEFAULT_WORKGROUP_STORAGE, `${name}: ${workgroupBytes(source)} bytes of workgroup memory`);
     assert.ok(invocations(source) <= DEFAULT_INVOCATIONS, `${name}: ${invocations(source)} invocations per workgroup`);

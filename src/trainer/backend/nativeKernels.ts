@@ -25,6 +25,12 @@ export const SUM_SQUARES = 'ImmiscibleSumSquares';
 export const ADAM_EMA_UPDATE = 'ImmiscibleAdamEma';
 /** decay * ema + (1 - decay) * param, attrs { decay }; on 'webgpu' only. */
 export const EMA_UPDATE = 'ImmiscibleEma';
+/**
+ * ADAM_UPDATE (and with attr emaDecay, ADAM_EMA_UPDATE) of `count` parameters in one kernel call:
+ * inputs p0, g0, m0, v0 (and e0), p1, ..., scale; outputs p0', m0', v0' (and e0'), p1', ... On
+ * 'webgpu' only, where one dispatch updates as many tensors as the device's bindings allow.
+ */
+export const ADAM_MULTI_UPDATE = 'ImmiscibleAdamMulti';
 
 export interface AdamAttrs {
   lr: number;

@@ -242,6 +242,47 @@ export type WebgpuAttempt =
   | { ok: true; device: string; adapter: GpuAdapterDescription }
   | { ok: false; reason: string };
 
+interface DeviceAdapter {
+  features: { has(name: string): boolean };
+  limits: Record<string, number>;
+  info?: object;
+  requestDevice(descriptor: { requiredFeatures: string[]; requiredLimits: Record<string, number> }): Promise<object>;
+}
+
+let factoryReplaced = false;
+
+/**
+ * Registers 'webgpu' again with tfjs's own factory but for one limit: the device also gets the
+ * adapter's storage buffers per shader stage (tfjs asks for the default, 8), so that Adam can
+ * update several tensors per dispatch (4 or 5 bindings each). Done before the backend is first
+ * made; a backend already made is left alone.
+ */
+async function registerWebgpuFactory(): Promise<void> {
+  const made = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.webgpu != null;
+  if (factoryReplaced || made) return;
+  const { WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as { WebGPUBackend: new (device: object, info?: object) => tf.KernelBackend };
+  tf.removeBackend('webgpu');
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const g = (globalThis as unknown as { navigator: { gpu: { requestAdapter(o: object): Promise<DeviceAdapter | null> } } }).navigator.gpu;
+      const adapter = await g.requestAdapter({ powerPreference: tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance' });
+      if (!adapter) throw new Error("Dawn's requestAdapter() returned null");
+      const l = adapter.limits;
+      const requiredLimits: Record<string, number> = {};
+      // tfjs-backend-webgpu 4.22's list, then ours.
+      for (const name of ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage']) {
+        if (typeof l[name] === 'number') requiredLimits[name] = l[name];
+      }
+      const requiredFeatures = ['timestamp-query', 'bgra8unorm-storage'].filter((f) => adapter.features.has(f));
+      const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+      return new WebGPUBackend(device, adapter.info);
+    },
+    3,
+  );
+  factoryReplaced = true;
+}
+
 /**
  * Activates tfjs's 'webgpu' backend on Dawn. `allowSoftware`: use a software adapter too (when
  * 'webgpu' was requested explicitly); under 'auto' only a hardware adapter is used.
@@ -261,6 +302,7 @@ export async function activateWebgpu(allowSoftware: boolean): Promise<WebgpuAtte
     if (tf.findBackendFactory('webgpu') == null) {
       return { ok: false, reason: `@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend with our @tensorflow/tfjs ${tf.version_core} (version mismatch?)` };
     }
+    await registerWebgpuFactory();
     if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: `tf.setBackend('webgpu') failed on ${label}` };
   } catch (e) {
     return { ok: false, reason: `failed to initialize on ${label}: ${message(e)}` };

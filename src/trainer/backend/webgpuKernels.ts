@@ -5,8 +5,9 @@
  * On a GPU a training step is bound by how many shaders it dispatches (each costs the CPU tens
  * to hundreds of microseconds in tfjs and Dawn), and by tfjs's filter gradient shader, which
  * gives each output element a serial loop over the whole batch:
- * - Adam: one dispatch per parameter instead of about 13; the EMA of the weights: one instead of 3,
- *   or none where it is updated in Adam's dispatch (the trainer's step);
+ * - Adam: one dispatch per parameter instead of about 13, or per group of parameters where the
+ *   device has the storage bindings (adamGroupSize), all in one kernel call; the EMA of the
+ *   weights: one instead of 3, or none where it is updated in Adam's dispatch (the trainer's step);
  * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, up
  *   to 64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
@@ -15,12 +16,12 @@
  *   gradient (stride 1): tfjs's forward conv by the flipped filter, instead of its untiled shader;
  * - a sum over axes that are not the innermost (the gradient of every broadcast add: dense
  *   biases, the time embedding added to feature maps, upsampling): one dispatch instead of a
- *   transpose and a reduction.
+ *   transpose and a reduction, or two where few outputs each sum many elements.
  * IMMISCIBLE_WEBGPU_KERNELS=0 leaves tfjs's kernels alone.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_EMA_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
+import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -84,6 +85,64 @@ const adamEma: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { scale, ema: e, ...t } = inputs as Record<'p' | 'g' | 'm' | 'v' | 'scale' | 'ema', tf.TensorInfo>;
   const { emaDecay, ...h } = attrs as unknown as AdamAttrs & { emaDecay: number };
   return adamUpdate(asBackend(backend), t, scale, h, { e, decay: emaDecay });
+};
+
+/** At most this many tensors per multi-tensor Adam dispatch (the shader's branches). */
+export const ADAM_MULTI_MAX = 8;
+
+/** How many tensors one Adam dispatch updates on this device: 4 storage bindings each (5 with the EMA), and the scale. */
+export function adamGroupSize(b: Backend, ema: boolean): number {
+  const limit = (b.device as unknown as { limits?: Record<string, number> }).limits?.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(ADAM_MULTI_MAX, Math.floor((limit - 1) / (ema ? 5 : 4))));
+}
+
+type AdamTensors = Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo> & { e?: tf.TensorInfo };
+
+/**
+ * `count` parameters' Adam updates (ADAM_MULTI_UPDATE): in place, several tensors per dispatch
+ * (adamGroupSize); a tensor that cannot be updated in place (something else holds its data) or is
+ * empty goes through adamUpdate alone. Outputs in the inputs' order.
+ */
+const adamMulti: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = asBackend(backend);
+  const ins = inputs as Record<string, tf.TensorInfo>;
+  const { count, emaDecay, ...h } = attrs as unknown as AdamAttrs & { count: number; emaDecay?: number };
+  const withEma = emaDecay != null;
+  const group = adamGroupSize(b, withEma);
+  const outs: tf.TensorInfo[][] = [];
+  let pending: { i: number; t: AdamTensors }[] = [];
+  const held = (t: AdamTensors): tf.TensorInfo[] => [t.p, t.m, t.v, ...(t.e ? [t.e] : [])];
+  const flush = (): void => {
+    if (pending.length === 1) {
+      const [{ i, t }] = pending;
+      outs[i] = adamUpdate(b, t, ins.scale, h, t.e ? { e: t.e, decay: emaDecay as number } : undefined);
+    } else if (pending.length > 1) {
+      const ends: number[] = [];
+      pending.forEach(({ t }, k) => ends.push((k ? ends[k - 1] : 0) + size(t.p)));
+      const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2, emaDecay ?? 0, 1 - (emaDecay ?? 0)];
+      const name = `adamMulti${pending.length}:${withEma}`;
+      dispatch(b, 'ImmiscibleAdamMultiProgram', pipeline(b, name, () => adamMultiWgsl(pending.length, withEma)), pending.flatMap(({ t }) => held(t)), [...pending.map(({ t }) => t.g), ins.scale], uniforms({ f32: hyper, u32: ends }), grid1d(Math.ceil(ends[ends.length - 1] / WG)));
+      for (const { i, t } of pending) outs[i] = held(t).map((x) => alias(b, x));
+    }
+    pending = [];
+  };
+  for (let i = 0; i < count; i++) {
+    const t: AdamTensors = { p: ins[`p${i}`], g: ins[`g${i}`], m: ins[`m${i}`], v: ins[`v${i}`], ...(withEma ? { e: ins[`e${i}`] } : {}) };
+    for (const [what, x] of Object.entries(t)) {
+      if (x == null) throw new Error(`webgpu adam: input ${what}${i} missing`);
+      if (size(x) !== size(t.p)) throw new Error(`webgpu adam: ${what}${i} has ${size(x)} elements, the parameter ${size(t.p)}`);
+    }
+    // Distinct data, held by nothing else, across the whole group: else alone (and maybe out of place).
+    if (group > 1 && size(t.p) > 0 && exclusive(b, [...pending.flatMap((q) => held(q.t)), ...held(t)])) {
+      pending.push({ i, t });
+      if (pending.length === group) flush();
+      continue;
+    }
+    flush();
+    outs[i] = adamUpdate(b, t, ins.scale, h, t.e ? { e: t.e, decay: emaDecay as number } : undefined);
+  }
+  flush();
+  return outs.flat();
 };
 
 /** decay * e + (1 - decay) * param: in place unless the average still shares the weights' data (it starts as their clone). */
@@ -422,6 +481,7 @@ export function registerWebgpuKernels(adapter?: { software: boolean }): WebgpuKe
   configs ??= [
     { kernelName: ADAM_UPDATE, backendName: BACKEND, kernelFunc: adam },
     { kernelName: ADAM_EMA_UPDATE, backendName: BACKEND, kernelFunc: adamEma },
+    { kernelName: ADAM_MULTI_UPDATE, backendName: BACKEND, kernelFunc: adamMulti },
     { kernelName: SUM_SQUARES, backendName: BACKEND, kernelFunc: sumSquares },
     { kernelName: EMA_UPDATE, backendName: BACKEND, kernelFunc: ema },
     { kernelName: GROUP_NORM_SILU, backendName: BACKEND, kernelFunc: groupNormSilu },

@@ -41,6 +41,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 }`;
 }
 
+/**
+ * Adam in place (and with `ema` the EMA of the new weight) for `n` tensors in one dispatch: the
+ * invocations run over the tensors one after another, h.end<k> the end of tensor k's range. The
+ * same arithmetic per element as adamWgsl.
+ */
+export function adamMultiWgsl(n: number, ema: boolean): string {
+  const k = Array.from({ length: n }, (_, i) => i);
+  const rw = k.flatMap((i) => [`p${i}`, `m${i}`, `v${i}`, ...(ema ? [`e${i}`] : [])]);
+  const ro = [...k.map((i) => `g${i}`), 'scale'];
+  const update = (i: number): string => `
+    let gi = g${i}[j] * scale[0];
+    let mi = h.b1 * m${i}[j] + h.omb1 * gi;
+    let vi = h.b2 * v${i}[j] + h.omb2 * gi * gi;
+    let pi = p${i}[j] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
+    m${i}[j] = mi;
+    v${i}[j] = vi;
+    p${i}[j] = pi;${ema ? `
+    e${i}[j] = h.decay * e${i}[j] + h.rest * pi;` : ''}`;
+  const branches = k.map((i) => `${i ? ' else ' : '  '}if (i < h.end${i}) {
+    let j = i${i ? ` - h.end${i - 1}` : ''};${update(i)}
+  }`).join('');
+  return `
+struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32, decay: f32, rest: f32, ${k.map((i) => `end${i}: u32`).join(', ')} }
+${bindings(rw, ro)}
+${INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = index1d(wg, nwg, li);
+${branches}
+}`;
+}
+
 export const ADAM_WGSL = adamWgsl('copy');
 /** Adam in place: the parameter and both moments are read and written in their own buffers. */
 export const ADAM_INPLACE_WGSL = adamWgsl('inPlace');
