@@ -22,13 +22,10 @@ interface DeviceLike {
   createCommandEncoder: Method;
 }
 
-/** Wraps `obj[name]` (an own property shadowing the prototype's) to add its time to `times[label]`. */
-function timeMethod(obj: object, name: string, label: string, times: Map<string, CallTime>, after?: (result: unknown) => void): void {
-  const target = obj as Record<string, Method>;
-  const original = target[name];
+/** Wraps `obj[name]` (an own property shadowing the prototype's) to add its calls and time to `entry`. */
+function timeMethod(obj: object, name: string, entry: CallTime, after?: (result: unknown) => void): void {
+  const original = (obj as Record<string, Method>)[name];
   if (typeof original !== 'function') return;
-  const entry: CallTime = { calls: 0, ms: 0 };
-  times.set(label, entry);
   Object.defineProperty(obj, name, {
     configurable: true,
     writable: true,
@@ -46,22 +43,16 @@ function timeMethod(obj: object, name: string, label: string, times: Map<string,
 export function instrumentDawnCalls(device: object): DawnCallTimes {
   const d = device as DeviceLike;
   const times = new Map<string, CallTime>();
-  for (const name of ['submit', 'writeBuffer', 'onSubmittedWorkDone']) timeMethod(d.queue, name, `queue.${name}`, times);
-  for (const name of ['createBuffer', 'createBindGroup', 'createQuerySet']) timeMethod(d, name, `device.${name}`, times);
-  // Each encoder is new: time its finish and its compute passes' begin/end through the factory.
-  const finish: CallTime = { calls: 0, ms: 0 };
-  times.set('encoder.finish', finish);
-  timeMethod(d, 'createCommandEncoder', 'device.createCommandEncoder', times, (encoder) => {
-    const e = encoder as Record<string, Method>;
-    const original = e.finish;
-    e.finish = function (this: unknown, ...args: unknown[]): unknown {
-      const t0 = performance.now();
-      const r = original.apply(this, args);
-      finish.ms += performance.now() - t0;
-      finish.calls++;
-      return r;
-    };
-  });
+  const entry = (label: string): CallTime => {
+    const t = { calls: 0, ms: 0 };
+    times.set(label, t);
+    return t;
+  };
+  for (const name of ['submit', 'writeBuffer', 'onSubmittedWorkDone']) timeMethod(d.queue, name, entry(`queue.${name}`));
+  for (const name of ['createBuffer', 'createBindGroup', 'createQuerySet']) timeMethod(d, name, entry(`device.${name}`));
+  // Each encoder is new: its finish is wrapped as the factory makes it.
+  const finish = entry('encoder.finish');
+  timeMethod(d, 'createCommandEncoder', entry('device.createCommandEncoder'), (encoder) => timeMethod(encoder as object, 'finish', finish));
   return {
     reset(): void {
       for (const t of times.values()) {

@@ -42,6 +42,11 @@ let adamHyper: { key: string; epoch: object; buffer: GpuBuffer } | null = null;
 
 type Backend = ReturnType<typeof asBackend>;
 
+/** The f32 fields of the Adam shaders' struct H: the hyperparameters, then the EMA's decay and 1 - decay if given. */
+function adamHyperValues(h: AdamAttrs, decay?: number): number[] {
+  return [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2, ...(decay != null ? [decay, 1 - decay] : [])];
+}
+
 /**
  * One parameter's Adam update, and with `ema` its EMA's update from the new weight: [p', m', v']
  * (and ema'), the inputs themselves where updated in place.
@@ -53,7 +58,7 @@ function adamUpdate(b: Backend, { p, g, m, v }: Record<'p' | 'g' | 'm' | 'v', tf
   }
   if (n === 0) return (ema ? [p, m, v, ema.e] : [p, m, v]).map(() => output(b, p.shape));
   // Every parameter of a step has the same hyperparameters: one uniform buffer for all of them.
-  const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2, ...(ema ? [ema.decay, 1 - ema.decay] : [])];
+  const hyper = adamHyperValues(h, ema?.decay);
   const key = hyper.join(',');
   if (adamHyper?.key !== key || adamHyper.epoch !== submitEpoch(b)) adamHyper = { key, epoch: submitEpoch(b), buffer: uniformBuffer(b, uniforms({ f32: hyper })) };
   const groups = grid1d(Math.ceil(n / WG));
@@ -112,14 +117,17 @@ const adamMulti: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const outs: tf.TensorInfo[][] = [];
   let pending: { i: number; t: AdamTensors }[] = [];
   const held = (t: AdamTensors): tf.TensorInfo[] => [t.p, t.m, t.v, ...(t.e ? [t.e] : [])];
+  const alone = (i: number, t: AdamTensors): void => {
+    outs[i] = adamUpdate(b, t, ins.scale, h, t.e ? { e: t.e, decay: emaDecay as number } : undefined);
+  };
   const flush = (): void => {
     if (pending.length === 1) {
-      const [{ i, t }] = pending;
-      outs[i] = adamUpdate(b, t, ins.scale, h, t.e ? { e: t.e, decay: emaDecay as number } : undefined);
+      alone(pending[0].i, pending[0].t);
     } else if (pending.length > 1) {
       const ends: number[] = [];
       pending.forEach(({ t }, k) => ends.push((k ? ends[k - 1] : 0) + size(t.p)));
-      const hyper = [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2, emaDecay ?? 0, 1 - (emaDecay ?? 0)];
+      // The shader's struct always has the EMA's fields (zero without it).
+      const hyper = adamHyperValues(h, emaDecay ?? 0);
       const name = `adamMulti${pending.length}:${withEma}`;
       dispatch(b, 'ImmiscibleAdamMultiProgram', pipeline(b, name, () => adamMultiWgsl(pending.length, withEma)), pending.flatMap(({ t }) => held(t)), [...pending.map(({ t }) => t.g), ins.scale], uniforms({ f32: hyper, u32: ends }), grid1d(Math.ceil(ends[ends.length - 1] / WG)));
       for (const { i, t } of pending) outs[i] = held(t).map((x) => alias(b, x));
@@ -139,7 +147,7 @@ const adamMulti: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       continue;
     }
     flush();
-    outs[i] = adamUpdate(b, t, ins.scale, h, t.e ? { e: t.e, decay: emaDecay as number } : undefined);
+    alone(i, t);
   }
   flush();
   return outs.flat();

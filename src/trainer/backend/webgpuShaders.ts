@@ -16,12 +16,27 @@ function bindings(readWrite: string[], read: string[]): string {
 }
 
 /**
+ * One element's update at index `at`: reads p<k>, g<k>, m<k>, v<k> (and scale, h), writes p, m
+ * and v with the suffix `out` (and, with `ema`, e<k> from the new weight).
+ */
+function adamElement(at: string, k: string, out: string, ema: boolean): string {
+  const e = ema ? `\n  e${k}[${at}] = h.decay * e${k}[${at}] + h.rest * pi;` : '';
+  return `
+  let gi = g${k}[${at}] * scale[0];
+  let mi = h.b1 * m${k}[${at}] + h.omb1 * gi;
+  let vi = h.b2 * v${k}[${at}] + h.omb2 * gi * gi;
+  let pi = p${k}[${at}] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
+  m${k}${out}[${at}] = mi;
+  v${k}${out}[${at}] = vi;
+  p${k}${out}[${at}] = pi;${e}`;
+}
+
+/**
  * Adam's clipped update of one element: out of place ('copy': into p2, m2, v2), in place, or in
  * place followed by the EMA of the new weight (the trainer's two updates in one dispatch).
  */
 function adamWgsl(mode: 'copy' | 'inPlace' | 'inPlaceEma'): string {
   const ema = mode === 'inPlaceEma';
-  const out = mode === 'copy' ? '2' : '';
   const decls = mode === 'copy' ? bindings(['p2', 'm2', 'v2'], ['p', 'g', 'm', 'v', 'scale']) : bindings(['p', 'm', 'v', ...(ema ? ['e'] : [])], ['g', 'scale']);
   return `
 struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32${ema ? ', decay: f32, rest: f32' : ''} }
@@ -30,38 +45,22 @@ ${INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = index1d(wg, nwg, li);
-  if (i >= arrayLength(&p)) { return; }
-  let gi = g[i] * scale[0];
-  let mi = h.b1 * m[i] + h.omb1 * gi;
-  let vi = h.b2 * v[i] + h.omb2 * gi * gi;
-  let pi = p[i] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
-  m${out}[i] = mi;
-  v${out}[i] = vi;
-  p${out}[i] = pi;${ema ? '\n  e[i] = h.decay * e[i] + h.rest * pi;' : ''}
+  if (i >= arrayLength(&p)) { return; }${adamElement('i', '', mode === 'copy' ? '2' : '', ema)}
 }`;
 }
 
 /**
  * Adam in place (and with `ema` the EMA of the new weight) for `n` tensors in one dispatch: the
  * invocations run over the tensors one after another, h.end<k> the end of tensor k's range. The
- * same arithmetic per element as adamWgsl.
+ * same arithmetic per element as adamWgsl (adamElement).
  */
 export function adamMultiWgsl(n: number, ema: boolean): string {
   const k = Array.from({ length: n }, (_, i) => i);
   const rw = k.flatMap((i) => [`p${i}`, `m${i}`, `v${i}`, ...(ema ? [`e${i}`] : [])]);
   const ro = [...k.map((i) => `g${i}`), 'scale'];
-  const update = (i: number): string => `
-    let gi = g${i}[j] * scale[0];
-    let mi = h.b1 * m${i}[j] + h.omb1 * gi;
-    let vi = h.b2 * v${i}[j] + h.omb2 * gi * gi;
-    let pi = p${i}[j] - h.lr * ((mi / h.bc1) / (sqrt(vi / h.bc2) + h.eps));
-    m${i}[j] = mi;
-    v${i}[j] = vi;
-    p${i}[j] = pi;${ema ? `
-    e${i}[j] = h.decay * e${i}[j] + h.rest * pi;` : ''}`;
-  const branches = k.map((i) => `${i ? ' else ' : '  '}if (i < h.end${i}) {
-    let j = i${i ? ` - h.end${i - 1}` : ''};${update(i)}
-  }`).join('');
+  const branches = k
+    .map((i) => `${i ? ' else ' : '  '}if (i < h.end${i}) {\n  let j = i${i ? ` - h.end${i - 1}` : ''};${adamElement('j', String(i), '', ema)}\n  }`)
+    .join('');
   return `
 struct H { lr: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, bc1: f32, bc2: f32, decay: f32, rest: f32, ${k.map((i) => `end${i}: u32`).join(', ')} }
 ${bindings(rw, ro)}

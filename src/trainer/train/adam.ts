@@ -61,6 +61,16 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   });
 }
 
+/**
+ * Assigns each kernel output to its variable, except where it is the variable's own data (updated
+ * in place: webgpu, where nothing else holds the data). In the kernels' order: p, m, v, then e.
+ */
+function keepUpdates(vars: (tf.Variable | undefined)[], outs: tf.Tensor[]): void {
+  vars.forEach((x, i) => {
+    if (x && outs[i].dataId !== x.dataId) x.assign(outs[i]);
+  });
+}
+
 /** The EMA of the weights to update after the step, from the new weights. */
 export interface EmaStep {
   weights: Map<string, tf.Variable>;
@@ -112,21 +122,13 @@ export function adamStep(
         const [p2, m2, v2, e2] = e
           ? (tf.engine().runKernel(ADAM_EMA_UPDATE, { p, g, m, v, scale, ema: e }, { ...attrs, emaDecay: ema?.decay } as unknown as tf.NamedAttrMap) as tf.Tensor[])
           : (tf.engine().runKernel(ADAM_UPDATE, { p, g, m, v, scale }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]);
-        // Updated in place (webgpu, where nothing else holds the data): nothing to assign.
-        if (m2.dataId !== m.dataId) m.assign(m2);
-        if (v2.dataId !== v.dataId) v.assign(v2);
-        if (p2.dataId !== p.dataId) p.assign(p2);
-        if (e && e2.dataId !== e.dataId) e.assign(e2);
+        keepUpdates([p, m, v, e], [p2, m2, v2, e2]);
       }
       if (batch.length > 0) {
         const outs = tf.engine().runKernel(ADAM_MULTI_UPDATE, { ...inputs, scale }, { ...attrs, count: batch.length, ...(withEma ? { emaDecay: ema?.decay } : {}) } as unknown as tf.NamedAttrMap) as tf.Tensor[];
         const per = withEma ? 4 : 3;
         batch.forEach(({ p, m, v, e }, k) => {
-          const [p2, m2, v2, e2] = outs.slice(k * per, k * per + per);
-          if (m2.dataId !== m.dataId) m.assign(m2);
-          if (v2.dataId !== v.dataId) v.assign(v2);
-          if (p2.dataId !== p.dataId) p.assign(p2);
-          if (e && e2.dataId !== e.dataId) e.assign(e2);
+          keepUpdates([p, m, v, e], outs.slice(k * per, k * per + per));
         });
       }
       // The averages the kernel did not update (no gradient, or no fused kernel).
