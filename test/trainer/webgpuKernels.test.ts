@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
+import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, SUM_SQUARES } from '../../src/trainer/backend/nativeKernels';
 import { asBackend } from '../../src/trainer/backend/webgpuRaw';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
-import { adamGroupSize, CONV_DW_INVOCATIONS_FLAG, CONV_DW_TILE_FLAG, convDwTileNow, convInputGradCalls, registerWebgpuKernels, flippedConvPadding, FLIPPED_CONV_DX_FLAG, sumSplit, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
+import { adamGroupSize, CONV_DW_INVOCATIONS_FLAG, CONV_DW_TILE_FLAG, convDwTileNow, convForwardCalls, convInputGradCalls, CONV_MM_FLAG, registerWebgpuKernels, flippedConvPadding, FLIPPED_CONV_DX_FLAG, sumSplit, SUM_SQUARES_PARTS } from '../../src/trainer/backend/webgpuKernels';
 import { groupNormSilu } from '../../src/trainer/model/layers';
 import { adamStep, newAdamState } from '../../src/trainer/train/adam';
 import { emaDecay, newEma, updateEma } from '../../src/trainer/train/ema';
@@ -161,14 +161,56 @@ describe('WGSL kernels on webgpu', async () => {
       assert.ok(relErr(got, want) < TOL, `input gradient rel err ${relErr(got, want)}`);
       assert.equal(convInputGradCalls.flipped - before.flipped, c.flipped ? 1 : 0, 'flipped-filter conv calls');
       assert.equal(convInputGradCalls.stock - before.stock, c.flipped ? 0 : 1, "tfjs's kernel calls");
+      // Our 64 x 64 tile GEMM reading the filter flipped in place: the same result, one kernel.
+      tf.env().set(CONV_MM_FLAG, true);
+      try {
+        const mm = convForwardCalls.mm;
+        const [viaMm] = await on('webgpu', reference);
+        assert.ok(relErr(viaMm, want) < TOL, `64 x 64 tile input gradient rel err ${relErr(viaMm, want)}`);
+        assert.equal(convForwardCalls.mm - mm, c.flipped ? 1 : 0, 'tile GEMM calls');
+      } finally {
+        tf.env().set(CONV_MM_FLAG, false);
+      }
       // The flag puts tfjs's kernel back, with the same result.
       tf.env().set(FLIPPED_CONV_DX_FLAG, false);
       try {
         const [stock] = await on('webgpu', reference);
         assert.ok(relErr(stock, want) < TOL, `tfjs's input gradient rel err ${relErr(stock, want)}`);
-        assert.equal(convInputGradCalls.stock - before.stock, c.flipped ? 1 : 2);
+        assert.equal(convInputGradCalls.stock - before.stock, c.flipped ? 1 : 3);
       } finally {
         tf.env().set(FLIPPED_CONV_DX_FLAG, true);
+      }
+    });
+  });
+
+  [
+    { x: [2, 8, 8, 3], k: 3, outC: 5, stride: 1, pad: 'same', dil: 1 },
+    { x: [3, 9, 7, 4], k: 3, outC: 6, stride: 2, pad: 'same', dil: 1 },
+    { x: [2, 16, 16, 8], k: 3, outC: 72, stride: 1, pad: 'same', dil: 1 },
+    { x: [2, 5, 5, 40], k: 1, outC: 33, stride: 1, pad: 'valid', dil: 1 },
+    { x: [2, 11, 9, 3], k: 3, outC: 7, stride: 1, pad: 'same', dil: 2 },
+    { x: [1, 6, 6, 70], k: 3, outC: 3, stride: 1, pad: 'valid', dil: 1 },
+    { x: [3, 12, 12, 16], k: 3, outC: 36, stride: 2, pad: 'valid', dil: 1 },
+    { x: [2, 6, 6, 4], k: 2, outC: 8, stride: 1, pad: 'same', dil: 1 },
+  ].forEach((c, i) => {
+    it(`conv + bias by the 64 x 64 tile GEMM matches cpu: x=${c.x.join('x')} k=${c.k} out=${c.outC} stride=${c.stride} ${c.pad} dilation=${c.dil}`, { skip }, async () => {
+      const [b, h, w, ci] = c.x;
+      const x = () => tf.tensor4d(seeded(b * h * w * ci, 80 + i), c.x as [number, number, number, number]);
+      const f = () => tf.tensor4d(seeded(c.k * c.k * ci * c.outC, 90 + i), [c.k, c.k, ci, c.outC]);
+      const bias = () => tf.tensor1d(seeded(c.outC, 100 + i));
+      const [want] = await on('cpu', () => tf.add(tf.conv2d(x(), f(), c.stride, c.pad as 'same' | 'valid', 'NHWC', c.dil), bias()));
+      const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dilations: [c.dil, c.dil] } as unknown as tf.NamedAttrMap;
+      const run = () => tf.engine().runKernel(CONV2D_BIAS, { x: x(), filter: f(), bias: bias() }, attrs) as tf.Tensor;
+      for (const mm of [true, false]) {
+        tf.env().set(CONV_MM_FLAG, mm);
+        try {
+          const before = { ...convForwardCalls };
+          const [got] = await on('webgpu', run);
+          assert.ok(relErr(got, want) < TOL, `${mm ? 'tile GEMM' : "tfjs's conv"}: rel err ${relErr(got, want)}`);
+          assert.deepEqual([convForwardCalls.mm - before.mm, convForwardCalls.stock - before.stock], mm ? [1, 0] : [0, 1]);
+        } finally {
+          tf.env().set(CONV_MM_FLAG, false);
+        }
       }
     });
   });

@@ -33,11 +33,14 @@ it("every WGSL kernel fits WebGPU's default workgroup memory (16 KiB) and invoca
   for (const k of [1, 4, 7]) sources.push([`sumSquaresWgsl(${k})`, shaders.sumSquaresWgsl(k)]);
   for (const n of [2, 8]) for (const ema of [false, true]) sources.push([`adamMultiWgsl(${n}, ${ema})`, shaders.adamMultiWgsl(n, ema)]);
   for (const tile of [32, 64] as const) for (const vecX of [false, true]) for (const vecDy of [false, true]) sources.push([`convDwWgsl(${vecX}, ${vecDy}, ${tile})`, shaders.convDwWgsl(vecX, vecDy, tile)]);
-  assert.ok(sources.length >= 24, `found ${sources.length} kernels`);
+  for (const vecX of [false, true]) for (const vecW of [false, true]) for (const flipped of [false, true]) sources.push([`convMmWgsl(${vecX}, ${vecW}, ${flipped})`, shaders.convMmWgsl({ vecX, vecW, flipped, bias: !flipped })]);
+  assert.ok(sources.length >= 32, `found ${sources.length} kernels`);
   for (const [name, source] of sources) {
     assert.ok(workgroupBytes(source) <= DEFAULT_WORKGROUP_STORAGE, `${name}: ${workgroupBytes(source)} bytes of workgroup memory`);
     assert.ok(invocations(source) <= DEFAULT_INVOCATIONS, `${name}: ${invocations(source)} invocations per workgroup`);
   }
   // The 64 tile's two tiles and row tables: 2 x 16 x 16 x 16 + 3 x 16 x 4 bytes.
   assert.equal(workgroupBytes(shaders.convDwWgsl(true, true, 64)), 8384);
+  // The forward GEMM's two tiles: 2 x 16 (k) x 16 x 16 bytes.
+  assert.equal(workgroupBytes(shaders.convMmWgsl({ vecX: true, vecW: true, flipped: false, bias: true })), 8192);
 });

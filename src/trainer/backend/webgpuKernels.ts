@@ -11,9 +11,11 @@
  * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, up
  *   to 64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
- * - conv + bias: tfjs's own fused conv; the filter and bias gradients: a split-K GEMM over the
- *   batch with im2col addressing, and a reduction of its partial sums (two dispatches); the input
- *   gradient (stride 1): tfjs's forward conv by the flipped filter, instead of its untiled shader;
+ * - conv + bias: tfjs's own fused conv, or (CONV_MM_FLAG) our 64 x 64 tile implicit GEMM; the
+ *   filter and bias gradients: a split-K GEMM over the batch with im2col addressing, and a
+ *   reduction of its partial sums (two dispatches); the input gradient (stride 1): a forward conv
+ *   by the flipped filter (tfjs's of a flipped copy, or ours reading it flipped in place), instead
+ *   of tfjs's untiled shader;
  * - a sum over axes that are not the innermost (the gradient of every broadcast add: dense
  *   biases, the time embedding added to feature maps, upsampling): one dispatch instead of a
  *   transpose and a reduction, or two where few outputs each sum many elements.
@@ -21,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, CONV_MM_TILE, convMmWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -418,12 +420,57 @@ export function flippedConvPadding(inputShape: [number, number, number, number],
 export const FLIPPED_CONV_DX_FLAG = 'IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX';
 tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => process.env[FLIPPED_CONV_DX_FLAG] !== '0');
 
-/** How many conv input gradients each path has computed in this process (for tests). */
+/**
+ * tfjs flag: forward convolutions (conv + bias, and the stride-1 input gradient) by our 64 x 64
+ * tile GEMM (convMmWgsl) instead of tfjs's 32 x 32 one; the input gradient then reads the filter
+ * flipped in place (no flip dispatch). Off by default until a GPU measures it (`bench:gpu
+ * --variants IMMISCIBLE_WEBGPU_CONV_MM=true`); its environment variable sets the default.
+ */
+export const CONV_MM_FLAG = 'IMMISCIBLE_WEBGPU_CONV_MM';
+tf.env().registerFlag(CONV_MM_FLAG, () => booleanEnv(CONV_MM_FLAG, false));
+
+function booleanEnv(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new Error(`${name}: expected true, false, 1 or 0, got '${raw}'`);
+}
+
+/** How many conv input gradients and forward convs each path has computed in this process (for tests). */
 export const convInputGradCalls = { flipped: 0, stock: 0 };
+export const convForwardCalls = { mm: 0, stock: 0 };
 
 /**
- * The input gradient of a stride-1 convolution as tfjs's forward convolution (its tiled matmul
- * shader) of dy by the filter rotated 180 degrees with its channels swapped (one small dispatch).
+ * y = conv(x, w) (+ bias) by convMmWgsl, NHWC; `flipped`: w is the filter [kh, kw, n, c] of the
+ * conv whose input gradient this is (stride 1), read rotated with its channels swapped.
+ */
+function convMm(b: Backend, x: tf.TensorInfo, w: tf.TensorInfo, bias: tf.TensorInfo | null, info: tf.backend_util.Conv2DInfo, flipped: boolean): tf.TensorInfo {
+  const y = output(b, [info.batchSize, info.outHeight, info.outWidth, info.outChannels]);
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  const co = info.outChannels;
+  const kk = info.filterHeight * info.filterWidth * info.inChannels;
+  if (m === 0 || co === 0) return y;
+  const block = uniforms({
+    u32: [
+      info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, co, info.filterHeight, info.filterWidth,
+      info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, info.padInfo.top, info.padInfo.left, kk, m,
+    ],
+  });
+  // Channels in fours: read as vec4 (the flipped filter is contiguous in the input's channels).
+  const vecX = info.inChannels % 4 === 0;
+  const vecW = flipped ? vecX : co % 4 === 0;
+  const o = { vecX, vecW, flipped, bias: bias != null };
+  const tiles = Math.ceil(m / CONV_MM_TILE);
+  const gx = Math.min(tiles, 65535);
+  dispatch(b, 'ImmiscibleConv2DMMProgram', pipeline(b, `convmm:${vecX}:${vecW}:${flipped}:${o.bias}`, () => convMmWgsl(o)), [y], bias ? [x, w, bias] : [x, w], block, [gx, Math.ceil(co / CONV_MM_TILE), Math.ceil(tiles / gx)]);
+  return y;
+}
+
+/**
+ * The input gradient of a stride-1 convolution as a forward convolution of dy by the filter
+ * rotated 180 degrees with its channels swapped: by convMm reading the filter so (CONV_MM_FLAG),
+ * or by tfjs's forward conv (its tiled matmul shader) of a flipped copy (one small dispatch).
  * tfjs 4.22's own input gradient shader is a loop per output element with no tiling (8.1 of 30.6
  * ms of GPU time per step on an H200 at batch 64, against 3.3 ms for all forward convolutions).
  * Strided and dilated convolutions keep tfjs's kernel.
@@ -441,20 +488,34 @@ function backpropInput(stock: tf.KernelFunc, conv2d: tf.KernelFunc): tf.KernelFu
     convInputGradCalls.flipped++;
     const b = asBackend(backend);
     const [kh, kw, ci, co] = filter.shape;
-    const n = size(filter);
-    const flipped = output(b, [kh, kw, co, ci]);
-    dispatch(b, 'ImmiscibleFlipFilterProgram', pipeline(b, 'flipfilter', () => FLIP_FILTER_WGSL), [flipped], [filter], uniforms({ u32: [kh, kw, ci, co, n] }), grid1d(Math.ceil(n / WG)));
-    const dx = conv2d({ inputs: { x: dy, filter: flipped }, backend, attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] } }) as tf.TensorInfo;
-    b.disposeData(flipped.dataId);
+    let dx: tf.TensorInfo;
+    if (tf.env().getBool(CONV_MM_FLAG)) {
+      convForwardCalls.mm++;
+      const info = tf.backend_util.computeConv2DInfo(shape4(dy, 'dy'), [kh, kw, co, ci], 1, 1, pad, undefined, false, 'channelsLast');
+      dx = convMm(b, dy, filter, null, info, true);
+    } else {
+      const n = size(filter);
+      const flipped = output(b, [kh, kw, co, ci]);
+      dispatch(b, 'ImmiscibleFlipFilterProgram', pipeline(b, 'flipfilter', () => FLIP_FILTER_WGSL), [flipped], [filter], uniforms({ u32: [kh, kw, ci, co, n] }), grid1d(Math.ceil(n / WG)));
+      dx = conv2d({ inputs: { x: dy, filter: flipped }, backend, attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] } }) as tf.TensorInfo;
+      b.disposeData(flipped.dataId);
+    }
     if (!tf.util.arraysEqual(dx.shape, a.inputShape)) throw new Error(`webgpu conv input gradient: got shape [${dx.shape.join(', ')}], the input is [${a.inputShape.join(', ')}]`);
     return dx;
   };
 }
 
-/** conv + bias: tfjs's own fused convolution shader. */
+/** conv + bias: convMm (CONV_MM_FLAG), or tfjs's own fused convolution shader. */
 function conv2dBias(fused: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, filter, bias } = inputs as Record<'x' | 'filter' | 'bias', tf.TensorInfo>;
+    const a = attrs as unknown as ConvGeometry;
+    if (tf.env().getBool(CONV_MM_FLAG) && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.dtype === 'float32') {
+      convForwardCalls.mm++;
+      const info = tf.backend_util.computeConv2DInfo(shape4(x, 'x'), shape4(filter, 'filter'), a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+      return convMm(asBackend(backend), x, filter, bias, info, false);
+    }
+    convForwardCalls.stock++;
     return fused({ inputs: { x, filter, bias }, backend, attrs: { ...attrs, activation: 'linear' } });
   };
 }

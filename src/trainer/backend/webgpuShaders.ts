@@ -435,6 +435,125 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 }
 
+/** A forward convolution's GEMM tile (output pixels x output channels) and its k step. */
+export const CONV_MM_TILE = 64;
+export const CONV_MM_K_STEP = 16;
+
+/**
+ * A 2-D convolution (NHWC) as an implicit GEMM in 64 x 64 tiles: y[m, n] = sum_k x'[m, k] w'[k, n]
+ * (+ bias[n]), m = (batch, out row, out col), k = (tap row, tap col, in channel). Each of the 256
+ * invocations sums 4 rows x 4 channels; the k steps of 16 load one vec4 of each tile per
+ * invocation where the channels come in fours. `flipped`: w is the filter [kh, kw, n, c] of the
+ * convolution whose input gradient this is, read rotated 180 degrees with its channels swapped,
+ * so that no flipped copy has to be written first (the input gradient of a stride-1 conv).
+ */
+export function convMmWgsl(o: { vecX: boolean; vecW: boolean; flipped: boolean; bias: boolean }): string {
+  const t = CONV_MM_TILE;
+  const ks = CONV_MM_K_STEP;
+  // A loads: invocation li takes row li / 4 of the tile and k 4 (li % 4) .. + 3 of the step.
+  const loadA = o.vecX
+    ? `{
+      let k = k0 + ka;
+      if (k < c.kk && aLive) {
+        let tap = k / c.ci;
+        let ih = aH + i32((tap / c.kw) * c.dh);
+        let iw = aW + i32((tap % c.kw) * c.dw);
+        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a = x[(aBase + (ih * w + iw) * i32(c.ci) + i32(k % c.ci)) / 4]; }
+      }
+    }`
+    : `for (var q = 0u; q < 4u; q++) {
+      let k = k0 + ka + q;
+      if (k < c.kk && aLive) {
+        let tap = k / c.ci;
+        let ih = aH + i32((tap / c.kw) * c.dh);
+        let iw = aW + i32((tap % c.kw) * c.dw);
+        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a[q] = x[aBase + (ih * w + iw) * i32(c.ci) + i32(k % c.ci)]; }
+      }
+    }`;
+  // B loads. Plain: row li / 16 of the step, channels 4 (li % 16) .. + 3 (contiguous in w).
+  // Flipped: channel li / 4, k 4 (li % 4) .. + 3 (contiguous in w: its last axis is c).
+  const flippedAt = (k: string): string => `(((c.kh - 1u - (${k} / c.ci) / c.kw) * c.kw + (c.kw - 1u - (${k} / c.ci) % c.kw)) * c.co + bn) * c.ci + ${k} % c.ci`;
+  const loadB = o.flipped
+    ? o.vecW
+      ? `{
+      let k = k0 + ka;
+      if (k < c.kk && bn < c.co) { bv = wt[(${flippedAt('k')}) / 4u]; }
+    }`
+      : `for (var q = 0u; q < 4u; q++) {
+      let k = k0 + ka + q;
+      if (k < c.kk && bn < c.co) { bv[q] = wt[${flippedAt('k')}]; }
+    }`
+    : o.vecW
+      ? `{
+      let k = k0 + kb;
+      if (k < c.kk && bn < c.co) { bv = wt[(k * c.co + bn) / 4u]; }
+    }`
+      : `for (var q = 0u; q < 4u; q++) {
+      let k = k0 + kb;
+      if (k < c.kk && bn + q < c.co) { bv[q] = wt[k * c.co + bn + q]; }
+    }`;
+  const storeB = o.flipped ? `for (var q = 0u; q < 4u; q++) { Bs[ka + q][bn % ${t}u / 4u][bn % 4u] = bv[q]; }` : `Bs[kb][li % 16u] = bv;`;
+  return `
+struct C {
+  h: u32, w: u32, ci: u32, ho: u32, wo: u32, co: u32, kh: u32, kw: u32,
+  sh: u32, sw: u32, dh: u32, dw: u32, pt: u32, pl: u32, kk: u32, m: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${o.vecX ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> wt: array<${o.vecW ? 'vec4<f32>' : 'f32'}>;
+${o.bias ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${o.bias ? 4 : 3}) var<uniform> c: C;
+var<workgroup> As: array<array<vec4<f32>, ${t / 4}>, ${ks}>;
+var<workgroup> Bs: array<array<vec4<f32>, ${t / 4}>, ${ks}>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  // Tiles of m along x and z (beyond 65,535 of them), of n along y.
+  let m0 = (wg.z * nwg.x + wg.x) * ${t}u;
+  if (m0 >= c.m) { return; }
+  let n0 = wg.y * ${t}u;
+  let h = i32(c.h);
+  let w = i32(c.w);
+  // The tile row this invocation loads: its input row and column of tap (0, 0), and the offset
+  // of its image in x (the tap may lie in the padding, so signed).
+  let am = li / 4u;
+  let ka = 4u * (li % 4u);
+  let mA = m0 + am;
+  let aLive = mA < c.m;
+  let hwo = c.ho * c.wo;
+  let aH = i32(((mA % hwo) / c.wo) * c.sh) - i32(c.pt);
+  let aW = i32((mA % hwo % c.wo) * c.sw) - i32(c.pl);
+  let aBase = i32(mA / hwo) * h * w * i32(c.ci);
+  let kb = li / 16u;
+  let bn = n0 + ${o.flipped ? 'li / 4u' : '4u * (li % 16u)'};
+  // What it sums: rows 4 tm .. 4 tm + 3, channels 4 tn .. 4 tn + 3 of the tile.
+  let tm = li / 16u;
+  let tn = li % 16u;
+  var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < c.kk; k0 += ${ks}u) {
+    var a = vec4<f32>(0.0);
+    ${loadA}
+    for (var q = 0u; q < 4u; q++) { As[ka + q][am / 4u][am % 4u] = a[q]; }
+    var bv = vec4<f32>(0.0);
+    ${loadB}
+    ${storeB}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${ks}u; kk++) {
+      let p = As[kk][tm];
+      let q = Bs[kk][tn];
+      acc0 += p.x * q; acc1 += p.y * q; acc2 += p.z * q; acc3 += p.w * q;
+    }
+    workgroupBarrier();
+  }
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + 4u * tm + i;
+    if (m >= c.m) { break; }
+    for (var q = 0u; q < 4u; q++) {
+      let n = n0 + 4u * tn + q;
+      if (n < c.co) { y[m * c.co + n] = accs[i][q]${o.bias ? ' + bias[n]' : ''}; }
+    }
+  }
+}`;
+}
+
 export const CONV_DW_REDUCE_WGSL = `
 struct R { kk: u32, co: u32, splits: u32 }
 @group(0) @binding(0) var<storage, read_write> dw: array<f32>;
