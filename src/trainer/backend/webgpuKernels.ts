@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, CONV_MM_TILE, convMmWgsl, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -421,8 +421,9 @@ export const FLIPPED_CONV_DX_FLAG = 'IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX';
 tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => process.env[FLIPPED_CONV_DX_FLAG] !== '0');
 
 /**
- * tfjs flag: forward convolutions (conv + bias, and the stride-1 input gradient) by our 64 x 64
- * tile GEMM (convMmWgsl) instead of tfjs's 32 x 32 one; the input gradient then reads the filter
+ * tfjs flag: forward convolutions (conv + bias, and the stride-1 input gradient) by our implicit
+ * GEMM in tiles of 4,096 outputs (convMmWgsl: 64 x 64, or narrower for few output channels)
+ * instead of tfjs's 32 x 32 tiles; the input gradient then reads the filter
  * flipped in place (no flip dispatch). Off by default until a GPU measures it (`bench:gpu
  * --variants IMMISCIBLE_WEBGPU_CONV_MM=true`); its environment variable sets the default.
  */
@@ -460,10 +461,10 @@ function convMm(b: Backend, x: tf.TensorInfo, w: tf.TensorInfo, bias: tf.TensorI
   // Channels in fours: read as vec4 (the flipped filter is contiguous in the input's channels).
   const vecX = info.inChannels % 4 === 0;
   const vecW = flipped ? vecX : co % 4 === 0;
-  const o = { vecX, vecW, flipped, bias: bias != null };
-  const tiles = Math.ceil(m / CONV_MM_TILE);
+  const o = { vecX, vecW, flipped, bias: bias != null, tn: convMmWidth(co) };
+  const tiles = Math.ceil(m / convMmTile(o.tn).tm);
   const gx = Math.min(tiles, 65535);
-  dispatch(b, 'ImmiscibleConv2DMMProgram', pipeline(b, `convmm:${vecX}:${vecW}:${flipped}:${o.bias}`, () => convMmWgsl(o)), [y], bias ? [x, w, bias] : [x, w], block, [gx, Math.ceil(co / CONV_MM_TILE), Math.ceil(tiles / gx)]);
+  dispatch(b, 'ImmiscibleConv2DMMProgram', pipeline(b, `convmm:${vecX}:${vecW}:${flipped}:${o.bias}:${o.tn}`, () => convMmWgsl(o)), [y], bias ? [x, w, bias] : [x, w], block, [gx, Math.ceil(co / o.tn), Math.ceil(tiles / gx)]);
   return y;
 }
 

@@ -435,64 +435,93 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 }
 
-/** A forward convolution's GEMM tile (output pixels x output channels) and its k step. */
-export const CONV_MM_TILE = 64;
-export const CONV_MM_K_STEP = 16;
+/** The output channels of a forward convolution's GEMM tile: 4,096 outputs a tile in all. */
+export type ConvMmWidth = 16 | 32 | 64;
+
+/** A tile's rows (output pixels) and k step for a width: 64 x 64, 128 x 32 or 256 x 16. */
+export function convMmTile(tn: ConvMmWidth): { tm: number; ks: number } {
+  return { tm: 4096 / tn, ks: tn === 16 ? 8 : 16 };
+}
+
+/** The narrowest tile width that covers `co` channels (a wider one computes padding). */
+export function convMmWidth(co: number): ConvMmWidth {
+  return co <= 16 ? 16 : co <= 32 ? 32 : 64;
+}
+
+export interface ConvMmOptions {
+  vecX: boolean;
+  vecW: boolean;
+  flipped: boolean;
+  bias: boolean;
+  tn: ConvMmWidth;
+}
 
 /**
- * A 2-D convolution (NHWC) as an implicit GEMM in 64 x 64 tiles: y[m, n] = sum_k x'[m, k] w'[k, n]
- * (+ bias[n]), m = (batch, out row, out col), k = (tap row, tap col, in channel). Each of the 256
- * invocations sums 4 rows x 4 channels; the k steps of 16 load one vec4 of each tile per
- * invocation where the channels come in fours. `flipped`: w is the filter [kh, kw, n, c] of the
- * convolution whose input gradient this is, read rotated 180 degrees with its channels swapped,
- * so that no flipped copy has to be written first (the input gradient of a stride-1 conv).
+ * A 2-D convolution (NHWC) as an implicit GEMM: y[m, n] = sum_k x'[m, k] w'[k, n] (+ bias[n]),
+ * m = (batch, out row, out col), k = (tap row, tap col, in channel), in tiles of 4,096 outputs
+ * (tm x tn: 64 x 64, or 128 x 32 and 256 x 16 for convolutions with few output channels, which a
+ * 64-wide tile would mostly compute as padding). Each of the 256 invocations sums 4 rows x 4
+ * channels; x and w are read as vec4 where their channels come in fours. `flipped`: w is the
+ * filter [kh, kw, n, c] of the convolution whose input gradient this is, read rotated 180 degrees
+ * with its channels swapped, so that no flipped copy has to be written first.
  */
-export function convMmWgsl(o: { vecX: boolean; vecW: boolean; flipped: boolean; bias: boolean }): string {
-  const t = CONV_MM_TILE;
-  const ks = CONV_MM_K_STEP;
-  // A loads: invocation li takes row li / 4 of the tile and k 4 (li % 4) .. + 3 of the step.
-  const loadA = o.vecX
-    ? `{
-      let k = k0 + ka;
-      if (k < c.kk && aLive) {
-        let tap = k / c.ci;
-        let ih = aH + i32((tap / c.kw) * c.dh);
-        let iw = aW + i32((tap % c.kw) * c.dw);
-        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a = x[(aBase + (ih * w + iw) * i32(c.ci) + i32(k % c.ci)) / 4]; }
-      }
-    }`
-    : `for (var q = 0u; q < 4u; q++) {
-      let k = k0 + ka + q;
-      if (k < c.kk && aLive) {
-        let tap = k / c.ci;
-        let ih = aH + i32((tap / c.kw) * c.dh);
-        let iw = aW + i32((tap % c.kw) * c.dw);
-        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { a[q] = x[aBase + (ih * w + iw) * i32(c.ci) + i32(k % c.ci)]; }
-      }
+export function convMmWgsl(o: ConvMmOptions): string {
+  const { tm, ks } = convMmTile(o.tn);
+  const kq = ks / 4; // vec4 loads along k per tile row
+  const aLoads = (tm * kq) / 256; // tile rows each invocation loads
+  const bLoads = o.tn * kq; // vec4 loads of a B tile (a row of k, or a channel in flipped mode)
+  // A: load e = li + 256 j takes tile row e / kq and k 4 (e % kq) .. + 3 of the step.
+  const loadA = (j: number): string => {
+    const at = (k: string): string => `{
+        let tap = ${k} / c.ci;
+        let ih = aH[${j}] + i32((tap / c.kw) * c.dh);
+        let iw = aW[${j}] + i32((tap % c.kw) * c.dw);
+        if (ih >= 0 && iw >= 0 && ih < h && iw < w) { ${o.vecX ? 'a' : 'a[q]'} = x[${o.vecX ? '(' : ''}aBase[${j}] + (ih * w + iw) * i32(c.ci) + i32(${k} % c.ci)${o.vecX ? ') / 4' : ''}]; }
+      }`;
+    const body = o.vecX
+      ? `let k = k0 + 4u * ((${j * 256}u + li) % ${kq}u);
+      if (k < c.kk && aLive[${j}]) ${at('k')}`
+      : `for (var q = 0u; q < 4u; q++) {
+        let k = k0 + 4u * ((${j * 256}u + li) % ${kq}u) + q;
+        if (k < c.kk && aLive[${j}]) ${at('k')}
+      }`;
+    return `{
+      let row = (${j * 256}u + li) / ${kq}u;
+      var a = vec4<f32>(0.0);
+      ${body}
+      let k4 = 4u * ((${j * 256}u + li) % ${kq}u);
+      for (var q = 0u; q < 4u; q++) { As[k4 + q][row / 4u][row % 4u] = a[q]; }
     }`;
-  // B loads. Plain: row li / 16 of the step, channels 4 (li % 16) .. + 3 (contiguous in w).
-  // Flipped: channel li / 4, k 4 (li % 4) .. + 3 (contiguous in w: its last axis is c).
+  };
+  // B, plain: load li takes k row li / (tn / 4) of the step, channels 4 (li % (tn / 4)) .. + 3
+  // (contiguous in w). Flipped: channel li / kq, k 4 (li % kq) .. + 3 (contiguous: w's last axis is c).
   const flippedAt = (k: string): string => `(((c.kh - 1u - (${k} / c.ci) / c.kw) * c.kw + (c.kw - 1u - (${k} / c.ci) % c.kw)) * c.co + bn) * c.ci + ${k} % c.ci`;
   const loadB = o.flipped
-    ? o.vecW
-      ? `{
-      let k = k0 + ka;
-      if (k < c.kk && bn < c.co) { bv = wt[(${flippedAt('k')}) / 4u]; }
-    }`
-      : `for (var q = 0u; q < 4u; q++) {
-      let k = k0 + ka + q;
-      if (k < c.kk && bn < c.co) { bv[q] = wt[${flippedAt('k')}]; }
-    }`
-    : o.vecW
-      ? `{
+    ? `let bn = n0 + li / ${kq}u;
+      let k4 = 4u * (li % ${kq}u);
+      var bv = vec4<f32>(0.0);
+      ${
+        o.vecW
+          ? `if (k0 + k4 < c.kk && bn < c.co) { bv = wt[(${flippedAt('(k0 + k4)')}) / 4u]; }`
+          : `for (var q = 0u; q < 4u; q++) {
+        let k = k0 + k4 + q;
+        if (k < c.kk && bn < c.co) { bv[q] = wt[${flippedAt('k')}]; }
+      }`
+      }
+      for (var q = 0u; q < 4u; q++) { Bs[k4 + q][(li / ${kq}u) / 4u][(li / ${kq}u) % 4u] = bv[q]; }`
+    : `let kb = li / ${o.tn / 4}u;
+      let bn = n0 + 4u * (li % ${o.tn / 4}u);
       let k = k0 + kb;
-      if (k < c.kk && bn < c.co) { bv = wt[(k * c.co + bn) / 4u]; }
-    }`
-      : `for (var q = 0u; q < 4u; q++) {
-      let k = k0 + kb;
-      if (k < c.kk && bn + q < c.co) { bv[q] = wt[k * c.co + bn + q]; }
-    }`;
-  const storeB = o.flipped ? `for (var q = 0u; q < 4u; q++) { Bs[ka + q][bn % ${t}u / 4u][bn % 4u] = bv[q]; }` : `Bs[kb][li % 16u] = bv;`;
+      var bv = vec4<f32>(0.0);
+      ${
+        o.vecW
+          ? `if (k < c.kk && bn < c.co) { bv = wt[(k * c.co + bn) / 4u]; }`
+          : `for (var q = 0u; q < 4u; q++) {
+        if (k < c.kk && bn + q < c.co) { bv[q] = wt[k * c.co + bn + q]; }
+      }`
+      }
+      Bs[kb][li % ${o.tn / 4}u] = bv;`;
+  const rows = Array.from({ length: aLoads }, (_, j) => j);
   return `
 struct C {
   h: u32, w: u32, ci: u32, ho: u32, wo: u32, co: u32, kh: u32, kw: u32,
@@ -501,39 +530,39 @@ struct C {
 @group(0) @binding(1) var<storage, read> x: array<${o.vecX ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> wt: array<${o.vecW ? 'vec4<f32>' : 'f32'}>;
 ${o.bias ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${o.bias ? 4 : 3}) var<uniform> c: C;
-var<workgroup> As: array<array<vec4<f32>, ${t / 4}>, ${ks}>;
-var<workgroup> Bs: array<array<vec4<f32>, ${t / 4}>, ${ks}>;
+var<workgroup> As: array<array<vec4<f32>, ${tm / 4}>, ${ks}>;
+var<workgroup> Bs: array<array<vec4<f32>, ${o.tn / 4}>, ${ks}>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   // Tiles of m along x and z (beyond 65,535 of them), of n along y.
-  let m0 = (wg.z * nwg.x + wg.x) * ${t}u;
+  let m0 = (wg.z * nwg.x + wg.x) * ${tm}u;
   if (m0 >= c.m) { return; }
-  let n0 = wg.y * ${t}u;
+  let n0 = wg.y * ${o.tn}u;
   let h = i32(c.h);
   let w = i32(c.w);
-  // The tile row this invocation loads: its input row and column of tap (0, 0), and the offset
-  // of its image in x (the tap may lie in the padding, so signed).
-  let am = li / 4u;
-  let ka = 4u * (li % 4u);
-  let mA = m0 + am;
-  let aLive = mA < c.m;
   let hwo = c.ho * c.wo;
-  let aH = i32(((mA % hwo) / c.wo) * c.sh) - i32(c.pt);
-  let aW = i32((mA % hwo % c.wo) * c.sw) - i32(c.pl);
-  let aBase = i32(mA / hwo) * h * w * i32(c.ci);
-  let kb = li / 16u;
-  let bn = n0 + ${o.flipped ? 'li / 4u' : '4u * (li % 16u)'};
+  // The tile rows this invocation loads: each one's input row and column of tap (0, 0), and the
+  // offset of its image in x (the tap may lie in the padding, so signed).
+  var aH: array<i32, ${aLoads}>;
+  var aW: array<i32, ${aLoads}>;
+  var aBase: array<i32, ${aLoads}>;
+  var aLive: array<bool, ${aLoads}>;
+  for (var j = 0u; j < ${aLoads}u; j++) {
+    let m = m0 + (j * 256u + li) / ${kq}u;
+    aLive[j] = m < c.m;
+    aH[j] = i32(((m % hwo) / c.wo) * c.sh) - i32(c.pt);
+    aW[j] = i32((m % hwo % c.wo) * c.sw) - i32(c.pl);
+    aBase[j] = i32(m / hwo) * h * w * i32(c.ci);
+  }
   // What it sums: rows 4 tm .. 4 tm + 3, channels 4 tn .. 4 tn + 3 of the tile.
-  let tm = li / 16u;
-  let tn = li % 16u;
+  let tm = li / ${o.tn / 4}u;
+  let tn = li % ${o.tn / 4}u;
   var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0); var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < c.kk; k0 += ${ks}u) {
-    var a = vec4<f32>(0.0);
-    ${loadA}
-    for (var q = 0u; q < 4u; q++) { As[ka + q][am / 4u][am % 4u] = a[q]; }
-    var bv = vec4<f32>(0.0);
-    ${loadB}
-    ${storeB}
+    ${rows.map(loadA).join('\n    ')}
+    if (li < ${bLoads}u) {
+      ${loadB}
+    }
     workgroupBarrier();
     for (var kk = 0u; kk < ${ks}u; kk++) {
       let p = As[kk][tm];
