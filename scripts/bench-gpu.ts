@@ -19,8 +19,9 @@
  * --call-times (the CPU time inside Dawn's calls per step: queue submits, buffer writes and
  * creation, bind groups, encoders)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs, and profiles with --profile, with TF.js
- * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, or IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
- * tfjs's own conv input gradient). Ends with one JSON line.
+ * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
+ * tfjs's own conv input gradient, or IMMISCIBLE_WEBGPU_CONV_MM=true for our tile GEMM in the
+ * forward convolutions). Ends with one JSON line.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
