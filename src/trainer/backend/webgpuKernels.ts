@@ -8,8 +8,8 @@
  * - Adam: one dispatch per parameter instead of about 13, or per group of parameters where the
  *   device has the storage bindings (adamGroupSize), all in one kernel call; the EMA of the
  *   weights: one instead of 3, or none where it is updated in Adam's dispatch (the trainer's step);
- * - the gradients' sum of squares: one dispatch per 7 gradients instead of 2-3 per gradient, up
- *   to 64 workgroups each writing a partial sum;
+ * - the gradients' sum of squares: one kernel call, a dispatch per group of gradients (as many as
+ *   the device binds) instead of 2-3 per gradient, up to 64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
  * - conv + bias: tfjs's own fused conv, or (CONV_MM_FLAG) our 64 x 64 tile implicit GEMM; the
  *   filter and bias gradients: a split-K GEMM over the batch with im2col addressing, and a
@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, SUM_SQUARES_PARTS, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
 const BACKEND = 'webgpu';
@@ -97,10 +97,14 @@ const adamEma: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 /** At most this many tensors per multi-tensor Adam dispatch (the shader's branches). */
 export const ADAM_MULTI_MAX = 8;
 
+/** The storage buffers a shader may bind on this device (8 unless the device was asked for more). */
+function storageBindings(b: Backend): number {
+  return (b.device as unknown as { limits?: Record<string, number> }).limits?.maxStorageBuffersPerShaderStage ?? 8;
+}
+
 /** How many tensors one Adam dispatch updates on this device: 4 storage bindings each (5 with the EMA), and the scale. */
 export function adamGroupSize(b: Backend, ema: boolean): number {
-  const limit = (b.device as unknown as { limits?: Record<string, number> }).limits?.maxStorageBuffersPerShaderStage ?? 8;
-  return Math.max(1, Math.min(ADAM_MULTI_MAX, Math.floor((limit - 1) / (ema ? 5 : 4))));
+  return Math.max(1, Math.min(ADAM_MULTI_MAX, Math.floor((storageBindings(b) - 1) / (ema ? 5 : 4))));
 }
 
 type AdamTensors = Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo> & { e?: tf.TensorInfo };
@@ -174,24 +178,35 @@ const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return emaUpdate(asBackend(backend), e, param, (attrs as unknown as { decay: number }).decay);
 };
 
-/** At most 7 inputs: with the output, the 8 storage buffers every WebGPU device allows. */
-export const SUM_SQUARES_MAX_INPUTS = 7;
+export { SUM_SQUARES_PARTS };
+
+/** At most this many inputs per sum-of-squares dispatch (the shader's loops). */
+export const SUM_SQUARES_SHADER_MAX = 15;
+
+/** Inputs per sum-of-squares dispatch on this device: its storage bindings less the output's. */
+export function sumSquaresGroupSize(b: Backend): number {
+  return Math.max(1, Math.min(SUM_SQUARES_SHADER_MAX, storageBindings(b) - 1));
+}
 
 /**
- * The partial sums the sum of squares returns (a vector whose total is the sum): up to this many
- * workgroups, one per 8 elements per invocation, so that one dispatch fills a large GPU.
+ * The sum of squares of all its inputs (the gradients' global norm), as a vector of partial sums:
+ * SUM_SQUARES_PARTS per dispatch, each dispatch summing as many inputs as the device can bind
+ * (sumSquaresGroupSize: 15 on lavapipe, 7 with WebGPU's default 8 bindings).
  */
-export const SUM_SQUARES_PARTS = 64;
-
 const sumSquares: tf.KernelFunc = ({ inputs, backend }) => {
   const b = asBackend(backend);
   const xs = (Array.isArray(inputs) ? inputs : Object.values(inputs)) as tf.TensorInfo[];
-  if (xs.length < 1 || xs.length > SUM_SQUARES_MAX_INPUTS) throw new Error(`webgpu sumSquares: 1 to ${SUM_SQUARES_MAX_INPUTS} inputs, got ${xs.length}`);
-  const out = output(b, [SUM_SQUARES_PARTS]);
+  if (xs.length < 1) throw new Error('webgpu sumSquares: no inputs');
   // A zero-length binding is invalid: empty tensors add nothing.
   const live = xs.filter((t) => size(t) > 0);
-  const groups = Math.min(SUM_SQUARES_PARTS, Math.max(1, Math.ceil(live.reduce((n, t) => n + size(t), 0) / (8 * WG))));
-  dispatch(b, 'ImmiscibleSumSquaresProgram', pipeline(b, `sumsq${live.length}`, () => sumSquaresWgsl(live.length)), [out], live, null, [groups, 1, 1]);
+  const k = sumSquaresGroupSize(b);
+  const count = Math.max(1, Math.ceil(live.length / k));
+  const out = output(b, [count * SUM_SQUARES_PARTS]);
+  for (let d = 0; d < count; d++) {
+    const part = live.slice(d * k, (d + 1) * k);
+    const groups = Math.min(SUM_SQUARES_PARTS, Math.max(1, Math.ceil(part.reduce((n, t) => n + size(t), 0) / (8 * WG))));
+    dispatch(b, 'ImmiscibleSumSquaresProgram', pipeline(b, `sumsq${part.length}`, () => sumSquaresWgsl(part.length)), [out], part, uniforms({ u32: [d * SUM_SQUARES_PARTS] }), [groups, 1, 1]);
+  }
   return out;
 };
 

@@ -108,26 +108,34 @@ fn wgSum(li: u32, v: f32) -> f32 {
   return red[0];
 }`;
 
+/**
+ * The partial sums each sum-of-squares dispatch writes (their total is its share of the sum): up
+ * to this many workgroups, one per 8 elements per invocation, so that one dispatch fills a large GPU.
+ */
+export const SUM_SQUARES_PARTS = 64;
 
-/** Sum of squares of `k` tensors into one number, by one workgroup (gradients are small). */
+/** The sum of squares of `k` tensors as SUM_SQUARES_PARTS partial sums, written from out[base]. */
 export function sumSquaresWgsl(k: number): string {
   const decls = Array.from({ length: k }, (_, i) => `@group(0) @binding(${i + 1}) var<storage, read> x${i}: array<f32>;`).join('\n');
   const loops = Array.from({ length: k }, (_, i) => `  for (var j = first; j < arrayLength(&x${i}); j += stride) { let a = x${i}[j]; s += a * a; }`).join('\n');
   return `
+struct P { base: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 ${decls}
+@group(0) @binding(${k + 1}) var<uniform> p: P;
 ${REDUCE}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  // Workgroup w sums elements w * ${WG} + li, then every (workgroups x ${WG})-th: a partial sum each.
+  // Workgroup w sums elements w * ${WG} + li, then every (workgroups x ${WG})-th: a partial sum
+  // each, at out[base + w].
   let first = wg.x * ${WG}u + li;
   let stride = nwg.x * ${WG}u;
   var s = 0.0;
 ${loops}
   let total = wgSum(li, s);
-  if (li == 0u) { out[wg.x] = total; }
+  if (li == 0u) { out[p.base + wg.x] = total; }
   // Fewer workgroups than partial sums (small inputs): the first zeroes the rest.
-  if (wg.x == 0u) { for (var k = nwg.x + li; k < arrayLength(&out); k += ${WG}u) { out[k] = 0.0; } }
+  if (wg.x == 0u) { for (var k = nwg.x + li; k < ${SUM_SQUARES_PARTS}u; k += ${WG}u) { out[p.base + k] = 0.0; } }
 }`;
 }
 

@@ -4,7 +4,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, fusedKernelsAvailable, SUM_SQUARES, type AdamAttrs } from '../backend/nativeKernels';
-import { SUM_SQUARES_MAX_INPUTS } from '../backend/webgpuKernels';
 import { updateEma } from './ema';
 
 export interface AdamState {
@@ -49,13 +48,9 @@ function addMany(ts: tf.Tensor[], max: number): tf.Tensor {
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     if (tf.getKernel(SUM_SQUARES, tf.getBackend()) != null) {
-      // Where the backend sums squares of several tensors in one kernel (webgpu): far fewer dispatches.
-      const parts: tf.Tensor[] = [];
-      for (let i = 0; i < grads.length; i += SUM_SQUARES_MAX_INPUTS) {
-        parts.push(tf.engine().runKernel(SUM_SQUARES, grads.slice(i, i + SUM_SQUARES_MAX_INPUTS) as unknown as tf.NamedTensorMap) as tf.Tensor);
-      }
-      // Each part is the sum or a vector of partial sums (webgpu's): sum them too.
-      return tf.sqrt(tf.sum(addMany(parts, maxAddNInputs()))) as tf.Scalar;
+      // Where the backend sums squares of many tensors in one kernel (webgpu): far fewer
+      // dispatches. It returns partial sums.
+      return tf.sqrt(tf.sum(tf.engine().runKernel(SUM_SQUARES, grads as unknown as tf.NamedTensorMap) as tf.Tensor)) as tf.Scalar;
     }
     return tf.sqrt(addMany(grads.map((g) => tf.sum(tf.square(g))), maxAddNInputs())) as tf.Scalar;
   });
