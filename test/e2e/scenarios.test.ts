@@ -1001,7 +1001,12 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
       return toasts.find((t) => /Study toy2d-gaussians8/.test(t) && /run \d of 2/.test(t)) ?? null;
     }, 30_000, 200);
     assert.equal(readJson(path.join(dir, 'study.json')).pid, pid, 'the same study process');
-    process.stderr.write(`[e2e] after the reload: ${toast.replace(/\s+/g, ' ')}\n`);
+    // It moves with the run's steps, as before the reload (from the run's own events file).
+    const stepToast = await waitFor('per-step progress in the study notification after the reload', async () => {
+      const toasts = await page.evaluate(() => (window as unknown as { __immToasts?: string[] }).__immToasts ?? []);
+      return toasts.find((t) => /Study toy2d-gaussians8/.test(t) && /run \d of 2 \([a-z]+, seed \d+\): step \d+\/1000/.test(t)) ?? null;
+    }, 30_000, 200);
+    process.stderr.write(`[e2e] after the reload: ${toast.replace(/\s+/g, ' ')}; then ${stepToast.replace(/\s+/g, ' ')}\n`);
     await h.screenshot('study-reattached');
 
     // Its end, followed by the new window: the report opens beside the comparison.

@@ -53,6 +53,16 @@ test('a running study is found through study.json and followed to its report by 
   assert.ok(messages.includes('run 1 of 2 (none, seed 0): started'), messages.join('\n'));
   assert.ok(messages.includes('run 2 of 2 (linear, seed 0): completed'), messages.join('\n'));
   assert.equal(events.filter((e) => e.type === 'study-finished').length, 1);
+  // Per-step progress from each run's own events file (the study's holds none), in order, up to
+  // the run's last step, before its end.
+  for (const index of [0, 1]) {
+    const mine = events.filter((e) => 'index' in e && e.index === index);
+    const steps = mine.flatMap((e) => (e.type === 'run-progress' ? [e.step] : []));
+    assert.ok(steps.length >= 2, `run ${index}: progress steps ${steps.join(', ')}`);
+    assert.deepEqual(steps, [...steps].sort((a, b) => a - b), `run ${index}: steps in order`);
+    assert.equal(steps[steps.length - 1], 300, `run ${index}: its last step`);
+    assert.equal(mine[mine.length - 1].type, 'run-finished', `run ${index}: ${mine.map((e) => e.type).join(', ')}`);
+  }
   // Ended: the record no longer names a process, and nothing is found running.
   const rec = readStudyJson(outDir);
   assert.equal(rec?.pid, null);

@@ -2,11 +2,15 @@
  * Following a study that this window did not start: after a window reload the study process (detached)
  * runs on, but its stdout went with the old extension host. study.json names its pid while it
  * runs, and events.jsonl holds every event but the per-step progress, so a new host finds it and
- * follows it from there. Plain Node, no `vscode`, no TensorFlow.
+ * follows it from there; the per-step progress comes from the current run's own events.jsonl (the
+ * trainer's), so that the notification moves with the steps as before the reload. Plain Node, no
+ * `vscode`, no TensorFlow.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseStudyEvent, type StudyEvent } from '../../core/protocol/studyEvents';
+import type { TrainerEvent } from '../../core/protocol/events';
+import { makeStudyEvent, parseStudyEvent, type StudyEvent } from '../../core/protocol/studyEvents';
+import { RUN_FILES } from '../../core/run/format';
 import { STUDY_FILES, STUDY_FORMAT, STUDY_FORMAT_VERSION, type StudyRecord } from '../../core/study/format';
 import { EventsFollower } from '../launch/follow';
 import { isPidAlive } from '../runs/liveness';
@@ -76,6 +80,8 @@ export class StudyFollower {
   readonly done: Promise<StudyOutcome>;
   private readonly events: EventsFollower<StudyEvent>;
   private readonly timer: NodeJS.Timeout;
+  /** The current run's trainer events, for its per-step progress. */
+  private run: EventsFollower<TrainerEvent> | null = null;
 
   constructor(
     readonly outDir: string,
@@ -91,9 +97,12 @@ export class StudyFollower {
       if (ended) return;
       ended = true;
       this.events.close();
+      this.followRun(null);
       clearInterval(this.timer);
       finish(outcome);
     };
+    // While replaying what the attempt did so far, a run's progress starts where its file ends.
+    let replaying = true;
     this.events = new EventsFollower<StudyEvent>(outDir, {
       offset: currentAttemptOffset(path.join(outDir, STUDY_FILES.events)),
       fileName: STUDY_FILES.events,
@@ -101,7 +110,10 @@ export class StudyFollower {
       pollMs: o.pollMs,
       onEvent: (e) => {
         if (ended) return;
+        // A run's last progress lines come before its end.
+        if (e.type === 'run-finished') this.followRun(null);
         onEvent(e);
+        if (e.type === 'run-started') this.followRun(e, replaying, onEvent, o.pollMs);
         if (e.type === 'study-finished' && e.status !== 'running') end({ status: e.status, report: e.report, error: e.error, exitCode: null });
       },
     });
@@ -116,6 +128,38 @@ export class StudyFollower {
     }, o.pollMs ?? 1000);
     // What the current attempt has done so far (its runs started and finished).
     this.events.readNew();
+    replaying = false;
+  }
+
+  /**
+   * Follows `started`'s run folder for its trainer's progress events, reported as the study's
+   * run-progress (null: stops following). A run that started during the replay is followed from
+   * the end of its events file: only its progress from now on.
+   */
+  private followRun(started: Extract<StudyEvent, { type: 'run-started' }> | null, fromEnd = false, onEvent?: (e: StudyEvent) => void, pollMs?: number): void {
+    // What the run wrote since the last read is delivered first.
+    this.run?.readNew();
+    this.run?.close();
+    this.run = null;
+    if (!started || !onEvent) return;
+    const { index, total, mode, seed } = started;
+    // A run folder named relative to the study's working directory (its --runs was relative).
+    const runDir = path.resolve(readStudyJson(this.outDir)?.cwd ?? this.outDir, started.runDir);
+    let offset = 0;
+    if (fromEnd) {
+      try {
+        offset = fs.statSync(path.join(runDir, RUN_FILES.events)).size;
+      } catch {
+        // not written yet: from its start
+      }
+    }
+    this.run = new EventsFollower<TrainerEvent>(runDir, {
+      offset,
+      pollMs,
+      onEvent: (t) => {
+        if (t.type === 'progress') onEvent(makeStudyEvent('run-progress', started.study, { index, total, mode, seed, step: t.step, totalSteps: t.totalSteps, loss: t.loss }));
+      },
+    });
   }
 
   /** Asks the study to stop, as its own notification's Cancel does: after the current run's step, with a checkpoint. */
