@@ -11,7 +11,7 @@
  * - the gradients' sum of squares: one kernel call, a dispatch per group of gradients (as many as
  *   the device binds) instead of 2-3 per gradient, up to 64 workgroups each writing a partial sum;
  * - GroupNorm + SiLU: one dispatch forward (one workgroup per sample and group), two backward;
- * - conv + bias: tfjs's own fused conv, or (CONV_MM_FLAG) our 64 x 64 tile implicit GEMM; the
+ * - conv + bias: tfjs's own fused conv, or (CONV_MM_FLAG) our tile implicit GEMM; the
  *   filter and bias gradients: a split-K GEMM over the batch with im2col addressing, and a
  *   reduction of its partial sums (two dispatches); the input gradient (stride 1): a forward conv
  *   by the flipped filter (tfjs's of a flipped copy, or ours reading it flipped in place), instead
@@ -438,9 +438,9 @@ tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => process.env[FLIPPED_CONV_DX_FL
 /**
  * tfjs flag: forward convolutions (conv + bias, and the stride-1 input gradient) by our implicit
  * GEMM in tiles of 4,096 outputs (convMmWgsl: 64 x 64, or narrower for few output channels)
- * instead of tfjs's 32 x 32 tiles; the input gradient then reads the filter
- * flipped in place (no flip dispatch). Off by default until a GPU measures it (`bench:gpu
- * --variants IMMISCIBLE_WEBGPU_CONV_MM=true`); its environment variable sets the default.
+ * instead of tfjs's 32 x 32 tiles; the input gradient then reads the filter flipped in place (no
+ * flip dispatch). Off by default until a GPU measures it (`bench:gpu --variants
+ * IMMISCIBLE_WEBGPU_CONV_MM=true`); its environment variable sets the default.
  */
 export const CONV_MM_FLAG = 'IMMISCIBLE_WEBGPU_CONV_MM';
 tf.env().registerFlag(CONV_MM_FLAG, () => booleanEnv(CONV_MM_FLAG, false));
@@ -526,7 +526,8 @@ function conv2dBias(fused: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { x, filter, bias } = inputs as Record<'x' | 'filter' | 'bias', tf.TensorInfo>;
     const a = attrs as unknown as ConvGeometry;
-    if (tf.env().getBool(CONV_MM_FLAG) && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.dtype === 'float32') {
+    // Not for empty tensors: a zero-length binding is invalid.
+    if (tf.env().getBool(CONV_MM_FLAG) && (a.dataFormat ?? 'NHWC') === 'NHWC' && x.dtype === 'float32' && size(x) > 0 && size(filter) > 0) {
       convForwardCalls.mm++;
       const info = tf.backend_util.computeConv2DInfo(shape4(x, 'x'), shape4(filter, 'filter'), a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
       return convMm(asBackend(backend), x, filter, bias, info, false);

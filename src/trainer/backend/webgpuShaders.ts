@@ -446,7 +446,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 /** The output channels of a forward convolution's GEMM tile: 4,096 outputs a tile in all. */
 export type ConvMmWidth = 16 | 32 | 64;
 
-/** A tile's rows (output pixels) and k step for a width: 64 x 64, 128 x 32 or 256 x 16. */
+/**
+ * A tile's rows (output pixels) and k step for a width: 64 x 64, 128 x 32 or 256 x 16, k steps of
+ * 16, or 8 for the 256-row tile (16 would take 17 KiB of workgroup memory, over WebGPU's 16).
+ */
 export function convMmTile(tn: ConvMmWidth): { tm: number; ks: number } {
   return { tm: 4096 / tn, ks: tn === 16 ? 8 : 16 };
 }
