@@ -115,7 +115,8 @@ export function alias(b: Backend, t: tf.TensorInfo): tf.TensorInfo {
 function bufferOf(b: Backend, t: tf.TensorInfo): GpuBuffer {
   b.uploadToGPU(t.dataId);
   const r = b.tensorMap.get(t.dataId).resource;
-  if (r == null || typeof (r as GpuBuffer).size !== 'number') throw new Error('webgpu kernel: an input is not in a GPU buffer (a texture?)');
+  // `in`, not a read of `size`: that is a call into Dawn, once per binding of every dispatch.
+  if (typeof r !== 'object' || r === null || !('size' in r)) throw new Error('webgpu kernel: an input is not in a GPU buffer (a texture?)');
   return r as GpuBuffer;
 }
 
@@ -170,10 +171,8 @@ export function dispatch(
 ): void {
   // Bound at the tensor's size: a pooled buffer can be larger, and shaders use arrayLength.
   const entries = [...outputs, ...inputs].map((t, i) => ({ binding: i, resource: { buffer: bufferOf(b, t), size: 4 * tf.util.sizeFromShape(t.shape) } }));
-  if (block) {
-    const ub = block instanceof ArrayBuffer ? uniformBuffer(b, block) : block;
-    entries.push({ binding: entries.length, resource: { buffer: ub, size: ub.size } });
-  }
+  if (block instanceof ArrayBuffer) entries.push({ binding: entries.length, resource: { buffer: uniformBuffer(b, block), size: block.byteLength } });
+  else if (block) entries.push({ binding: entries.length, resource: { buffer: block, size: block.size } });
   for (const t of [...outputs, ...inputs]) b.commandQueueOwnedIds.add(t.dataId);
   const group = b.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
   const timed = b.activeTimers != null;
