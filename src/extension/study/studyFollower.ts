@@ -97,7 +97,7 @@ export class StudyFollower {
       if (ended) return;
       ended = true;
       this.events.close();
-      this.followRun(null);
+      this.run?.close();
       clearInterval(this.timer);
       finish(outcome);
     };
