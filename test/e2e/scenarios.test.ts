@@ -19,6 +19,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
+import { RUN_FILES } from '../../src/core/run/format';
 import {
   ACTIVITY_ICON,
   TIMEOUTS,
@@ -155,7 +156,7 @@ async function inlineAction(page: Page, row: ReturnType<typeof runRow>, label: s
 
 /** Whether the run's trainer got a stop signal (its train.log says so) or has already ended. */
 function stopReached(runDir: string): boolean {
-  const log = path.join(runDir, 'train.log');
+  const log = path.join(runDir, RUN_FILES.log);
   if (fs.existsSync(log) && /\bSIG(TERM|INT): stopping\b/.test(fs.readFileSync(log, 'utf8'))) return true;
   try {
     return runRecord(runDir).status !== 'running';
