@@ -35,6 +35,7 @@ import { asBackend } from '../src/trainer/backend/webgpuRaw';
 import * as tf from '@tensorflow/tfjs';
 import { instrumentDawnCalls, type CallTime, type DawnCallTimes } from './dawnCallTimes';
 import { countsOnly, formatGpuProfile, profileGpuStep, type GpuProfile } from './gpuProfile';
+import type { ReplayerStatus } from '../src/trainer/backend/webgpuReplay';
 import { median, MODELS, timeTorchUnet, unetBench, type EmaMode, type ModelSpec, type TorchTiming } from './unetBench';
 
 function exists(p: string): boolean {
@@ -96,10 +97,12 @@ interface WebgpuTiming {
   params: number;
   /** With --call-times: Dawn's calls over the timed steps, per step. */
   calls: Record<string, CallTime> | null;
+  /** With --replay on: the steps replayed, and why none were if so. */
+  replayed: ReplayerStatus | null;
 }
 
-async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number, ema: EmaMode, callTimes: DawnCallTimes | null): Promise<WebgpuTiming> {
-  const bench = unetBench(spec, batch, ema);
+async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps: number, ema: EmaMode, replay: boolean, callTimes: DawnCallTimes | null): Promise<WebgpuTiming> {
+  const bench = unetBench(spec, batch, ema, replay);
   const ms: number[] = [];
   const enqueueMs: number[] = [];
   let firstMs = 0;
@@ -119,8 +122,9 @@ async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps:
     }
   }
   const calls = callTimes ? Object.fromEntries(Object.entries(callTimes.snapshot()).map(([k, v]) => [k, { calls: v.calls / steps, ms: v.ms / steps }])) : null;
+  const replayed = bench.replayStatus();
   bench.dispose();
-  return { ms, enqueueMs, firstMs, params: bench.params, calls };
+  return { ms, enqueueMs, firstMs, params: bench.params, calls, replayed };
 }
 
 /**
@@ -198,6 +202,9 @@ interface WebgpuResult {
   kernels: string;
   bindCache: 'on' | 'off';
   ema: EmaMode;
+  replay: 'on' | 'off';
+  /** With replay on: steps replayed and run normally over the row's steps, dispatches and writes per replay, why none where so. */
+  replayed: ReplayerStatus | null;
   /** Over the warm-up and timed steps of this row. */
   bindGroups: BindGroupCacheStats | null;
   flags: Record<string, number | boolean>;
@@ -233,6 +240,7 @@ async function main(): Promise<void> {
       kernels: { type: 'string', default: 'fused' },
       'bind-cache': { type: 'string', default: 'on' },
       ema: { type: 'string', default: 'off' },
+      replay: { type: 'string', default: 'off' },
       'null-device': { type: 'boolean', default: false },
       settle: { type: 'string' },
       'profile-steps': { type: 'string', default: '3' },
@@ -258,6 +266,8 @@ async function main(): Promise<void> {
   for (const c of cacheSets) if (c !== 'on' && c !== 'off') throw new Error(`--bind-cache: on or off, got '${c}'`);
   const emaModes = (values.ema ?? 'off').split(',').map((k) => k.trim()) as EmaMode[];
   for (const e of emaModes) if (!['off', 'with-adam', 'after-adam'].includes(e)) throw new Error(`--ema: off, with-adam or after-adam, got '${e}'`);
+  const replaySets = (values.replay ?? 'off').split(',').map((k) => k.trim()) as ('on' | 'off')[];
+  for (const r of replaySets) if (r !== 'on' && r !== 'off') throw new Error(`--replay: on or off, got '${r}'`);
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
   console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
 
@@ -309,17 +319,19 @@ async function main(): Promise<void> {
         cache?.setEnabled(bindCache === 'on');
         for (const flags of [{}, ...variants]) {
           tf.env().setFlags({ ...defaults, ...flags });
-          for (const batch of batches) for (const ema of emaModes) {
+          for (const batch of batches) for (const ema of emaModes) for (const replay of replaySets) {
             const before = cache?.stats() ?? null;
-            const r = await timeWebgpu(spec, batch, warmup, steps, ema, callTimes);
+            const r = await timeWebgpu(spec, batch, warmup, steps, ema, replay === 'on', callTimes);
             const after = cache?.stats() ?? null;
             const bindGroups = before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses, uncached: after.uncached - before.uncached, dropped: after.dropped - before.dropped, clears: after.clears - before.clears, entries: after.entries } : null;
             const ms = median(r.ms);
-            const row: WebgpuResult = { batch, kernels, bindCache, ema, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params, dawnCalls: r.calls };
+            const row: WebgpuResult = { batch, kernels, bindCache, ema, replay, replayed: r.replayed, bindGroups, flags, imagesPerSec: (batch / ms) * 1000, msPerStep: ms, enqueueMsPerStep: median(r.enqueueMs), firstStepMs: r.firstMs, params: r.params, dawnCalls: r.calls };
             webgpu.push(row);
             const label = flagLabel(flags);
             const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
-            console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}`);
+            const rp = r.replayed;
+            const replayNote = rp ? (rp.reason ? `; not replayed: ${rp.reason}` : `; replayed ${rp.replayed} of ${rp.replayed + rp.normal} steps (${rp.dispatches} dispatches, ${rp.writes} writes each)`) : '';
+            console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}${replay === 'on' ? ', replayed' : ''}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}${replayNote}`);
             if (r.calls) {
               const busy = Object.entries(r.calls).filter(([, c]) => c.calls > 0).sort((a, b) => b[1].ms - a[1].ms);
               console.log(`  Dawn's calls per step: ${busy.map(([k, c]) => `${k} ${c.calls.toFixed(0)} x = ${c.ms.toFixed(2)} ms`).join(', ')}`);
@@ -363,7 +375,7 @@ async function main(): Promise<void> {
   for (const t of torch) {
     // Every pass with the default flags (a variant that sets a flag to its default is a repeat):
     // their median, and each pass's ratio, since the first pass in a process tends to be slower.
-    const passes = webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && w.ema === 'off' && Object.entries(w.flags).every(([k, v]) => defaultFlags[k] === v)).map((w) => w.imagesPerSec);
+    const passes = webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && w.ema === 'off' && w.replay === replaySets[0] && Object.entries(w.flags).every(([k, v]) => defaultFlags[k] === v)).map((w) => w.imagesPerSec);
     if (passes.length) {
       ratios[t.batch] = median(passes) / t.imagesPerSec;
       const each = passes.length > 1 ? ` (median of ${passes.length} passes with the default flags: ${passes.map((p) => (p / t.imagesPerSec).toFixed(3)).join(', ')})` : '';
@@ -373,7 +385,7 @@ async function main(): Promise<void> {
   // The anchor of the bind group cache: the same step with every bind group created anew, same run.
   const bindCacheRatios: Record<string, number> = {};
   for (const on of webgpu.filter((w) => w.bindCache === 'on' && Object.keys(w.flags).length === 0)) {
-    const off = webgpu.find((w) => w.bindCache === 'off' && w.batch === on.batch && w.kernels === on.kernels && w.ema === on.ema && Object.keys(w.flags).length === 0);
+    const off = webgpu.find((w) => w.bindCache === 'off' && w.batch === on.batch && w.kernels === on.kernels && w.ema === on.ema && w.replay === on.replay && Object.keys(w.flags).length === 0);
     if (!off) continue;
     const ema = on.ema === 'off' ? '' : `, EMA ${on.ema}`;
     bindCacheRatios[`${on.kernels} ${on.batch}${ema}`] = off.msPerStep / on.msPerStep;

@@ -11,7 +11,9 @@ import { validateConfig } from '../src/core/config/validate';
 import type { ModelConfig } from '../src/core/config/types';
 import { buildUnet } from '../src/trainer/model/unet';
 import { asWeights } from '../src/trainer/model/params';
-import { adamStep } from '../src/trainer/train/adam';
+import { ADAM_REPLAY_PARAM, type AdamReplayParam } from '../src/trainer/backend/webgpuKernels';
+import { stepReplayer, type ReplayerStatus } from '../src/trainer/backend/webgpuReplay';
+import { adamAttrsAt, adamStep } from '../src/trainer/train/adam';
 import { updateEma } from '../src/trainer/train/ema';
 import { disposeModelState, freshModelState } from '../src/trainer/train/modelState';
 import { Rng } from '../src/trainer/rng';
@@ -42,6 +44,8 @@ export interface UnetBench {
    * (the step's one read-back, as in the trainer) and disposes it.
    */
   step(seed: number, micro?: number): tf.Scalar;
+  /** With `replay`: how many steps were replayed, and why none are where it gave up. */
+  replayStatus(): ReplayerStatus | null;
   dispose(): void;
 }
 
@@ -52,8 +56,15 @@ export interface UnetBench {
  */
 export type EmaMode = 'off' | 'with-adam' | 'after-adam';
 
-/** The UNet of `spec` with fresh weights and a fixed random batch of `batch` images and noise. */
-export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off'): UnetBench {
+const LR = 1e-3;
+const DECAY = 0.999;
+
+/**
+ * The UNet of `spec` with fresh weights and a fixed random batch of `batch` images and noise.
+ * `replay`: on webgpu, steps without micro-batches are replayed from their captured commands
+ * (webgpuReplay.ts) once steady.
+ */
+export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off', replay = false): UnetBench {
   const r = validateConfig({ data: { imageSize: spec.size }, model: spec.model });
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   const model = buildUnet(r.config.model, spec.size, spec.channels, 0);
@@ -82,16 +93,32 @@ export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off'):
       sum = grads;
     }
     const named = new Map(Object.entries(sum).map(([k, g]) => [nameOf.get(k) as string, g]));
-    const decay = 0.999;
-    const norm = tf.tidy(() => adamStep(state.params, named, state.adam, 1e-3, 1, ema === 'with-adam' ? { weights: state.ema, decay } : undefined));
-    if (ema === 'after-adam') updateEma(state.ema, state.params, decay);
+    const norm = tf.tidy(() => adamStep(state.params, named, state.adam, LR, 1, ema === 'with-adam' ? { weights: state.ema, decay: DECAY } : undefined));
+    if (ema === 'after-adam') updateEma(state.ema, state.params, DECAY);
     tf.dispose(Object.values(sum));
     return norm;
   };
+  let seedNow = 0;
+  const replayer = replay
+    ? stepReplayer({
+      run: () => step(seedNow),
+      persistent: () => [...state.params.values(), ...state.adam.m.values(), ...state.adam.v.values(), ...state.ema.values(), x, eps],
+      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(state.adam.t + 1, LR), emaDecay: DECAY } satisfies AdamReplayParam }),
+      replayed: () => {
+        state.adam.t += 1;
+      },
+    })
+    : null;
   return {
     params: model.params.count(),
-    step,
+    step: (seed, micro = 1) => {
+      if (!replayer || micro !== 1) return step(seed, micro);
+      seedNow = seed;
+      return replayer.step() as tf.Scalar;
+    },
+    replayStatus: () => replayer?.status() ?? null,
     dispose: () => {
+      replayer?.dispose();
       tf.dispose([x, eps]);
       disposeModelState(state);
     },

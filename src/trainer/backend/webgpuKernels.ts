@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
+import { taggedWrite, type ReplayTag } from './webgpuReplay';
 import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, SUM_SQUARES_PARTS, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 
@@ -49,6 +50,19 @@ function adamHyperValues(h: AdamAttrs, decay?: number): number[] {
   return [h.lr, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, h.bc1, h.bc2, ...(decay != null ? [decay, 1 - decay] : [])];
 }
 
+/** The value a step replay gives Adam's uniforms (webgpuReplay.ts): the step's attributes, and the EMA's decay where the step has it. */
+export type AdamReplayParam = AdamAttrs & { emaDecay?: number };
+export const ADAM_REPLAY_PARAM = 'adam';
+
+function adamReplayTag(encode: (a: AdamReplayParam) => ArrayBuffer): ReplayTag {
+  return { param: ADAM_REPLAY_PARAM, encode: (v) => encode(v as AdamReplayParam) };
+}
+
+function emaDecayOf(a: AdamReplayParam): number {
+  if (a.emaDecay == null) throw new Error('webgpu step replay: the step updates the EMA in Adam\'s kernel, and its replay was given no emaDecay');
+  return a.emaDecay;
+}
+
 /**
  * One parameter's Adam update, and with `ema` its EMA's update from the new weight: [p', m', v']
  * (and ema'), the inputs themselves where updated in place.
@@ -62,7 +76,10 @@ function adamUpdate(b: Backend, { p, g, m, v }: Record<'p' | 'g' | 'm' | 'v', tf
   // Every parameter of a step has the same hyperparameters: one uniform buffer for all of them.
   const hyper = adamHyperValues(h, ema?.decay);
   const key = hyper.join(',');
-  if (adamHyper?.key !== key || adamHyper.epoch !== submitEpoch(b)) adamHyper = { key, epoch: submitEpoch(b), buffer: uniformBuffer(b, uniforms({ f32: hyper })) };
+  if (adamHyper?.key !== key || adamHyper.epoch !== submitEpoch(b)) {
+    const tag = adamReplayTag((a) => uniforms({ f32: adamHyperValues(a, ema ? emaDecayOf(a) : undefined) }));
+    adamHyper = { key, epoch: submitEpoch(b), buffer: taggedWrite(tag, () => uniformBuffer(b, uniforms({ f32: hyper }))) };
+  }
   const groups = grid1d(Math.ceil(n / WG));
   // In place where nothing else holds the data (the usual case): the weights and moments keep
   // their buffers from step to step, so the step's bindings repeat (webgpuBindGroups.ts).
@@ -135,7 +152,8 @@ const adamMulti: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       // The shader's struct always has the EMA's fields (zero without it).
       const hyper = adamHyperValues(h, emaDecay ?? 0);
       const name = `adamMulti${pending.length}:${withEma}`;
-      dispatch(b, 'ImmiscibleAdamMultiProgram', pipeline(b, name, () => adamMultiWgsl(pending.length, withEma)), pending.flatMap(({ t }) => held(t)), [...pending.map(({ t }) => t.g), ins.scale], uniforms({ f32: hyper, u32: ends }), grid1d(Math.ceil(ends[ends.length - 1] / WG)));
+      const tag = adamReplayTag((a) => uniforms({ f32: adamHyperValues(a, withEma ? emaDecayOf(a) : 0), u32: ends }));
+      taggedWrite(tag, () => dispatch(b, 'ImmiscibleAdamMultiProgram', pipeline(b, name, () => adamMultiWgsl(pending.length, withEma)), pending.flatMap(({ t }) => held(t)), [...pending.map(({ t }) => t.g), ins.scale], uniforms({ f32: hyper, u32: ends }), grid1d(Math.ceil(ends[ends.length - 1] / WG))));
       for (const { i, t } of pending) outs[i] = held(t).map((x) => alias(b, x));
     }
     pending = [];

@@ -20,6 +20,11 @@ export function newAdamState(params: Map<string, tf.Variable>): AdamState {
   return { t: 0, m: zeros(), v: zeros() };
 }
 
+/** Adam's attributes at step `t` (counting from 1): the bias corrections of that step. */
+export function adamAttrsAt(t: number, lr: number): AdamAttrs {
+  return { lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps, bc1: 1 - ADAM.beta1 ** t, bc2: 1 - ADAM.beta2 ** t };
+}
+
 /** Learning rate with linear warm-up over `warmup` steps (step counts from 1). */
 export function learningRate(step: number, lr: number, warmup: number): number {
   return warmup > 0 ? lr * Math.min(1, step / warmup) : lr;
@@ -87,15 +92,14 @@ export function adamStep(
 ): tf.Scalar {
   const norm = globalNorm([...grads.values()]);
   state.t += 1;
-  const bc1 = 1 - ADAM.beta1 ** state.t;
-  const bc2 = 1 - ADAM.beta2 ** state.t;
+  const attrs = adamAttrsAt(state.t, lr);
+  const { bc1, bc2 } = attrs;
   tf.tidy(() => {
     // Fill makes the constant on the GPU; a number here would be a scalar uploaded each step.
     const c = tf.fill([], clip > 0 ? clip : 1);
     const scale = clip > 0 ? tf.div(c, tf.maximum(norm, c)) : c;
     if (fusedKernelsAvailable()) {
       // One kernel per parameter (native addon, webgpu): the same update, about 14x fewer kernel calls.
-      const attrs: AdamAttrs = { lr, beta1: ADAM.beta1, beta2: ADAM.beta2, eps: ADAM.eps, bc1, bc2 };
       const withEma = ema != null && tf.getKernel(ADAM_EMA_UPDATE, tf.getBackend()) != null;
       // webgpu: all parameters in one kernel call, several per dispatch (with the EMA, when every
       // updated parameter has its average: the kernel takes one set of attributes for all).
