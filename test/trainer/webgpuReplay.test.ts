@@ -135,9 +135,9 @@ describe('a training step replayed from its captured commands on webgpu', async 
 });
 
 describe('traceDifference', () => {
-  const buffer = { size: 16, usage: 0x40 };
+  const buffer = { size: 16, usage: 0x40, destroy: (): void => {} };
   const write = (bytes: number[], tag: string | null): Trace['ops'][number] => ({ k: 'write', dst: buffer, offset: 0, bytes: Uint8Array.from(bytes), tag: tag ? { param: tag, encode: () => new ArrayBuffer(4) } : null, staged: false });
-  const trace = (ops: Trace['ops']): Trace => ({ ops, groupBuffers: new Map(), problem: null });
+  const trace = (ops: Trace['ops']): Trace => ({ ops, groups: new Map(), problem: null });
   const pipe = {};
 
   it('accepts the same commands, and tagged writes whose bytes differ', () => {

@@ -27,6 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 interface Buf {
   readonly size: number;
   readonly usage: number;
+  destroy(): void;
 }
 interface Pass {
   setPipeline(p: object): void;
@@ -62,6 +63,17 @@ interface Backend {
   uploadToGPU(id: tf.DataId): void;
 }
 
+interface BufferBinding {
+  buffer: Buf;
+  offset?: number;
+  size?: number;
+}
+/** A bind group's layout and buffers, as given to createBindGroup. */
+export interface GroupDescriptor {
+  layout: object;
+  entries: { binding: number; resource: BufferBinding }[];
+}
+
 const MAP_WRITE = 0x2;
 const UNIFORM = 0x40;
 
@@ -85,8 +97,8 @@ type Op =
 /** What one captured step sent to the device. */
 export interface Trace {
   ops: Op[];
-  /** The buffers each bind group of the step names. */
-  groupBuffers: Map<object, Buf[]>;
+  /** How each bind group of the step was made. */
+  groups: Map<object, GroupDescriptor>;
   /** Why the step cannot be replayed, if something in it cannot be (the first reason). */
   problem: string | null;
 }
@@ -136,7 +148,7 @@ export interface Capture {
 export function startCapture(backend: object): Capture {
   const b = backend as Backend;
   flush(b);
-  const trace: Trace = { ops: [], groupBuffers: new Map(), problem: null };
+  const trace: Trace = { ops: [], groups: new Map(), problem: null };
   const fail = (why: string): void => {
     trace.problem ??= why;
   };
@@ -154,7 +166,7 @@ export function startCapture(backend: object): Capture {
     };
     p.setBindGroup = (i: number, g: object, offsets?: unknown): void => {
       if (offsets != null && (offsets as unknown[]).length > 0) fail('a bind group with dynamic offsets');
-      if (!trace.groupBuffers.has(g)) fail('a bind group made before the capture');
+      if (!trace.groups.has(g)) fail('a bind group made before the capture');
       ops.push({ k: 'group', i, g });
       o.setBindGroup.call(pass, i, g, offsets);
     };
@@ -202,13 +214,13 @@ export function startCapture(backend: object): Capture {
   patch(b.device, 'createCommandEncoder', (orig) => (d?: object) => watchEncoder(orig.call(b.device, d as never) as Encoder), undo);
   patch(b.device, 'createBindGroup', (orig) => (d: Parameters<Device['createBindGroup']>[0]) => {
     const g = orig.call(b.device, d as never) as object;
-    const buffers: Buf[] = [];
+    const entries: GroupDescriptor['entries'] = [];
     for (const entry of d.entries) {
-      const r = entry.resource as { buffer?: Buf } | null;
+      const r = entry.resource as BufferBinding | null;
       if (r?.buffer == null) fail('a bind group that names something other than a buffer');
-      else buffers.push(r.buffer);
+      else entries.push({ binding: entry.binding, resource: { ...r } });
     }
-    trace.groupBuffers.set(g, buffers);
+    trace.groups.set(g, { layout: d.layout, entries });
     return g;
   }, undo);
   patch(b.device, 'createBuffer', (orig) => (d: Parameters<Device['createBuffer']>[0]) => {
@@ -301,7 +313,7 @@ export function traceDifference(a: Trace, c: Trace): string | null {
 export interface StepReplay {
   /** Records the step's commands again; its output, or null where the step must run normally. */
   run(params: Record<string, unknown>): tf.Tensor | null;
-  /** Per replay: dispatches recorded, and writes made (of the capture's writes). */
+  /** Per replay: dispatches recorded, and writes made (of the captured step's). */
   readonly dispatches: number;
   readonly writes: number;
   readonly capturedWrites: number;
@@ -336,7 +348,7 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
   const ops = c.ops;
   const used = new Set<Buf>();
   for (const op of ops) {
-    if (op.k === 'group') for (const x of c.groupBuffers.get(op.g) ?? []) used.add(x);
+    if (op.k === 'group') for (const e of c.groups.get(op.g)?.entries ?? []) used.add(e.resource.buffer);
     else if (op.k === 'write') used.add(op.dst);
     else if (op.k === 'copy') {
       used.add(op.src);
@@ -365,12 +377,13 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
     free.splice(free.indexOf(buffer), 1);
     pool.numFreeBuffers--;
   }
+  const dedicated = dedicateUniforms(b.device, b.queue, ops, c.groups);
   // A uniform buffer (no shader writes one) written once with the same bytes keeps them, in a
   // buffer now ours: only the other writes are made again.
   const writesTo = new Map<Buf, number>();
-  for (const op of ops) if (op.k === 'write') writesTo.set(op.dst, (writesTo.get(op.dst) ?? 0) + 1);
+  for (const op of dedicated.ops) if (op.k === 'write') writesTo.set(op.dst, (writesTo.get(op.dst) ?? 0) + 1);
   const kept1 = (op: Op): boolean => op.k === 'write' && !op.staged && op.tag == null && writesTo.get(op.dst) === 1 && (op.dst.usage & UNIFORM) !== 0;
-  const replayed = ops.filter((op) => !kept1(op));
+  const replayed = dedicated.ops.filter((op) => !kept1(op));
   const shape = out.shape;
   const bytes = 4 * tf.util.sizeFromShape(shape);
   let disposed = false;
@@ -427,10 +440,52 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
           pool.numFreeBuffers++;
         }
       }
+      for (const x of dedicated.made) x.destroy();
       kept.dispose();
     },
   };
   return { ok: true, replay };
+}
+
+/**
+ * Gives each write of a uniform buffer that the step writes several times (the pool hands a
+ * uniform buffer out again after each submit, with other contents) a buffer of its own, written
+ * here once unless tagged, and the bind groups that read that write a copy naming it: a replay
+ * then writes only what changes from step to step. Not for a buffer that a bind group reads before
+ * the step first writes it (it holds the step before's last value) or that a write covers in part.
+ */
+function dedicateUniforms(device: Device, queue: Queue, ops: Op[], groups: Map<object, GroupDescriptor>): { ops: Op[]; made: Buf[] } {
+  const writes = new Map<Buf, number>();
+  for (const op of ops) if (op.k === 'write' && !op.staged) writes.set(op.dst, (writes.get(op.dst) ?? 0) + 1);
+  const split = new Set([...writes].filter(([x, n]) => n > 1 && (x.usage & UNIFORM) !== 0).map(([x]) => x));
+  const written = new Set<Buf>();
+  for (const op of ops) {
+    if (op.k === 'write' && split.has(op.dst)) {
+      written.add(op.dst);
+      if (op.offset !== 0 || op.bytes.length !== op.dst.size) split.delete(op.dst);
+    } else if (op.k === 'group') {
+      for (const e of groups.get(op.g)?.entries ?? []) if (!written.has(e.resource.buffer)) split.delete(e.resource.buffer);
+    }
+  }
+  const current = new Map<Buf, Buf>();
+  const made: Buf[] = [];
+  const out: Op[] = [];
+  for (const op of ops) {
+    if (op.k === 'write' && split.has(op.dst)) {
+      const own = device.createBuffer({ size: op.dst.size, usage: op.dst.usage });
+      made.push(own);
+      current.set(op.dst, own);
+      if (op.tag) out.push({ ...op, dst: own });
+      else queue.writeBuffer(own, 0, op.bytes, 0, op.bytes.length);
+    } else if (op.k === 'group' && (groups.get(op.g)?.entries ?? []).some((e) => current.has(e.resource.buffer))) {
+      const d = groups.get(op.g) as GroupDescriptor;
+      const entries = d.entries.map((e) => ({ binding: e.binding, resource: { ...e.resource, buffer: current.get(e.resource.buffer) ?? e.resource.buffer } }));
+      out.push({ k: 'group', i: op.i, g: device.createBindGroup({ layout: d.layout, entries }) });
+    } else {
+      out.push(op);
+    }
+  }
+  return { ops: out, made };
 }
 
 export interface ReplayerStatus {
