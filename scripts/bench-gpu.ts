@@ -18,6 +18,8 @@
  * median GPU time of this many; one profile per batch and set of flags)
  * --call-times (the CPU time inside Dawn's calls per step: queue submits, buffer writes and
  * creation, bind groups, encoders)
+ * --replay off,on (the step replayed from its captured commands once steady, webgpuReplay.ts, or
+ * run normally, or both in turn; default off: the trainer runs it normally)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs, and profiles with --profile, with TF.js
  * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
  * tfjs's own conv input gradient, or IMMISCIBLE_WEBGPU_CONV_MM=true for our tile GEMM in the
@@ -372,14 +374,19 @@ async function main(): Promise<void> {
   }
   if (torchSkipped) console.log(`pytorch: skipped: ${torchSkipped}`);
   const ratios: Record<string, number> = {};
+  /** The same with the step replayed (--replay on), where timed. */
+  const replayRatios: Record<string, number> = {};
   for (const t of torch) {
-    // Every pass with the default flags (a variant that sets a flag to its default is a repeat):
-    // their median, and each pass's ratio, since the first pass in a process tends to be slower.
-    const passes = webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && w.ema === 'off' && w.replay === replaySets[0] && Object.entries(w.flags).every(([k, v]) => defaultFlags[k] === v)).map((w) => w.imagesPerSec);
-    if (passes.length) {
-      ratios[t.batch] = median(passes) / t.imagesPerSec;
+    for (const replay of ['off', 'on'] as const) {
+      // Every pass with the default flags (a variant that sets a flag to its default is a repeat):
+      // their median, and each pass's ratio, since the first pass in a process tends to be slower.
+      const passes = webgpu.filter((w) => w.batch === t.batch && w.kernels === kernelSets[0] && w.bindCache === cacheSets[0] && w.ema === 'off' && w.replay === replay && Object.entries(w.flags).every(([k, v]) => defaultFlags[k] === v)).map((w) => w.imagesPerSec);
+      if (!passes.length) continue;
+      const r = median(passes) / t.imagesPerSec;
+      if (replay === 'off') ratios[t.batch] = r;
+      else replayRatios[t.batch] = r;
       const each = passes.length > 1 ? ` (median of ${passes.length} passes with the default flags: ${passes.map((p) => (p / t.imagesPerSec).toFixed(3)).join(', ')})` : '';
-      console.log(`ratio webgpu (${kernelSets[0]} kernels) / pytorch at batch ${t.batch}: ${ratios[t.batch].toFixed(3)}${each} (goal: at least 0.5)`);
+      console.log(`ratio webgpu (${kernelSets[0]} kernels${replay === 'on' ? ', step replayed' : ''}) / pytorch at batch ${t.batch}: ${r.toFixed(3)}${each} (goal: at least 0.5)`);
     }
   }
   // The anchor of the bind group cache: the same step with every bind group created anew, same run.
@@ -409,6 +416,7 @@ async function main(): Promise<void> {
       pytorch: torch,
       pytorchSkipped: torchSkipped,
       ratios,
+      replayRatios,
       bindCacheRatios,
       profiles,
     }),
