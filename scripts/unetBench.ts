@@ -12,7 +12,7 @@ import type { ModelConfig } from '../src/core/config/types';
 import { buildUnet } from '../src/trainer/model/unet';
 import { asWeights } from '../src/trainer/model/params';
 import { ADAM_REPLAY_PARAM, type AdamReplayParam } from '../src/trainer/backend/webgpuKernels';
-import { stepReplayer, type ReplayerStatus } from '../src/trainer/backend/webgpuReplay';
+import { REPLAY_PARAMS, stepReplayer, type ReplayerStatus } from '../src/trainer/backend/webgpuReplay';
 import { adamAttrsAt, adamStep } from '../src/trainer/train/adam';
 import { updateEma } from '../src/trainer/train/ema';
 import { disposeModelState, freshModelState } from '../src/trainer/train/modelState';
@@ -101,9 +101,9 @@ export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off', 
   let seedNow = 0;
   const replayer = replay
     ? stepReplayer({
-      run: () => step(seedNow),
+      run: () => [step(seedNow)],
       persistent: () => [...state.params.values(), ...state.adam.m.values(), ...state.adam.v.values(), ...state.ema.values(), x, eps],
-      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(state.adam.t + 1, LR), emaDecay: DECAY } satisfies AdamReplayParam }),
+      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(state.adam.t + 1, LR), emaDecay: DECAY } satisfies AdamReplayParam, [REPLAY_PARAMS.time]: t }),
       replayed: () => {
         state.adam.t += 1;
       },
@@ -114,7 +114,7 @@ export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off', 
     step: (seed, micro = 1) => {
       if (!replayer || micro !== 1) return step(seed, micro);
       seedNow = seed;
-      return replayer.step() as tf.Scalar;
+      return replayer.step()[0] as tf.Scalar;
     },
     replayStatus: () => replayer?.status() ?? null,
     dispose: () => {

@@ -2,20 +2,32 @@
 // device: it trains the same weights, moments and EMA bit for bit as the step run normally, with a
 // learning rate and an EMA decay that change every step (tagged uniforms); it refuses a step whose
 // weights were reassigned and captures again; a step whose uploads change untagged is never
-// replayed, and says why. Runs on whatever adapter Dawn finds (lavapipe in CI); skips saying why
+// replayed, and says why; the trainer's step replayed trains the same run as without (losses,
+// gradient norms, checkpoint, samples). Runs on whatever adapter Dawn finds (lavapipe in CI); skips saying why
 // where there is none, unless IMMISCIBLE_EXPECT_WEBGPU=1.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { validateConfig } from '../../src/core/config/validate';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
 import { ADAM_REPLAY_PARAM, type AdamReplayParam } from '../../src/trainer/backend/webgpuKernels';
-import { stepReplayer, traceDifference, type ReplayerStatus, type Trace } from '../../src/trainer/backend/webgpuReplay';
+import { REPLAY_PARAMS, stepReplayer, traceDifference, type ReplayerStatus, type Trace } from '../../src/trainer/backend/webgpuReplay';
 import { buildUnet } from '../../src/trainer/model/unet';
 import { asWeights, createVariables, initialValues } from '../../src/trainer/model/params';
 import { adamAttrsAt, adamStep, learningRate, newAdamState } from '../../src/trainer/train/adam';
 import { Rng } from '../../src/trainer/rng';
+import type { RunConfigInput } from '../../src/core/config/types';
+import { RUN_FILES } from '../../src/core/run/format';
+import { listCheckpoints, readMetrics } from '../../src/core/run/reader';
+import { RunWriter } from '../../src/core/run/writer';
+import { makeSchedule } from '../../src/trainer/diffusion/schedule';
+import { makeObjective } from '../../src/trainer/objectives';
+import { train as trainRun } from '../../src/trainer/train/trainer';
+import { replayBlocker } from '../../src/trainer/train/replayStep';
 
 const SIZE = 8;
 const BATCH = 2;
@@ -50,7 +62,7 @@ async function train(steps: number, replay: boolean, opts: { before?: (i: number
   const eps = tf.tensor4d(rng.fillNormal(new Float32Array(n)), [BATCH, SIZE, SIZE, 1]);
   const t = Float32Array.from({ length: BATCH }, () => rng.int(1000));
   let i = 0;
-  const run = (): tf.Tensor =>
+  const run = (): tf.Tensor[] => [
     tf.tidy(() => {
       const { grads } = tf.variableGrads(() => {
         const loss = tf.mean(tf.square(tf.sub(model.apply(asWeights(params), { x, t, labels: null, training: true, seed: 0 }), eps)));
@@ -58,12 +70,13 @@ async function train(steps: number, replay: boolean, opts: { before?: (i: number
       }, vars);
       const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) as string, g]));
       return adamStep(params, named, adam, learningRate(adam.t + 1, LR, WARMUP), 1, { weights: ema, decay: decayAt(adam.t) });
-    });
+    }),
+  ];
   const replayer = replay
     ? stepReplayer({
       run,
       persistent: () => [...vars, ...adam.m.values(), ...adam.v.values(), ...ema.values(), x, eps],
-      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(adam.t + 1, learningRate(adam.t + 1, LR, WARMUP)), emaDecay: decayAt(adam.t) } satisfies AdamReplayParam }),
+      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(adam.t + 1, learningRate(adam.t + 1, LR, WARMUP)), emaDecay: decayAt(adam.t) } satisfies AdamReplayParam, [REPLAY_PARAMS.time]: t }),
       replayed: () => {
         adam.t += 1;
       },
@@ -72,7 +85,7 @@ async function train(steps: number, replay: boolean, opts: { before?: (i: number
   const norms: number[] = [];
   for (i = 0; i < steps; i++) {
     opts.before?.(i, params);
-    const norm = replayer ? replayer.step() : run();
+    const [norm] = replayer ? replayer.step() : run();
     norms.push(((await norm.data()) as Float32Array)[0]);
     norm.dispose();
   }
@@ -125,6 +138,50 @@ describe('a training step replayed from its captured commands on webgpu', async 
     assertSameRun(normal, replayed);
   });
 
+  it("replays the trainer's step (assignment, labels, attention, warm-ups of the learning rate and the EMA) and trains the same run as without", { skip }, async () => {
+    const input: RunConfigInput = {
+      seed: 5,
+      backend: 'webgpu',
+      data: { source: 'mnist', imageSize: 8, limit: 64, flip: true },
+      model: { type: 'unet', baseChannels: 8, channelMults: [1, 2], resBlocks: 1, groups: 4, attentionResolutions: [4], dropout: 0, classConditional: true, labelDropout: 0.3 },
+      diffusion: { timesteps: 100 },
+      assignment: { mode: 'linear', cost: 'l2' },
+      training: { steps: 9, batchSize: 8, warmupSteps: 5, sampleEvery: 0, checkpointEvery: 0, logEvery: 1 },
+      sampling: { steps: 2, count: 4 },
+    };
+    const r = validateConfig(input);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-replay-'));
+    const before = process.env.IMMISCIBLE_WEBGPU_REPLAY;
+    try {
+      const trained: { log: string; metrics: [number, number][]; tensors: Buffer; samples: Buffer }[] = [];
+      for (const flag of ['1', '0']) {
+        process.env.IMMISCIBLE_WEBGPU_REPLAY = flag;
+        const run = RunWriter.create(runs, r.config, `replay${flag}`);
+        assert.equal(await trainRun({ run, config: r.config, resume: false, emit: () => undefined, signal: new AbortController().signal }), 'completed');
+        const ck = listCheckpoints(run.dir);
+        const samples = fs.readdirSync(run.path(RUN_FILES.samples));
+        trained.push({
+          log: fs.readFileSync(run.path(RUN_FILES.log), 'utf8'),
+          metrics: readMetrics(run.dir).metrics.map((m) => [m.loss, m.gradNorm as number]),
+          tensors: fs.readFileSync(path.join(ck[ck.length - 1].dir, 'tensors.bin')),
+          samples: fs.readFileSync(run.path(RUN_FILES.samples, samples[samples.length - 1])),
+        });
+      }
+      const [on, off] = trained;
+      assert.match(on.log, /the training step is replayed from its captured commands \(\d+ dispatches/);
+      assert.match(off.log, /recorded anew at each step \(IMMISCIBLE_WEBGPU_REPLAY=0\)/);
+      assert.equal(on.metrics.length, 9);
+      assert.deepEqual(on.metrics, off.metrics, 'losses and gradient norms per step');
+      assert.ok(on.tensors.equals(off.tensors), 'the checkpoint (weights, moments, EMA) is the same');
+      assert.ok(on.samples.equals(off.samples), 'the sample grid is the same');
+    } finally {
+      if (before === undefined) delete process.env.IMMISCIBLE_WEBGPU_REPLAY;
+      else process.env.IMMISCIBLE_WEBGPU_REPLAY = before;
+      fs.rmSync(runs, { recursive: true, force: true });
+    }
+  });
+
   it('does not replay a step whose uploads change from step to step, and says why', { skip }, async () => {
     const normal = await train(8, false, { untagged: true });
     const replayed = await train(8, true, { untagged: true });
@@ -144,11 +201,40 @@ describe('traceDifference', () => {
     assert.equal(traceDifference(trace([{ k: 'pass' }, { k: 'pipe', p: pipe }, write([1, 2, 3, 4], 'adam')]), trace([{ k: 'pass' }, { k: 'pipe', p: pipe }, write([5, 6, 7, 8], 'adam')])), null);
   });
 
+  it('compares what the GPU computes, not which buffers it uses', () => {
+    const other = { size: 16, usage: 0x40, destroy: (): void => {} };
+    assert.equal(traceDifference(trace([write([1, 2, 3, 4], null)]), trace([{ ...write([1, 2, 3, 4], null), dst: other } as Trace['ops'][number]])), null);
+    assert.equal(traceDifference(trace([{ ...write([1, 2, 3, 4], null), offset: 4 } as Trace['ops'][number]]), trace([write([1, 2, 3, 4], null)])), 'command 0 (write)');
+  });
+
   it('names the first command that differs: untagged bytes, a pipeline, a dispatch size, a count', () => {
     assert.equal(traceDifference(trace([write([1, 2, 3, 4], null)]), trace([write([1, 2, 3, 5], null)])), 'command 0 (write)');
     assert.equal(traceDifference(trace([{ k: 'pass' }, { k: 'pipe', p: pipe }]), trace([{ k: 'pass' }, { k: 'pipe', p: {} }])), 'command 1 (pipe)');
     assert.equal(traceDifference(trace([{ k: 'dispatch', x: 1, y: 1, z: 1 }]), trace([{ k: 'dispatch', x: 2, y: 1, z: 1 }])), 'command 0 (dispatch)');
     assert.equal(traceDifference(trace([{ k: 'pass' }]), trace([{ k: 'end' }])), 'command 0 (pass then end)');
     assert.equal(traceDifference(trace([{ k: 'pass' }]), trace([])), '1 commands, then 0');
+  });
+});
+
+describe('replayBlocker', () => {
+  const configOf = (over: RunConfigInput): Parameters<typeof replayBlocker>[0] => {
+    const r = validateConfig({ data: { source: 'mnist', imageSize: 8 }, ...over });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    return r.config;
+  };
+  const objectiveOf = (c: Parameters<typeof replayBlocker>[0]): Parameters<typeof replayBlocker>[1] => makeObjective(c, makeSchedule(c.diffusion.schedule, c.diffusion.timesteps, c.diffusion.betaStart, c.diffusion.betaEnd));
+
+  it('lets a DDPM step without dropout or accumulation be replayed', () => {
+    const c = configOf({});
+    assert.equal(replayBlocker(c, objectiveOf(c)), null);
+  });
+
+  it('says why a step cannot be: dropout, accumulation, an objective that does not tag its uploads', () => {
+    const drop = configOf({ model: { dropout: 0.1 } });
+    assert.match(replayBlocker(drop, objectiveOf(drop)) ?? '', /model\.dropout/);
+    const acc = configOf({ training: { accumulate: 2, batchSize: 8 } });
+    assert.match(replayBlocker(acc, objectiveOf(acc)) ?? '', /training\.accumulate/);
+    const flow = configOf({ objective: 'flow', sampling: { sampler: 'euler' } });
+    assert.match(replayBlocker(flow, objectiveOf(flow)) ?? '', /the flow objective does not tag its uploads/);
   });
 });

@@ -3,20 +3,19 @@
  * bound by the CPU that records it (docs/benchmarks.md: 24-42 ms to record a step the H200 runs in
  * 28 ms at batch 128); almost all of that is tfjs's engine, its autodiff and the kernels' own
  * JavaScript, while the commands themselves (set pipeline, set bind group, dispatch) cost a few
- * microseconds each. A steady step records the same commands every time: the same pipelines, the
- * same bind groups (webgpuBindGroups.ts: the same buffers, since the weights are updated in place
- * and the pool hands buffers out in a fixed order), the same dispatch sizes and the same uniform
- * contents, except for the few that depend on the step (Adam's bias corrections and learning
- * rate), which the kernels that write them tag with how to make them (`taggedWrite`).
+ * microseconds each. A step records the same commands every time: the same pipelines, dispatch
+ * sizes and uniform contents (shapes), on the weights updated in place. What depends on the step
+ * is tagged where it is made with how to make it from the step's values: Adam's learning rate and
+ * bias corrections and the EMA's decay (`taggedWrite`), the uploads of the objective's inputs, the
+ * time embedding and the labels (`tagUpload`).
  *
  * `startCapture` records everything the step sends to the device; two consecutive steps are
- * captured and must match command for command (`buildReplay`); the step's intermediate buffers
- * are then taken out of tfjs's pool so that nothing else can be handed them, and `run` records the
- * same commands again in one loop, rewriting only the tagged uniforms and the uniforms that the
- * step writes more than once, and returns a copy of the step's output. It is exact: the GPU runs
- * the same commands on the same buffers. It refuses (returns null: run the step normally and
- * capture again) when a tensor the step reads or updates in place was disposed or reassigned, and
- * while tfjs's profiler is timing kernels.
+ * captured and must match command for command, untagged bytes included (`traceDifference`); the
+ * second step's intermediate buffers are then taken out of tfjs's pool so that nothing else can be
+ * handed them, and `run` records its commands again in one loop, writing only the tagged values,
+ * and returns copies of the step's outputs. It is exact: the GPU runs the same commands. It
+ * refuses (returns null: run the step normally and capture again) when a tensor the step reads or
+ * updates in place was disposed or reassigned, and while tfjs's profiler is timing kernels.
  *
  * This relies on internals of @tensorflow/tfjs-backend-webgpu 4.22 (pinned in package.json), as
  * webgpuRaw.ts does: its device, queue, buffer pool, tensor map and command encoder.
@@ -80,8 +79,15 @@ const UNIFORM = 0x40;
 /** A write whose bytes depend on the step: `encode(params[param])` makes them at each replay. */
 export interface ReplayTag {
   param: string;
-  encode(value: unknown): ArrayBuffer;
+  encode(value: unknown): ArrayBuffer | ArrayBufferView;
 }
+
+/**
+ * The names of the values a replay is given (StepReplay.run's params), shared by the code that
+ * tags writes and the code that replays: Adam's attributes, the micro-batch (the objective's
+ * inputs), the time input of the network (its sinusoidal embedding), the class labels.
+ */
+export const REPLAY_PARAMS = { adam: 'adam', batch: 'batch', time: 'time', labels: 'labels' } as const;
 
 type Op =
   | { k: 'pass' }
@@ -105,6 +111,16 @@ export interface Trace {
 
 let tagged: ReplayTag | null = null;
 let capturing = false;
+const uploadTags = new WeakMap<tf.DataId, ReplayTag>();
+
+/**
+ * Tags the upload of `t` (a tensor made from values on the CPU, uploaded at its first use on the
+ * GPU) with how to make its values at each replay. Returns `t`.
+ */
+export function tagUpload<T extends tf.Tensor>(t: T, tag: ReplayTag): T {
+  if (capturing) uploadTags.set(t.dataId, tag);
+  return t;
+}
 
 /** Runs `write` (which writes one uniform) so that a capture knows how to make its bytes at each replay. */
 export function taggedWrite<T>(tag: ReplayTag, write: () => T): T {
@@ -194,7 +210,7 @@ export function startCapture(backend: object): Capture {
       if (staging.has(src)) {
         const data = staging.get(src);
         if (!data) fail('an upload from a staging buffer still mapped');
-        else ops.push({ k: 'write', dst, offset: dO, bytes: data.slice(so, so + n), tag: null, staged: true });
+        else ops.push({ k: 'write', dst, offset: dO, bytes: data.slice(so, so + n), tag: tagged, staged: true });
       } else {
         ops.push({ k: 'copy', src, so, dst, dO, n });
       }
@@ -258,6 +274,17 @@ export function startCapture(backend: object): Capture {
     orig.call(b.queue, cbs as never);
   }, undo);
   patch(b.queue, 'writeTexture', () => () => fail('a texture upload'), undo);
+  patch(b, 'uploadToGPU', (orig) => (id: tf.DataId) => {
+    const tag = uploadTags.get(id);
+    if (!tag) return orig.call(b, id as never);
+    const prev = tagged;
+    tagged = tag;
+    try {
+      return orig.call(b, id as never);
+    } finally {
+      tagged = prev;
+    }
+  }, undo);
   capturing = true;
 
   return {
@@ -285,21 +312,36 @@ function sameBytes(a: Uint8Array, c: Uint8Array): boolean {
   return true;
 }
 
-/** Null when `a` and `c` send the same commands (tagged bytes aside), else where they differ. */
+/**
+ * Null when `a` and `c` send the same commands (tagged bytes aside), else where they differ. The
+ * buffers may differ: work between steps (the assignment's cost matrix, read-backs) can change
+ * which ones the pool hands out, and `c` is replayed on its own buffers; what is compared is
+ * what the GPU computes: pipelines, dispatch sizes, bindings' layouts, offsets and sizes, and the
+ * bytes written.
+ */
 export function traceDifference(a: Trace, c: Trace): string | null {
   if (a.ops.length !== c.ops.length) return `${a.ops.length} commands, then ${c.ops.length}`;
+  const sameGroup = (g: object, h: object): boolean => {
+    const d = a.groups.get(g);
+    const e = c.groups.get(h);
+    if (!d || !e) return g === h && d === e;
+    return d.layout === e.layout && d.entries.length === e.entries.length && d.entries.every((x, i) => {
+      const y = e.entries[i];
+      return x.binding === y.binding && x.resource.offset === y.resource.offset && x.resource.size === y.resource.size;
+    });
+  };
   for (let i = 0; i < a.ops.length; i++) {
     const x = a.ops[i];
     const y = c.ops[i] as typeof x;
     const differs = ((): boolean => {
       switch (x.k) {
         case 'pipe': return x.p !== (y as typeof x).p;
-        case 'group': return x.i !== (y as typeof x).i || x.g !== (y as typeof x).g;
+        case 'group': return x.i !== (y as typeof x).i || !sameGroup(x.g, (y as typeof x).g);
         case 'dispatch': { const z = y as typeof x; return x.x !== z.x || x.y !== z.y || x.z !== z.z; }
-        case 'copy': { const z = y as typeof x; return x.src !== z.src || x.so !== z.so || x.dst !== z.dst || x.dO !== z.dO || x.n !== z.n; }
+        case 'copy': { const z = y as typeof x; return x.so !== z.so || x.dO !== z.dO || x.n !== z.n; }
         case 'write': {
           const z = y as typeof x;
-          if (x.dst !== z.dst || x.offset !== z.offset || x.staged !== z.staged || x.bytes.length !== z.bytes.length || x.tag?.param !== z.tag?.param) return true;
+          if (x.offset !== z.offset || x.staged !== z.staged || x.bytes.length !== z.bytes.length || x.tag?.param !== z.tag?.param) return true;
           return x.tag == null && !sameBytes(x.bytes, z.bytes);
         }
         default: return false;
@@ -311,8 +353,8 @@ export function traceDifference(a: Trace, c: Trace): string | null {
 }
 
 export interface StepReplay {
-  /** Records the step's commands again; its output, or null where the step must run normally. */
-  run(params: Record<string, unknown>): tf.Tensor | null;
+  /** Records the step's commands again; copies of its outputs, or null where the step must run normally. */
+  run(params: Record<string, unknown>): tf.Tensor[] | null;
   /** Per replay: dispatches recorded, and writes made (of the captured step's). */
   readonly dispatches: number;
   readonly writes: number;
@@ -324,22 +366,23 @@ export interface StepReplay {
 export type ReplayBuild = { ok: true; replay: StepReplay } | { ok: false; reason: string };
 
 /**
- * A replay of the step captured as `a` then `c` (two consecutive steps), whose output was `out`
- * (the second step's: it is kept, the caller may dispose its own). `persistent`: every tensor the
- * step reads or updates in place that lives across steps (weights, optimizer state, inputs).
+ * A replay of the step captured as `a` then `c` (two consecutive steps), whose outputs were `outs`
+ * (the second step's: they are kept, the caller may dispose its own). `persistent`: every tensor
+ * the step reads or updates in place that lives across steps (weights, optimizer state, inputs).
  */
-export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor, persistent: tf.Tensor[]): ReplayBuild {
+export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor[], persistent: tf.Tensor[]): ReplayBuild {
   const b = backend as Backend;
   const problem = a.problem ?? c.problem ?? traceDifference(a, c);
   if (problem) return { ok: false, reason: problem };
-  if (out.dtype !== 'float32') return { ok: false, reason: `the step's output is ${out.dtype}, not float32` };
+  const notFloat = outs.find((t) => t.dtype !== 'float32');
+  if (notFloat) return { ok: false, reason: `an output of the step is ${notFloat.dtype}, not float32` };
   const bufferOf = (t: tf.Tensor): Buf | null => {
     if (t.isDisposed || !b.tensorMap.has(t.dataId)) return null;
     const r = b.tensorMap.get(t.dataId).resource as Buf | null;
     return r != null && typeof r === 'object' && 'size' in r ? r : null;
   };
-  const kept = tf.keep(tf.clone(out));
-  const keptBuffer = bufferOf(kept);
+  const kept = outs.map((t) => tf.keep(tf.clone(t)));
+  const keptBuffers = kept.map(bufferOf);
   const held: { t: tf.Tensor; id: tf.DataId; buffer: Buf }[] = [];
   for (const t of persistent) {
     const buffer = bufferOf(t);
@@ -356,7 +399,7 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
     }
   }
   // The step's own buffers are free in the pool now: taken out, so that nothing else gets them.
-  const heldBuffers = new Set<Buf>([...held.map((h) => h.buffer), ...(keptBuffer ? [keptBuffer] : [])]);
+  const heldBuffers = new Set<Buf>([...held.map((h) => h.buffer), ...keptBuffers.filter((x): x is Buf => x != null)]);
   const pool = b.bufferManager;
   const owned: { key: string; buffer: Buf }[] = [];
   let stray = 0;
@@ -368,10 +411,11 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
     if (i < 0) stray++;
     else owned.push({ key, buffer: x });
   }
-  if (!keptBuffer || stray > 0) {
-    kept.dispose();
-    return { ok: false, reason: !keptBuffer ? "the step's output is not in a GPU buffer" : `${stray} buffers of the step belong to tensors not named as persistent` };
+  if (keptBuffers.includes(null) || stray > 0) {
+    tf.dispose(kept);
+    return { ok: false, reason: keptBuffers.includes(null) ? 'an output of the step is not in a GPU buffer' : `${stray} buffers of the step belong to tensors not named as persistent` };
   }
+  const results = kept.map((t, i) => ({ shape: t.shape, bytes: 4 * tf.util.sizeFromShape(t.shape), buffer: keptBuffers[i] as Buf }));
   for (const { key, buffer } of owned) {
     const free = pool.freeBuffers.get(key) as Buf[];
     free.splice(free.indexOf(buffer), 1);
@@ -384,15 +428,13 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
   for (const op of dedicated.ops) if (op.k === 'write') writesTo.set(op.dst, (writesTo.get(op.dst) ?? 0) + 1);
   const kept1 = (op: Op): boolean => op.k === 'write' && !op.staged && op.tag == null && writesTo.get(op.dst) === 1 && (op.dst.usage & UNIFORM) !== 0;
   const replayed = dedicated.ops.filter((op) => !kept1(op));
-  const shape = out.shape;
-  const bytes = 4 * tf.util.sizeFromShape(shape);
   let disposed = false;
 
   const replay: StepReplay = {
     dispatches: ops.filter((op) => op.k === 'dispatch').length,
     writes: replayed.filter((op) => op.k === 'write').length,
     capturedWrites: ops.filter((op) => op.k === 'write').length,
-    run(params: Record<string, unknown>): tf.Tensor | null {
+    run(params: Record<string, unknown>): tf.Tensor[] | null {
       if (disposed || b.activeTimers != null) return null;
       for (const h of held) {
         if (h.t.isDisposed || h.t.dataId !== h.id || !b.tensorMap.has(h.id) || b.tensorMap.get(h.id).resource !== h.buffer) return null;
@@ -412,10 +454,11 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
           case 'copy': enc.copyBufferToBuffer(op.src, op.so, op.dst, op.dO, op.n); break;
           case 'write': {
             if (op.tag) {
-              if (!(op.tag.param in params)) throw new Error(`webgpu step replay: no value for "${op.tag.param}", which the step's uniforms depend on`);
-              const data = op.tag.encode(params[op.tag.param]);
-              if (data.byteLength !== op.bytes.length) throw new Error(`webgpu step replay: "${op.tag.param}" made ${data.byteLength} bytes, the captured write has ${op.bytes.length}`);
-              queue.writeBuffer(op.dst, op.offset, data, 0, data.byteLength);
+              if (!(op.tag.param in params)) throw new Error(`webgpu step replay: no value for "${op.tag.param}", which the step's writes depend on`);
+              const made = op.tag.encode(params[op.tag.param]);
+              const data = made instanceof ArrayBuffer ? new Uint8Array(made) : new Uint8Array(made.buffer, made.byteOffset, made.byteLength);
+              if (data.length !== op.bytes.length) throw new Error(`webgpu step replay: "${op.tag.param}" made ${data.length} bytes, the captured write has ${op.bytes.length}`);
+              queue.writeBuffer(op.dst, op.offset, data, 0, data.length);
             } else {
               queue.writeBuffer(op.dst, op.offset, op.bytes, 0, op.bytes.length);
             }
@@ -424,11 +467,14 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
           case 'submit': queue.submit([enc.finish()]); enc = device.createCommandEncoder(); break;
         }
       }
-      const info = b.makeTensorInfo(shape, 'float32');
-      b.uploadToGPU(info.dataId);
-      enc.copyBufferToBuffer(keptBuffer, 0, b.tensorMap.get(info.dataId).resource as Buf, 0, bytes);
+      const infos = results.map((r) => {
+        const info = b.makeTensorInfo(r.shape, 'float32');
+        b.uploadToGPU(info.dataId);
+        enc.copyBufferToBuffer(r.buffer, 0, b.tensorMap.get(info.dataId).resource as Buf, 0, r.bytes);
+        return info;
+      });
       queue.submit([enc.finish()]);
-      return tf.engine().makeTensorFromTensorInfo(info);
+      return infos.map((info) => tf.engine().makeTensorFromTensorInfo(info));
     },
     dispose(): void {
       if (disposed) return;
@@ -441,7 +487,7 @@ export function buildReplay(backend: object, a: Trace, c: Trace, out: tf.Tensor,
         }
       }
       for (const x of dedicated.made) x.destroy();
-      kept.dispose();
+      tf.dispose(kept);
     },
   };
   return { ok: true, replay };
@@ -499,20 +545,20 @@ export interface ReplayerStatus {
 }
 
 export interface StepReplayer {
-  step(): tf.Tensor;
+  step(): tf.Tensor[];
   status(): ReplayerStatus;
   dispose(): void;
 }
 
 /**
- * Runs `run` (one training step returning one tensor) normally for `warmup` steps, captures the
+ * Runs `run` (one training step, returning its outputs) normally for `warmup` steps, captures the
  * next two, and replays from then on; where a replay is refused it runs normally and captures
- * again. `params()` gives the tagged uniforms' values for the coming step and `replayed()` does
+ * again. `params()` gives the tagged writes' values for the coming step and `replayed()` does
  * what the step's JavaScript would have done besides recording (Adam's step count). Gives up after
- * two captures that cannot be replayed (`status().reason`).
+ * two captures that cannot be replayed, or a replay that failed (`status().reason`).
  */
 export function stepReplayer(opts: {
-  run: () => tf.Tensor;
+  run: () => tf.Tensor[];
   persistent: () => tf.Tensor[];
   params: () => Record<string, unknown>;
   replayed: () => void;
@@ -525,41 +571,52 @@ export function stepReplayer(opts: {
   let since = 0;
   let failures = 0;
   const st: ReplayerStatus = { replayed: 0, normal: 0, reason: tf.getBackend() === 'webgpu' ? null : `the backend is ${tf.getBackend()}, not webgpu`, dispatches: 0, writes: 0 };
-  const normal = (): tf.Tensor => {
+  const normal = (): tf.Tensor[] => {
     st.normal++;
     return opts.run();
   };
+  const drop = (): void => {
+    replay?.dispose();
+    replay = null;
+    since = 0;
+  };
   return {
-    step(): tf.Tensor {
+    step(): tf.Tensor[] {
       if (st.reason) return normal();
       if (replay) {
-        const out = replay.run(opts.params());
-        if (out) {
+        let outs: tf.Tensor[] | null;
+        try {
+          outs = replay.run(opts.params());
+        } catch (e) {
+          // What it wrote went to its own buffers only: the step runs normally, from now on.
+          st.reason = `a replay failed: ${(e as Error).message}`;
+          drop();
+          return normal();
+        }
+        if (outs) {
           opts.replayed();
           st.replayed++;
-          return out;
+          return outs;
         }
-        replay.dispose();
-        replay = null;
-        since = 0;
+        drop();
       }
       if (since < warmup || backend.activeTimers != null) {
         since++;
         return normal();
       }
       const cap = startCapture(backend);
-      let out: tf.Tensor;
+      let outs: tf.Tensor[];
       let trace: Trace;
       try {
-        out = normal();
+        outs = normal();
       } finally {
         trace = cap.finish();
       }
       if (!first) {
         first = trace;
-        return out;
+        return outs;
       }
-      const built = buildReplay(backend, first, trace, out, opts.persistent());
+      const built = buildReplay(backend, first, trace, outs, opts.persistent());
       first = null;
       if (built.ok) {
         replay = built.replay;
@@ -570,12 +627,9 @@ export function stepReplayer(opts: {
       } else {
         since = 0;
       }
-      return out;
+      return outs;
     },
     status: () => ({ ...st }),
-    dispose(): void {
-      replay?.dispose();
-      replay = null;
-    },
+    dispose: drop,
   };
 }

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
 import { MAX_GROUP_CHANNELS } from '../backend/webgpuKernels';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
 import type { ParamRegistry, Weights } from './params';
 
 export function w(weights: Weights, name: string): tf.Tensor {
@@ -132,8 +133,8 @@ export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(expanded, [b, h * 2, wd * 2, c]);
 }
 
-/** Sinusoidal embedding of the timestep (Vaswani et al.; as in DDPM). */
-export function timestepEmbedding(t: Float32Array, dim: number): tf.Tensor2D {
+/** Sinusoidal embedding of the timestep (Vaswani et al.; as in DDPM), [t.length, dim] row-major. */
+export function sinusoids(t: Float32Array, dim: number): Float32Array {
   const half = Math.floor(dim / 2);
   const out = new Float32Array(t.length * dim);
   for (let i = 0; i < t.length; i++) {
@@ -143,5 +144,10 @@ export function timestepEmbedding(t: Float32Array, dim: number): tf.Tensor2D {
       out[i * dim + half + j] = Math.cos(t[i] * freq);
     }
   }
-  return tf.tensor2d(out, [t.length, dim]);
+  return out;
+}
+
+/** The timestep's sinusoidal embedding as a tensor (made on the CPU: a replayed step makes it anew from its time input). */
+export function timestepEmbedding(t: Float32Array, dim: number): tf.Tensor2D {
+  return tagUpload(tf.tensor2d(sinusoids(t, dim), [t.length, dim]), { param: REPLAY_PARAMS.time, encode: (v) => sinusoids(v as Float32Array, dim) });
 }

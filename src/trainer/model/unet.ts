@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../core/config/types';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
 import { conv, declareConv, declareDense, declareGroupNorm, dense, groupNorm, groupNormSilu, silu, timestepEmbedding, upsample2x, w } from './layers';
 import { ParamRegistry, type Weights } from './params';
 import type { Denoiser, DenoiserInput } from './denoiser';
@@ -123,7 +124,8 @@ export function buildUnet(cfg: ModelConfig, size: number, channels: number, numC
     if (plan.cfg.classConditional) {
       if (!labels) throw new Error('class-conditional model needs labels');
       // oneHot + matMul instead of gather: gather's gradient is missing on the wasm backend.
-      const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses + 1).toFloat() as tf.Tensor2D;
+      const labelsT = tagUpload(tf.tensor1d(labels, 'int32'), { param: REPLAY_PARAMS.labels, encode: (v) => Int32Array.from(v as Int32Array) });
+      const onehot = tf.oneHot(labelsT, numClasses + 1).toFloat() as tf.Tensor2D;
       temb = tf.add(temb, tf.matMul(onehot, w(W, 'label.emb') as tf.Tensor2D));
     }
     // DDPM applies the nonlinearity in every block; once here is the same value, with one

@@ -37,4 +37,10 @@ export interface Objective {
   drawLevels(b: number, rng: Rng, step: number): Float32Array;
   /** Builds a micro-batch's loss; work outside the returned closure is not differentiated. */
   microLoss(m: MicroBatch, net: Net): MicroLoss;
+  /**
+   * The time input microLoss gives the network for `m`, where every upload microLoss makes is
+   * tagged for a replayed step (webgpuReplay.ts: made anew from `m`); absent where its step
+   * cannot be replayed.
+   */
+  replayTime?(m: MicroBatch): Float32Array;
 }

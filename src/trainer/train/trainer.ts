@@ -28,6 +28,8 @@ import { adamStep, learningRate } from './adam';
 import { assignNoise, assignNoiseAsync, solveHere, type AssignedNoise, type AsyncSolve } from './assignNoise';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { emaDecay } from './ema';
+import type { StepReplayer } from '../backend/webgpuReplay';
+import { replayedStep, type StepInputs } from './replayStep';
 import { disposeModelState, freshModelState, restoreModelState, snapshotArrays, type ModelState } from './modelState';
 
 export interface TrainOptions {
@@ -141,6 +143,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
   let step = 0;
   let solver: LsaWorker | null = null;
   let evaluator: Evaluator | null = null;
+  let replayer: StepReplayer | null = null;
   try {
     const backend = await selectBackend(config.backend);
     const ds = loadDataset(config.data, config.seed);
@@ -268,22 +271,10 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       log('info', `eval step ${step}: ${lines.map((l) => `${l.metric} ${l.value.toPrecision(5)}`).join(', ')} (${lines[0].samples} samples, ${lines[0].seconds.toFixed(1)} s)`);
     };
 
-    if (step === 0 && config.training.sampleEvery > 0) await saveSamples();
-    // Step 0 is the untrained model, as for the sample grids (its samples are noise; see docs/benchmarks.md).
-    if (step === 0) await evaluate();
-    const stopAt = Math.min(total, o.stopAtStep ?? total);
-    while (step < stopAt && !o.signal.aborted) {
-      // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
-      await new Promise((r) => setImmediate(r));
-      const t0 = performance.now();
-      const cur = next ?? prepare(step);
-      next = null;
-      const { labels, levels, dropoutSeed } = cur;
-      const { noise, stats } = await cur.assigned;
-      if (prefetch && step + 1 < stopAt) next = prepare(step + 1);
-      const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
-
-      const { lossT, normT } = tf.tidy(() => {
+    /** One training step run normally: its loss and gradient norm (the caller reads and disposes them). */
+    const trainStep = ({ cur, noise, lr }: StepInputs): tf.Tensor[] =>
+      tf.tidy(() => {
+        const { labels, levels, dropoutSeed } = cur;
         // Gradient accumulation: the mean over `accumulate` equal micro-batches is the gradient of
         // the whole batch, while only one micro-batch's activations are alive at a time.
         const k = config.training.accumulate;
@@ -320,8 +311,27 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         const mean = new Map([...sums].map(([key, g]) => [key, k > 1 ? tf.div(g, k) : g]));
         // The EMA of the weights is updated with them (one kernel per tensor on webgpu).
         const norm = adamStep(s.params, mean, s.adam, lr, config.training.gradClip, { weights: s.ema, decay: emaDecay(s.emaUpdates + 1, config.training.emaDecay) });
-        return { lossT: tf.div(lossSum, k) as tf.Scalar, normT: norm };
+        return [tf.div(lossSum, k) as tf.Scalar, norm];
       });
+    let stepNow: StepInputs | null = null;
+    replayer = backend.name === 'webgpu' ? replayedStep({ config, objective, state: s, exampleShape: model.exampleShape, inputs: () => stepNow as StepInputs, run: trainStep, log }) : null;
+
+    if (step === 0 && config.training.sampleEvery > 0) await saveSamples();
+    // Step 0 is the untrained model, as for the sample grids (its samples are noise; see docs/benchmarks.md).
+    if (step === 0) await evaluate();
+    const stopAt = Math.min(total, o.stopAtStep ?? total);
+    while (step < stopAt && !o.signal.aborted) {
+      // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
+      await new Promise((r) => setImmediate(r));
+      const t0 = performance.now();
+      const cur = next ?? prepare(step);
+      next = null;
+      const { noise, stats } = await cur.assigned;
+      if (prefetch && step + 1 < stopAt) next = prepare(step + 1);
+      const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
+
+      stepNow = { cur, noise, lr };
+      const [lossT, normT] = replayer ? replayer.step() : trainStep(stepNow);
       s.emaUpdates += 1;
       const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
       lossT.dispose();
@@ -366,6 +376,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     emit(makeEvent('finished', runId, { status: 'failed', step, error: err.message }));
     return 'failed';
   } finally {
+    replayer?.dispose();
     if (solver) await solver.close();
     evaluator?.dispose();
     if (state) disposeModelState(state);

@@ -1,0 +1,87 @@
+/**
+ * The trainer's step replayed from its captured commands on webgpu (webgpuReplay.ts): exact, and
+ * about ten times cheaper to record (docs/benchmarks.md), which matters where the GPU waits for
+ * the CPU that records its work. What the step's JavaScript computes on the CPU and uploads (the
+ * objective's inputs, the time embedding, the labels, Adam's learning rate and bias corrections,
+ * the EMA's decay) is tagged where it is made, and made anew here from the step's inputs.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { RunConfig } from '../../core/config/types';
+import { type AdamReplayParam } from '../backend/webgpuKernels';
+import { REPLAY_PARAMS, stepReplayer, type StepReplayer } from '../backend/webgpuReplay';
+import type { MicroBatch, Objective } from '../objectives/types';
+import { adamAttrsAt } from './adam';
+import { emaDecay } from './ema';
+import type { ModelState } from './modelState';
+
+/** What one step trains on. */
+export interface StepInputs {
+  cur: { x: Float32Array; labels: Int32Array | null; levels: Float32Array; step: number; dropoutSeed: number };
+  /** The batch's assigned noise. */
+  noise: Float32Array;
+  lr: number;
+}
+
+/** Why the step of this run cannot be replayed, or null. */
+export function replayBlocker(config: RunConfig, objective: Objective): string | null {
+  if (process.env.IMMISCIBLE_WEBGPU_REPLAY === '0') return 'IMMISCIBLE_WEBGPU_REPLAY=0';
+  if (!objective.replayTime) return `the ${objective.name} objective does not tag its uploads`;
+  if (config.training.accumulate > 1) return 'training.accumulate is above 1';
+  if (config.model.dropout > 0) return 'model.dropout draws a new mask each step';
+  return null;
+}
+
+/**
+ * A replayer of `run` (the step run normally: its loss and gradient norm) for this run, or null
+ * where it cannot be replayed (logged once, with why). It logs when replaying starts and if it
+ * gives up.
+ */
+export function replayedStep(o: {
+  config: RunConfig;
+  objective: Objective;
+  state: ModelState;
+  exampleShape: number[];
+  inputs: () => StepInputs;
+  run: (i: StepInputs) => tf.Tensor[];
+  log: (level: 'info' | 'warn', message: string) => void;
+}): StepReplayer | null {
+  const { config, objective, state: s } = o;
+  const why = replayBlocker(config, objective);
+  const replayTime = objective.replayTime?.bind(objective);
+  if (why || !replayTime) {
+    o.log('info', `webgpu: the training step is recorded anew at each step (${why})`);
+    return null;
+  }
+  const inner = stepReplayer({
+    run: () => o.run(o.inputs()),
+    persistent: () => [...s.params.values(), ...s.adam.m.values(), ...s.adam.v.values(), ...s.ema.values()],
+    params: () => {
+      const { cur, noise, lr } = o.inputs();
+      const m: MicroBatch = { x0: cur.x, noise, levels: cur.levels, shape: [cur.levels.length, ...o.exampleShape], step: cur.step };
+      const adam: AdamReplayParam = { ...adamAttrsAt(s.adam.t + 1, lr), emaDecay: emaDecay(s.emaUpdates + 1, config.training.emaDecay) };
+      return { [REPLAY_PARAMS.batch]: m, [REPLAY_PARAMS.time]: replayTime(m), [REPLAY_PARAMS.labels]: cur.labels, [REPLAY_PARAMS.adam]: adam };
+    },
+    replayed: () => {
+      s.adam.t += 1;
+    },
+  });
+  let started = false;
+  let stopped = false;
+  return {
+    step(): tf.Tensor[] {
+      const outs = inner.step();
+      const st = inner.status();
+      if (!started && st.replayed > 0) {
+        started = true;
+        o.log('info', `webgpu: the training step is replayed from its captured commands (${st.dispatches} dispatches and ${st.writes} buffer writes a step)`);
+      }
+      if (!stopped && st.reason) {
+        stopped = true;
+        o.log('info', `webgpu: the training step is recorded anew at each step (${st.reason})`);
+      }
+      return outs;
+    },
+    status: () => inner.status(),
+    dispose: () => inner.dispose(),
+  };
+}
