@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FlowConfig } from '../../core/config/types';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
 import { drawFlowTimes, flowInterpolate, flowTarget, flowTimeInput } from '../flow/path';
 import type { Rng } from '../rng';
 import { meanSquaredError } from './meanSquaredError';
@@ -13,10 +14,12 @@ export function flowObjective(cfg: FlowConfig): Objective {
   return {
     name: 'flow',
     drawLevels: (b: number, rng: Rng): Float32Array => drawFlowTimes(b, cfg, rng),
+    replayTime: (m: MicroBatch): Float32Array => m.levels.map(flowTimeInput),
     microLoss(m: MicroBatch, net: Net): MicroLoss {
-      const n = m.levels.length;
-      const xtT = tf.tensor(flowInterpolate(m.x0, m.noise, m.levels, m.x0.length / n), m.shape);
-      const vT = tf.tensor(flowTarget(m.x0, m.noise), m.shape);
+      const xt = (b: MicroBatch): Float32Array => flowInterpolate(b.x0, b.noise, b.levels, b.x0.length / b.levels.length);
+      // Tagged for a replayed step (webgpuReplay.ts), which makes them from its micro-batch.
+      const xtT = tagUpload(tf.tensor(xt(m), m.shape), { param: REPLAY_PARAMS.batch, encode: (b) => xt(b as MicroBatch) });
+      const vT = tagUpload(tf.tensor(flowTarget(m.x0, m.noise), m.shape), { param: REPLAY_PARAMS.batch, encode: (b) => flowTarget((b as MicroBatch).x0, (b as MicroBatch).noise) });
       const tIn = m.levels.map(flowTimeInput);
       return {
         loss: () => meanSquaredError(net(xtT, tIn), vT),
