@@ -18,8 +18,8 @@
  * median GPU time of this many; one profile per batch and set of flags)
  * --call-times (the CPU time inside Dawn's calls per step: queue submits, buffer writes and
  * creation, bind groups, encoders)
- * --replay off,on (the step replayed from its captured commands once steady, webgpuReplay.ts, or
- * run normally, or both in turn; default off: the trainer runs it normally)
+ * --replay on,off (the step replayed from its captured commands once steady, webgpuReplay.ts, as
+ * the trainer does by default, or run normally, or both in turn; default on)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs, and profiles with --profile, with TF.js
  * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
  * tfjs's own conv input gradient, or IMMISCIBLE_WEBGPU_CONV_MM=true for our tile GEMM in the
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
       kernels: { type: 'string', default: 'fused' },
       'bind-cache': { type: 'string', default: 'on' },
       ema: { type: 'string', default: 'off' },
-      replay: { type: 'string', default: 'off' },
+      replay: { type: 'string', default: 'on' },
       'null-device': { type: 'boolean', default: false },
       settle: { type: 'string' },
       'profile-steps': { type: 'string', default: '3' },
@@ -268,7 +268,7 @@ async function main(): Promise<void> {
   for (const c of cacheSets) if (c !== 'on' && c !== 'off') throw new Error(`--bind-cache: on or off, got '${c}'`);
   const emaModes = (values.ema ?? 'off').split(',').map((k) => k.trim()) as EmaMode[];
   for (const e of emaModes) if (!['off', 'with-adam', 'after-adam'].includes(e)) throw new Error(`--ema: off, with-adam or after-adam, got '${e}'`);
-  const replaySets = (values.replay ?? 'off').split(',').map((k) => k.trim()) as ('on' | 'off')[];
+  const replaySets = (values.replay ?? 'on').split(',').map((k) => k.trim()) as ('on' | 'off')[];
   for (const r of replaySets) if (r !== 'on' && r !== 'off') throw new Error(`--replay: on or off, got '${r}'`);
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
   console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
