@@ -7,6 +7,7 @@ import { validateConfig } from '../../src/core/config/validate';
 import type { RunConfigInput } from '../../src/core/config/types';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { buildUnet } from '../../src/trainer/model/unet';
+import { dropout, uniformDraws } from '../../src/trainer/model/layers';
 import { buildMlp } from '../../src/trainer/model/mlp';
 import { asWeights } from '../../src/trainer/model/params';
 import { freshModelState, disposeModelState } from '../../src/trainer/train/modelState';
@@ -78,4 +79,18 @@ test('sample grids are square PNGs with the images upscaled into place', () => {
   assert.equal(at(2, 2), 255);
   assert.equal(at(3, 1), 0);
   assert.equal(at(0, 0), 255, 'padding is white');
+});
+
+test("uniform draws and dropout are tfjs's own for the same seed (a replayed step makes the masks anew from it)", async () => {
+  await selectBackend('wasm');
+  for (const seed of [0, 7, 4294967295]) {
+    const reference = (await tf.randomUniform([1000], 0, 1, 'float32', seed).data()) as Float32Array;
+    assert.deepEqual(uniformDraws(seed, 1000), reference, `seed ${seed}`);
+  }
+  const x = tf.randomNormal([2, 4, 4, 3], 0, 1, 'float32', 1);
+  const ours = await dropout(x, 0.3, 12345, () => 0).data();
+  const theirs = await tf.dropout(x, 0.3, undefined, 12345).data();
+  assert.deepEqual(ours, theirs);
+  assert.ok(Array.from(ours).some((v) => v === 0) && Array.from(ours).some((v) => v !== 0), 'some dropped, some kept');
+  x.dispose();
 });

@@ -85,9 +85,10 @@ export interface ReplayTag {
 /**
  * The names of the values a replay is given (StepReplay.run's params), shared by the code that
  * tags writes and the code that replays: Adam's attributes, the micro-batch (the objective's
- * inputs), the time input of the network (its sinusoidal embedding), the class labels.
+ * inputs), the time input of the network (its sinusoidal embedding), the class labels, the
+ * network's seed (its dropout masks).
  */
-export const REPLAY_PARAMS = { adam: 'adam', batch: 'batch', time: 'time', labels: 'labels' } as const;
+export const REPLAY_PARAMS = { adam: 'adam', batch: 'batch', time: 'time', labels: 'labels', seed: 'seed' } as const;
 
 type Op =
   | { k: 'pass' }

@@ -3,6 +3,7 @@
  * trainable variables and with their EMA copies. NHWC throughout.
  */
 import * as tf from '@tensorflow/tfjs';
+import seedrandom from 'seedrandom';
 import { CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
 import { MAX_GROUP_CHANNELS } from '../backend/webgpuKernels';
 import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
@@ -150,4 +151,24 @@ export function sinusoids(t: Float32Array, dim: number): Float32Array {
 /** The timestep's sinusoidal embedding as a tensor (made on the CPU: a replayed step makes it anew from its time input). */
 export function timestepEmbedding(t: Float32Array, dim: number): tf.Tensor2D {
   return tagUpload(tf.tensor2d(sinusoids(t, dim), [t.length, dim]), { param: REPLAY_PARAMS.time, encode: (v) => sinusoids(v as Float32Array, dim) });
+}
+
+/** `n` uniform draws in [0, 1) for `seed`, as tfjs's randomUniform makes them (seedrandom's alea). */
+export function uniformDraws(seed: number, n: number): Float32Array {
+  const random = seedrandom.alea(String(seed));
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = random();
+  return out;
+}
+
+/**
+ * tf.dropout(x, rate, undefined, seed), the same values: its mask's draws are made here, tagged
+ * so that a replayed step (webgpuReplay.ts) makes them anew. `seedOf(s)` is this call's seed when
+ * the step's seed is `s`.
+ */
+export function dropout(x: tf.Tensor, rate: number, seed: number, seedOf: (stepSeed: number) => number): tf.Tensor {
+  const n = x.size;
+  const u = tagUpload(tf.tensor(uniformDraws(seed, n), x.shape), { param: REPLAY_PARAMS.seed, encode: (s) => uniformDraws(seedOf(s as number), n) });
+  const keep = 1 - rate;
+  return tf.mul(x, tf.div(tf.floor(tf.add(u, keep)), keep));
 }

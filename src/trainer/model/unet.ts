@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../core/config/types';
 import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
-import { conv, declareConv, declareDense, declareGroupNorm, dense, groupNorm, groupNormSilu, silu, timestepEmbedding, upsample2x, w } from './layers';
+import { conv, declareConv, declareDense, declareGroupNorm, dense, dropout as dropoutLayer, groupNorm, groupNormSilu, silu, timestepEmbedding, upsample2x, w } from './layers';
 import { ParamRegistry, type Weights } from './params';
 import type { Denoiser, DenoiserInput } from './denoiser';
 
@@ -28,6 +28,19 @@ function declareResBlock(reg: ParamRegistry, name: string, cin: number, cout: nu
   if (cin !== cout) declareConv(reg, `${name}.skip`, 1, cin, cout);
 }
 
+/** A residual block's dropout seed, and how it follows from the forward pass's seed. */
+interface BlockSeed {
+  value: number;
+  of: (passSeed: number) => number;
+}
+
+/** The seed of the k-th residual block (k from 0) of a forward pass with seed `seed`: a linear congruential sequence. */
+function blockSeed(seed: number, k: number): number {
+  let s = seed;
+  for (let i = 0; i <= k; i++) s = (s * 1664525 + 1013904223) >>> 0;
+  return s;
+}
+
 function resBlock(
   W: Weights,
   name: string,
@@ -37,14 +50,14 @@ function resBlock(
   groups: number,
   dropout: number,
   training: boolean,
-  seed: number,
+  seed: BlockSeed,
 ): tf.Tensor4D {
   const cout = w(W, `${name}.conv1.b`).shape[0];
   let h = conv(W, `${name}.conv1`, groupNormSilu(W, `${name}.norm1`, x, groups));
   const t = tf.reshape(dense(W, `${name}.temb`, tembAct), [-1, 1, 1, cout]);
   h = tf.add(h, t);
   let h2 = groupNormSilu(W, `${name}.norm2`, h, groups);
-  if (training && dropout > 0) h2 = tf.dropout(h2, dropout, undefined, seed) as tf.Tensor4D;
+  if (training && dropout > 0) h2 = dropoutLayer(h2, dropout, seed.value, seed.of) as tf.Tensor4D;
   h = conv(W, `${name}.conv2`, h2);
   const skip = W[`${name}.skip.w`] ? conv(W, `${name}.skip`, x) : x;
   return tf.add(skip, h);
@@ -118,8 +131,11 @@ export function buildUnet(cfg: ModelConfig, size: number, channels: number, numC
     const { x, t, labels, training, seed } = input;
     const g = cfg.groups;
     const drop = cfg.dropout;
-    let seedCounter = seed;
-    const nextSeed = (): number => (seedCounter = (seedCounter * 1664525 + 1013904223) >>> 0);
+    let blocks = 0;
+    const nextSeed = (): BlockSeed => {
+      const k = blocks++;
+      return { value: blockSeed(seed, k), of: (s) => blockSeed(s, k) };
+    };
     let temb = dense(W, 'temb.fc2', silu(dense(W, 'temb.fc1', timestepEmbedding(t, base))) as tf.Tensor2D);
     if (plan.cfg.classConditional) {
       if (!labels) throw new Error('class-conditional model needs labels');

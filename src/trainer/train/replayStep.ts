@@ -2,8 +2,9 @@
  * The trainer's step replayed from its captured commands on webgpu (webgpuReplay.ts): exact, and
  * about ten times cheaper to record (docs/benchmarks.md), which matters where the GPU waits for
  * the CPU that records its work. What the step's JavaScript computes on the CPU and uploads (the
- * objective's inputs, the time embedding, the labels, Adam's learning rate and bias corrections,
- * the EMA's decay) is tagged where it is made, and made anew here from the step's inputs.
+ * objective's inputs, the time embedding, the labels, the dropout masks, Adam's learning rate and
+ * bias corrections, the EMA's decay) is tagged where it is made, and made anew here from the
+ * step's inputs.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../../core/config/types';
@@ -27,7 +28,6 @@ export function replayBlocker(config: RunConfig, objective: Objective): string |
   if (process.env.IMMISCIBLE_WEBGPU_REPLAY === '0') return 'IMMISCIBLE_WEBGPU_REPLAY=0';
   if (!objective.replayTime) return `the ${objective.name} objective does not tag its uploads`;
   if (config.training.accumulate > 1) return 'training.accumulate is above 1';
-  if (config.model.dropout > 0) return 'model.dropout draws a new mask each step';
   return null;
 }
 
@@ -59,7 +59,7 @@ export function replayedStep(o: {
       const { cur, noise, lr } = o.inputs();
       const m: MicroBatch = { x0: cur.x, noise, levels: cur.levels, shape: [cur.levels.length, ...o.exampleShape], step: cur.step };
       const adam: AdamReplayParam = { ...adamAttrsAt(s.adam.t + 1, lr), emaDecay: emaDecay(s.emaUpdates + 1, config.training.emaDecay) };
-      return { [REPLAY_PARAMS.batch]: m, [REPLAY_PARAMS.time]: replayTime(m), [REPLAY_PARAMS.labels]: cur.labels, [REPLAY_PARAMS.adam]: adam };
+      return { [REPLAY_PARAMS.batch]: m, [REPLAY_PARAMS.time]: replayTime(m), [REPLAY_PARAMS.labels]: cur.labels, [REPLAY_PARAMS.seed]: cur.dropoutSeed, [REPLAY_PARAMS.adam]: adam };
     },
     replayed: () => {
       s.adam.t += 1;
