@@ -26,6 +26,22 @@ test('normal draws have mean 0 and variance 1', () => {
   assert.ok(Math.abs(s - 1) < 0.01, `variance ${s}`);
 });
 
+test('fillNormal gives the draws of normal() one at a time, and leaves the same state', () => {
+  for (const seed of [0, 3, 99]) {
+    for (const lead of [0, 1]) {
+      for (const n of [0, 1, 2, 7, 1000]) {
+        const one = new Rng(seed);
+        const many = new Rng(seed);
+        // A leading odd draw starts fillNormal with a spare.
+        for (let i = 0; i < lead; i++) assert.equal(many.normal(), one.normal());
+        const expected = Float32Array.from({ length: n }, () => one.normal());
+        assert.deepEqual(many.fillNormal(new Float32Array(n)), expected, `seed ${seed}, lead ${lead}, n ${n}`);
+        assert.deepEqual(many.state(), one.state());
+      }
+    }
+  }
+});
+
 test('permutation is a permutation', () => {
   const p = new Rng(1).permutation(1000);
   assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
