@@ -79,7 +79,7 @@ export class Rng {
 
   fillNormal(out: Float32Array): Float32Array {
     // The draws of normal() called out.length times, two at a time with the generator's state in
-    // locals: about 2x faster (a batch of 128 CIFAR images takes 393,216 draws a step).
+    // locals (a batch of 128 CIFAR images takes 393,216 draws a step; docs/benchmarks.md).
     const n = out.length;
     let i = 0;
     if (n > 0 && this.spare !== null) {
