@@ -327,12 +327,14 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       const cur = next ?? prepare(step);
       next = null;
       const { noise, stats } = await cur.assigned;
-      if (prefetch && step + 1 < stopAt) next = prepare(step + 1);
       const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
 
       stepNow = { cur, noise, lr };
       const [lossT, normT] = replayer ? replayer.step() : trainStep(stepNow);
       s.emaUpdates += 1;
+      // The next batch is drawn while a GPU runs this step (its noise is most of the CPU's work
+      // once the step is replayed); the step draws nothing from rng, so the draws keep their order.
+      if (prefetch && step + 1 < stopAt) next = prepare(step + 1);
       const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
       lossT.dispose();
       normT.dispose();
