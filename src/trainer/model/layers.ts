@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
 import { MAX_GROUP_CHANNELS } from '../backend/webgpuKernels';
-import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuCapture';
 import type { ParamRegistry, Weights } from './params';
 
 export function w(weights: Weights, name: string): tf.Tensor {

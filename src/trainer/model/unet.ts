@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../../core/config/types';
-import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuCapture';
 import { conv, declareConv, declareDense, declareGroupNorm, dense, dropout as dropoutLayer, groupNorm, groupNormSilu, silu, timestepEmbedding, upsample2x, w } from './layers';
 import { ParamRegistry, type Weights } from './params';
 import type { Denoiser, DenoiserInput } from './denoiser';

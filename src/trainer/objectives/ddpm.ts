@@ -1,6 +1,6 @@
 /** DDPM (Ho et al. 2020): the network predicts the noise of x_t; the loss is its MSE. */
 import * as tf from '@tensorflow/tfjs';
-import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuCapture';
 import { qSample } from '../diffusion/process';
 import type { Schedule } from '../diffusion/schedule';
 import type { Rng } from '../rng';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FlowConfig } from '../../core/config/types';
-import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuReplay';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuCapture';
 import { drawFlowTimes, flowInterpolate, flowTarget, flowTimeInput } from '../flow/path';
 import type { Rng } from '../rng';
 import { meanSquaredError } from './meanSquaredError';

@@ -9,7 +9,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../../core/config/types';
 import { type AdamReplayParam } from '../backend/webgpuKernels';
-import { REPLAY_PARAMS, stepReplayer, type StepReplayer } from '../backend/webgpuReplay';
+import { REPLAY_PARAMS } from '../backend/webgpuCapture';
+import { stepReplayer, type StepReplayer } from '../backend/webgpuReplay';
 import type { MicroBatch, Objective } from '../objectives/types';
 import { adamAttrsAt } from './adam';
 import { emaDecay } from './ema';
