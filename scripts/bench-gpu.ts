@@ -108,20 +108,32 @@ async function timeWebgpu(spec: ModelSpec, batch: number, warmup: number, steps:
   const ms: number[] = [];
   const enqueueMs: number[] = [];
   let firstMs = 0;
+  let prev: tf.Scalar | null = null;
+  let last = performance.now();
   for (let i = 0; i < warmup + steps; i++) {
     if (i === warmup) callTimes?.reset();
     const t0 = performance.now();
     const norm = bench.step(i);
     const t1 = performance.now();
-    // One read-back per step, as the trainer does (its loss); it waits for the GPU.
-    await norm.data();
-    norm.dispose();
-    const dt = performance.now() - t0;
-    if (i === 0) firstMs = dt;
+    // One read-back per step, as the trainer does (its loss), of the step before: the GPU runs
+    // this one meanwhile. A step's time is the time between two read-backs.
+    if (prev) {
+      await prev.data();
+      prev.dispose();
+    }
+    prev = norm;
+    const now = performance.now();
+    const dt = now - last;
+    last = now;
+    if (i === 0) firstMs = t1 - t0;
     if (i >= warmup) {
       ms.push(dt);
       enqueueMs.push(t1 - t0);
     }
+  }
+  if (prev) {
+    await prev.data();
+    prev.dispose();
   }
   const calls = callTimes ? Object.fromEntries(Object.entries(callTimes.snapshot()).map(([k, v]) => [k, { calls: v.calls / steps, ms: v.ms / steps }])) : null;
   const replayed = bench.replayStatus();
@@ -332,7 +344,7 @@ async function main(): Promise<void> {
             const label = flagLabel(flags);
             const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
             const rp = r.replayed;
-            const replayNote = rp ? (rp.reason ? `; not replayed: ${rp.reason}` : `; replayed ${rp.replayed} of ${rp.replayed + rp.normal} steps (${rp.dispatches} dispatches, ${rp.writes} writes each)`) : '';
+            const replayNote = rp ? (rp.reason ? `; not replayed: ${rp.reason}` : `; replayed ${rp.replayed} of ${rp.replayed + rp.normal} steps (${rp.dispatches} dispatches, ${rp.writes} writes each)${rp.refusal ? `; last refusal: ${rp.refusal}` : ''}`) : '';
             console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}${replay === 'on' ? ', replayed' : ''}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}${replayNote}`);
             if (r.calls) {
               const busy = Object.entries(r.calls).filter(([, c]) => c.calls > 0).sort((a, b) => b[1].ms - a[1].ms);

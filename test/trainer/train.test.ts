@@ -96,6 +96,21 @@ test('with prefetch on, a run stopped at step 3 and resumed gives the losses of 
   assert.deepEqual(losses(c1.dir), losses(whole.dir));
 });
 
+test('a checkpoint and a sample grid taken mid-run hold the weights after exactly their step (the next step is recorded only after)', async () => {
+  const mid = cfg({ ...tinyUnet, training: { ...tinyUnet.training, steps: 5, sampleEvery: 2, checkpointEvery: 2 } });
+  const short = cfg({ ...tinyUnet, training: { ...tinyUnet.training, steps: 2 } });
+  const runs = tmp();
+  const a = await runInProcess(mid, runs);
+  const c = await runInProcess(short, runs);
+  assert.equal(a.status, 'completed');
+  assert.deepEqual(listCheckpoints(a.dir).map((k) => k.step), [2, 4, 5]);
+  const at2 = (dir: string): Buffer => fs.readFileSync(path.join(listCheckpoints(dir).find((k) => k.step === 2)?.dir ?? '', 'tensors.bin'));
+  assert.ok(at2(a.dir).equals(at2(c.dir)), "the step-2 checkpoint is a 2-step run's");
+  const grid2 = (dir: string): Buffer => fs.readFileSync(listSamples(dir).find((g) => g.step === 2)?.file ?? '');
+  assert.ok(grid2(a.dir).equals(grid2(c.dir)), "the step-2 samples are a 2-step run's");
+  assert.deepEqual(losses(a.dir).slice(0, 2), losses(c.dir));
+});
+
 test('every assignment mode trains and logs image-noise distances', async () => {
   for (const mode of ['none', 'linear', 'knn'] as const) {
     const config = cfg({ ...tinyUnet, assignment: { mode, cost: 'sqeuclidean', k: 4 }, training: { ...tinyUnet.training, steps: 2 } });

@@ -65,6 +65,9 @@ export interface GroupDescriptor {
 const MAP_WRITE = 0x2;
 export const UNIFORM = 0x40;
 
+/** Why a capture failed when tfjs's buffer pool still grew during the step: worth capturing again later. */
+export const POOL_GROWING = 'a buffer created during the step (the pool is not steady yet)';
+
 /** A write whose bytes depend on the step: `encode(params[param])` makes them at each replay. */
 export interface ReplayTag {
   param: string;
@@ -232,7 +235,7 @@ export function startCapture(backend: object): Capture {
   patch(b.device, 'createBuffer', (orig) => (d: Parameters<Device['createBuffer']>[0]) => {
     const buf = orig.call(b.device, d as never) as Buf;
     if (!(d.usage & MAP_WRITE) || !d.mappedAtCreation) {
-      fail('a buffer created during the step (the pool is not steady yet)');
+      fail(POOL_GROWING);
       return buf;
     }
     // A staging buffer for an upload: its bytes are kept when it is unmapped.

@@ -20,11 +20,13 @@
  * The capture and the tags: webgpuCapture.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { flush, startCapture, traceDifference, UNIFORM, type Backend, type Buf, type Device, type GroupDescriptor, type Op, type Pass, type Queue, type Trace } from './webgpuCapture';
+import { flush, POOL_GROWING, startCapture, traceDifference, UNIFORM, type Backend, type Buf, type Device, type GroupDescriptor, type Op, type Pass, type Queue, type Trace } from './webgpuCapture';
 
 export interface StepReplay {
   /** Records the step's commands again; copies of its outputs, or null where the step must run normally. */
   run(params: Record<string, unknown>): tf.Tensor[] | null;
+  /** Why the last run returned null. */
+  refusal: string | null;
   /** Per replay: dispatches recorded, and writes made (of the captured step's). */
   readonly dispatches: number;
   readonly writes: number;
@@ -101,13 +103,20 @@ export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor
   let disposed = false;
 
   const replay: StepReplay = {
+    refusal: null,
     dispatches: ops.filter((op) => op.k === 'dispatch').length,
     writes: replayed.filter((op) => op.k === 'write').length,
     capturedWrites: ops.filter((op) => op.k === 'write').length,
     run(params: Record<string, unknown>): tf.Tensor[] | null {
-      if (disposed || b.activeTimers != null) return null;
+      const refuse = (why: string): null => {
+        replay.refusal = why;
+        return null;
+      };
+      if (disposed) return refuse('disposed');
+      if (b.activeTimers != null) return refuse("tfjs's profiler is timing kernels");
       for (const h of held) {
-        if (h.t.isDisposed || h.t.dataId !== h.id || !b.tensorMap.has(h.id) || b.tensorMap.get(h.id).resource !== h.buffer) return null;
+        if (h.t.isDisposed) return refuse('a tensor the step uses was disposed');
+        if (h.t.dataId !== h.id || !b.tensorMap.has(h.id) || b.tensorMap.get(h.id).resource !== h.buffer) return refuse('a tensor the step uses has new data');
       }
       flush(b);
       const device = b.device;
@@ -210,6 +219,8 @@ export interface ReplayerStatus {
   normal: number;
   /** Why the step is not replayed, once capturing has given up. */
   reason: string | null;
+  /** Why the last replay refused or the last capture could not be replayed, if one did (the step then ran normally and was captured again). */
+  refusal: string | null;
   dispatches: number;
   writes: number;
 }
@@ -225,7 +236,8 @@ export interface StepReplayer {
  * next two, and replays from then on; where a replay is refused it runs normally and captures
  * again. `params()` gives the tagged writes' values for the coming step and `replayed()` does
  * what the step's JavaScript would have done besides recording (Adam's step count). Gives up after
- * two captures that cannot be replayed, or a replay that failed (`status().reason`).
+ * two captures that cannot be replayed (eight while the buffer pool still grows), or a replay that
+ * failed (`status().reason`).
  */
 export function stepReplayer(opts: {
   run: () => tf.Tensor[];
@@ -240,7 +252,9 @@ export function stepReplayer(opts: {
   let first: Trace | null = null;
   let since = 0;
   let failures = 0;
-  const st: ReplayerStatus = { replayed: 0, normal: 0, reason: tf.getBackend() === 'webgpu' ? null : `the backend is ${tf.getBackend()}, not webgpu`, dispatches: 0, writes: 0 };
+  /** Captures during which the pool still grew (it settles a few steps in): not counted as failures. */
+  let growing = 0;
+  const st: ReplayerStatus = { replayed: 0, normal: 0, reason: tf.getBackend() === 'webgpu' ? null : `the backend is ${tf.getBackend()}, not webgpu`, refusal: null, dispatches: 0, writes: 0 };
   const normal = (): tf.Tensor[] => {
     st.normal++;
     return opts.run();
@@ -268,6 +282,7 @@ export function stepReplayer(opts: {
           st.replayed++;
           return outs;
         }
+        st.refusal = replay.refusal;
         drop();
       }
       if (since < warmup || backend.activeTimers != null) {
@@ -292,9 +307,10 @@ export function stepReplayer(opts: {
         replay = built.replay;
         st.dispatches = replay.dispatches;
         st.writes = replay.writes;
-      } else if (++failures >= 2) {
+      } else if ((built.reason === POOL_GROWING ? ++growing >= 8 : ++failures >= 2)) {
         st.reason = built.reason;
       } else {
+        st.refusal = `a capture could not be replayed: ${built.reason}`;
         since = 0;
       }
       return outs;

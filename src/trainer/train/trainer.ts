@@ -97,6 +97,15 @@ interface PreparedBatch {
   samplerBefore: BatchSamplerState;
 }
 
+/** A step recorded, its loss and gradient norm being read back. */
+interface InFlight {
+  lossT: tf.Tensor;
+  normT: tf.Tensor;
+  read: Promise<[tf.TypedArray, tf.TypedArray]>;
+  lr: number;
+  stats: AssignedNoise['stats'];
+}
+
 /**
  * The hash a checkpoint is checked against: the config without training.prefetch, which changes
  * the speed but not the result, so a run may resume with it toggled, and checkpoints written
@@ -320,33 +329,25 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     // Step 0 is the untrained model, as for the sample grids (its samples are noise; see docs/benchmarks.md).
     if (step === 0) await evaluate();
     const stopAt = Math.min(total, o.stopAtStep ?? total);
-    while (step < stopAt && !o.signal.aborted) {
-      // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
-      await new Promise((r) => setImmediate(r));
-      const t0 = performance.now();
-      const cur = next ?? prepare(step);
-      next = null;
-      const { noise, stats } = await cur.assigned;
-      const lr = learningRate(step + 1, config.training.lr, config.training.warmupSteps);
-
-      stepNow = { cur, noise, lr };
-      const [lossT, normT] = replayer ? replayer.step() : trainStep(stepNow);
-      s.emaUpdates += 1;
-      // The next batch is drawn while a GPU runs this step (its noise is most of the CPU's work
-      // once the step is replayed); the step draws nothing from rng, so the draws keep their order.
-      if (prefetch && step + 1 < stopAt) next = prepare(step + 1);
-      const [lossArr, normArr] = await Promise.all([lossT.data(), normT.data()]);
-      lossT.dispose();
-      normT.dispose();
+    const at = (every: number, n: number): boolean => every > 0 && n % every === 0 && n < total;
+    /** Whether the run samples, evaluates, checkpoints or ends once `n` steps are done. */
+    const boundary = (n: number): boolean =>
+      n >= stopAt || at(config.training.sampleEvery, n) || at(evalEvery, n) || at(config.training.checkpointEvery, n);
+    let lastDone = performance.now();
+    /** Books a recorded step once its loss is read back: metrics, progress, and at its step the samples, evaluation and checkpoint. */
+    const finish = async (f: InFlight): Promise<void> => {
+      const [lossArr, normArr] = await f.read;
+      f.lossT.dispose();
+      f.normT.dispose();
       const loss = lossArr[0];
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step + 1} (try a lower training.lr)`);
       step += 1;
-      const ms = performance.now() - t0;
+      const ms = performance.now() - lastDone;
       recent = { images: recent.images * 0.9 + b, ms: recent.ms * 0.9 + ms };
       const imagesPerSec = (recent.images / recent.ms) * 1000;
       const wallTime = wallBase + (performance.now() - started) / 1000;
       if (step % config.training.logEvery === 0 || step === total)
-        run.appendMetrics({ step, loss, lr, gradNorm: normArr[0], assign: stats, imagesPerSec, wallTime, time: new Date().toISOString() });
+        run.appendMetrics({ step, loss, lr: f.lr, gradNorm: normArr[0], assign: f.stats, imagesPerSec, wallTime, time: new Date().toISOString() });
       const now = performance.now();
       if (now - lastProgress > 250 || step === stopAt) {
         lastProgress = now;
@@ -357,11 +358,44 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         lastBeat = now;
         run.update({ step });
       }
-      if (config.training.sampleEvery > 0 && step % config.training.sampleEvery === 0 && step < total) await saveSamples();
+      if (at(config.training.sampleEvery, step)) await saveSamples();
       // Before the checkpoint: a checkpoint at a step implies its evaluation was written.
-      if (evalEvery > 0 && step % evalEvery === 0 && step < total) await evaluate();
-      if (config.training.checkpointEvery > 0 && step % config.training.checkpointEvery === 0 && step < total) await saveCheckpoint();
+      if (at(evalEvery, step)) await evaluate();
+      if (at(config.training.checkpointEvery, step)) await saveCheckpoint();
+      lastDone = performance.now();
+    };
+    // Steps recorded: one more than `step` while a step is in flight.
+    let recorded = step;
+    let inFlight: InFlight | null = null;
+    while (recorded < stopAt && !o.signal.aborted) {
+      // Let signal handlers and I/O run: the backend's promises resolve as microtasks only.
+      await new Promise((r) => setImmediate(r));
+      const cur = next ?? prepare(recorded);
+      next = null;
+      const { noise, stats } = await cur.assigned;
+      const lr = learningRate(recorded + 1, config.training.lr, config.training.warmupSteps);
+
+      stepNow = { cur, noise, lr };
+      const [lossT, normT] = replayer ? replayer.step() : trainStep(stepNow);
+      s.emaUpdates += 1;
+      recorded += 1;
+      const read = Promise.all([lossT.data(), normT.data()]);
+      // Awaited below, or by the next step: a failure is not unhandled meanwhile.
+      read.catch(() => undefined);
+      // The next batch is drawn while a GPU runs this step (its noise is most of the CPU's work
+      // once the step is replayed); the step draws nothing from rng, so the draws keep their order.
+      if (prefetch && recorded < stopAt) next = prepare(recorded);
+      // The step before is read back while this one runs: a GPU does not wait between steps for
+      // the read-back. A step that samples, evaluates, checkpoints or ends the run is read back
+      // before another is recorded, so those see its weights.
+      if (inFlight) await finish(inFlight);
+      inFlight = { lossT, normT, read, lr, stats };
+      if (boundary(recorded) || o.signal.aborted) {
+        await finish(inFlight);
+        inFlight = null;
+      }
     }
+    if (inFlight) await finish(inFlight);
 
     const done = step >= total;
     if (done) await saveSamples();
