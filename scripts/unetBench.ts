@@ -11,7 +11,7 @@ import { validateConfig } from '../src/core/config/validate';
 import type { ModelConfig } from '../src/core/config/types';
 import { buildUnet } from '../src/trainer/model/unet';
 import { asWeights } from '../src/trainer/model/params';
-import { ADAM_REPLAY_PARAM, type AdamReplayParam } from '../src/trainer/backend/webgpuKernels';
+import { type AdamReplayParam } from '../src/trainer/backend/webgpuKernels';
 import { REPLAY_PARAMS } from '../src/trainer/backend/webgpuCapture';
 import { stepReplayer, type ReplayerStatus } from '../src/trainer/backend/webgpuReplay';
 import { adamAttrsAt, adamStep } from '../src/trainer/train/adam';
@@ -104,7 +104,7 @@ export function unetBench(spec: ModelSpec, batch: number, ema: EmaMode = 'off', 
     ? stepReplayer({
       run: () => [step(seedNow)],
       persistent: () => [...state.params.values(), ...state.adam.m.values(), ...state.adam.v.values(), ...state.ema.values(), x, eps],
-      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(state.adam.t + 1, LR), emaDecay: DECAY } satisfies AdamReplayParam, [REPLAY_PARAMS.time]: t }),
+      params: () => ({ [REPLAY_PARAMS.adam]: { ...adamAttrsAt(state.adam.t + 1, LR), emaDecay: DECAY } satisfies AdamReplayParam, [REPLAY_PARAMS.time]: t }),
       replayed: () => {
         state.adam.t += 1;
       },

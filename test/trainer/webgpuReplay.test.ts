@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { validateConfig } from '../../src/core/config/validate';
 import { selectBackend } from '../../src/trainer/backend/select';
 import { probeWebgpu } from '../../src/trainer/backend/webgpu';
-import { ADAM_REPLAY_PARAM, type AdamReplayParam } from '../../src/trainer/backend/webgpuKernels';
+import { type AdamReplayParam } from '../../src/trainer/backend/webgpuKernels';
 import { REPLAY_PARAMS, traceDifference, type Trace } from '../../src/trainer/backend/webgpuCapture';
 import { stepReplayer, type ReplayerStatus } from '../../src/trainer/backend/webgpuReplay';
 import { buildUnet } from '../../src/trainer/model/unet';
@@ -77,7 +77,7 @@ async function train(steps: number, replay: boolean, opts: { before?: (i: number
     ? stepReplayer({
       run,
       persistent: () => [...vars, ...adam.m.values(), ...adam.v.values(), ...ema.values(), x, eps],
-      params: () => ({ [ADAM_REPLAY_PARAM]: { ...adamAttrsAt(adam.t + 1, learningRate(adam.t + 1, LR, WARMUP)), emaDecay: decayAt(adam.t) } satisfies AdamReplayParam, [REPLAY_PARAMS.time]: t }),
+      params: () => ({ [REPLAY_PARAMS.adam]: { ...adamAttrsAt(adam.t + 1, learningRate(adam.t + 1, LR, WARMUP)), emaDecay: decayAt(adam.t) } satisfies AdamReplayParam, [REPLAY_PARAMS.time]: t }),
       replayed: () => {
         adam.t += 1;
       },

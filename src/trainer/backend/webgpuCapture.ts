@@ -115,7 +115,7 @@ export function tagUpload<T extends tf.Tensor>(t: T, tag: ReplayTag): T {
   return t;
 }
 
-/** Runs `write` (which writes one uniform) so that a capture knows how to make its bytes at each replay. */
+/** Runs `write` (which writes one uniform, or uploads one tensor) so that a capture knows how to make its bytes at each replay. */
 export function taggedWrite<T>(tag: ReplayTag, write: () => T): T {
   if (!capturing) return write();
   const prev = tagged;
@@ -269,14 +269,7 @@ export function startCapture(backend: object): Capture {
   patch(b.queue, 'writeTexture', () => () => fail('a texture upload'), undo);
   patch(b, 'uploadToGPU', (orig) => (id: tf.DataId) => {
     const tag = uploadTags.get(id);
-    if (!tag) return orig.call(b, id as never);
-    const prev = tagged;
-    tagged = tag;
-    try {
-      return orig.call(b, id as never);
-    } finally {
-      tagged = prev;
-    }
+    return tag ? taggedWrite(tag, () => orig.call(b, id as never)) : orig.call(b, id as never);
   }, undo);
   capturing = true;
 

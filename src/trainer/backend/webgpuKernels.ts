@@ -52,10 +52,9 @@ function adamHyperValues(h: AdamAttrs, decay?: number): number[] {
 
 /** The value a step replay gives Adam's uniforms (webgpuReplay.ts): the step's attributes, and the EMA's decay where the step has it. */
 export type AdamReplayParam = AdamAttrs & { emaDecay?: number };
-export const ADAM_REPLAY_PARAM = REPLAY_PARAMS.adam;
 
 function adamReplayTag(encode: (a: AdamReplayParam) => ArrayBuffer): ReplayTag {
-  return { param: ADAM_REPLAY_PARAM, encode: (v) => encode(v as AdamReplayParam) };
+  return { param: REPLAY_PARAMS.adam, encode: (v) => encode(v as AdamReplayParam) };
 }
 
 function emaDecayOf(a: AdamReplayParam): number {

@@ -30,7 +30,6 @@ export interface StepReplay {
   /** Per replay: dispatches recorded, and writes made (of the captured step's). */
   readonly dispatches: number;
   readonly writes: number;
-  readonly capturedWrites: number;
   /** Gives the step's buffers back to the pool. */
   dispose(): void;
 }
@@ -106,7 +105,6 @@ export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor
     refusal: null,
     dispatches: ops.filter((op) => op.k === 'dispatch').length,
     writes: replayed.filter((op) => op.k === 'write').length,
-    capturedWrites: ops.filter((op) => op.k === 'write').length,
     run(params: Record<string, unknown>): tf.Tensor[] | null {
       const refuse = (why: string): null => {
         replay.refusal = why;
