@@ -15,8 +15,8 @@ const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'no
 
 const builds = [
   // Native TensorFlow is optional and found at run time when the user installed it.
-  // The assignment worker is its own entry: a Worker needs a file.
-  { ...common, entryPoints: { trainer: 'src/trainer/main.ts', 'lsa-worker': 'src/trainer/assignment/lsaWorker.ts' }, external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
+  // The assignment and noise threads are their own entries: a Worker needs a file.
+  { ...common, entryPoints: { trainer: 'src/trainer/main.ts', 'lsa-worker': 'src/trainer/assignment/lsaWorker.ts', 'normal-worker': 'src/trainer/noise/normalWorker.ts' }, external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
   // jsonc-parser's `main` is a UMD build that loads its parts with a runtime require esbuild cannot
   // follow; its ESM build bundles whole.
   { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, external: ['vscode'], mainFields: ['module', 'main'] },

@@ -22,7 +22,7 @@ await esbuild.build({
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
   outdir: out,
 });
-for (const f of ['trainer.js', 'lsa-worker.js', 'webgpu', 'wasm', 'native', 'extractors', 'mnist']) {
+for (const f of ['trainer.js', 'lsa-worker.js', 'normal-worker.js', 'webgpu', 'wasm', 'native', 'extractors', 'mnist']) {
   if (existsSync(join('dist', f))) cpSync(join('dist', f), join(out, f), { recursive: true });
 }
 cpSync('bench/torch_unet.py', join(out, 'torch_unet.py'));

@@ -36,12 +36,12 @@ test('dist/trainer.js requires only Node built-ins and the optional native Tenso
   assert.deepEqual(bad, [], 'these would be missing from the .vsix');
 });
 
-test('dist/lsa-worker.js (the assignment worker) requires only Node built-ins', () => {
-  assert.deepEqual(requires('lsa-worker.js').filter((m) => !builtin.has(m)), []);
+test('dist/lsa-worker.js and dist/normal-worker.js (the assignment and noise threads) require only Node built-ins', () => {
+  for (const f of ['lsa-worker.js', 'normal-worker.js']) assert.deepEqual(requires(f).filter((m) => !builtin.has(m)), [], f);
 });
 
 test('the wasm binaries, the gzipped MNIST and the LeNet weights lie beside the trainer bundle', () => {
-  const files = ['lsa-worker.js', 'wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'];
+  const files = ['lsa-worker.js', 'normal-worker.js', 'wasm/tfjs-backend-wasm.wasm', 'wasm/tfjs-backend-wasm-simd.wasm', 'mnist/train-images-idx3-ubyte.gz', 'mnist/train-labels-idx1-ubyte.gz'];
   for (const f of [...files, 'extractors/lenet-mnist.json', 'extractors/lenet-mnist.bin'])
     assert.ok(fs.existsSync(path.join(dist, f)), `dist/${f} missing: run npm run build`);
   for (const f of ['lenet-mnist.json', 'lenet-mnist.bin'])

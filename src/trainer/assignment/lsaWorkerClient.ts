@@ -5,9 +5,9 @@
  * not there (a bundle built without its entry) solves run in this thread instead, with the same
  * results.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker, workerFile } from '../workerThread';
 import { linearSumAssignment } from './lsa';
 import type { LsaReply, LsaRequest } from './lsaWorker';
 
@@ -17,25 +17,9 @@ export interface Solved {
   ms: number;
 }
 
-/**
- * Where the worker's code is: beside this module when running from source (tsx), beside the
- * bundle (dist/lsa-worker.js) when running from dist/trainer.js or another dist/ bundle.
- */
+/** The worker's file: lsaWorker.ts from source, dist/lsa-worker.js beside a dist/ bundle. */
 export function lsaWorkerFile(): string | null {
-  const candidates = __filename.endsWith('.ts') ? [path.join(__dirname, 'lsaWorker.ts')] : [path.join(__dirname, 'lsa-worker.js')];
-  return candidates.find((f) => fs.existsSync(f)) ?? null;
-}
-
-/**
- * From source (tests under `node --import tsx`): Node 20 does not apply the `--import` hooks a
- * Worker inherits to its .ts entry ("Unknown file extension"), so a two-line bootstrap registers
- * tsx's require hook in the worker and then loads the entry module itself.
- */
-function sourceWorker(file: string): Worker {
-  // Not a literal: the bundler need not (and cannot) resolve this dev-only package.
-  const api = ['tsx', 'cjs', 'api'].join('/');
-  const tsx = require.resolve(api);
-  return new Worker(`require(${JSON.stringify(tsx)}).register();\nrequire(${JSON.stringify(file)});`, { eval: true });
+  return workerFile(path.join('assignment', 'lsaWorker.ts'), 'lsa-worker.js');
 }
 
 export class LsaWorker {
@@ -47,7 +31,7 @@ export class LsaWorker {
   /** file: the worker script, or null to solve in this thread. */
   constructor(readonly file: string | null = lsaWorkerFile()) {
     if (!file) return;
-    const w = file.endsWith('.ts') ? sourceWorker(file) : new Worker(file);
+    const w = startWorker(file);
     w.unref();
     w.on('message', (m: LsaReply) => {
       const p = this.pending.get(m.id);
