@@ -14,6 +14,7 @@ import { readRunConfig, readRunRecord } from '../core/run/reader';
 import { RunWriter } from '../core/run/writer';
 import type { TrainerEvent } from '../core/protocol/events';
 import { train } from './train/trainer';
+import { explainGpuFailure, takeGpuError } from './backend/webgpuErrors';
 import { ProgressBar } from './progress';
 import { sampleCommand } from './sampleCommand';
 import { fdCommand } from './metrics/fdCommand';
@@ -129,7 +130,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`immiscible: ${(e as Error).message}\n${USAGE}\n`);
       return 2;
     }
-    process.stderr.write(`immiscible: ${(e as Error).message}\n`);
+    // sample, eval and the rest on a GPU: its error, not the empty one it surfaces as.
+    const gpu = takeGpuError();
+    process.stderr.write(`immiscible: ${gpu ? explainGpuFailure(gpu, (e as Error).message) : (e as Error).message}\n`);
     return 1;
   }
 }

@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { watchDeviceErrors, type WatchedDevice } from './webgpuErrors';
 
 /** What Dawn says about the adapter it picked. */
 export interface GpuAdapterDescription {
@@ -304,6 +305,8 @@ export async function activateWebgpu(allowSoftware: boolean): Promise<WebgpuAtte
     }
     await registerWebgpuFactory();
     if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: `tf.setBackend('webgpu') failed on ${label}` };
+    const device = (tf.backend() as unknown as { device?: WatchedDevice }).device;
+    if (device) watchDeviceErrors(device);
   } catch (e) {
     return { ok: false, reason: `failed to initialize on ${label}: ${message(e)}` };
   }

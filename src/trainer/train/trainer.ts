@@ -21,6 +21,7 @@ import { buildMlp } from '../model/mlp';
 import { asWeights } from '../model/params';
 import { buildUnet } from '../model/unet';
 import { makeObjective, type Net } from '../objectives';
+import { explainGpuFailure, takeGpuError } from '../backend/webgpuErrors';
 import { MIN_POOLED_PAIRS, NormalPool } from '../noise/normalPool';
 import { Rng, type RngState } from '../rng';
 import { Evaluator, evaluationOf } from '../eval/evaluator';
@@ -155,6 +156,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
   let evaluator: Evaluator | null = null;
   let replayer: StepReplayer | null = null;
   let noise: NormalPool | null = null;
+  // Errors a GPU reported before this run are not its failure's cause.
+  takeGpuError();
   try {
     const backend = await selectBackend(config.backend);
     const ds = loadDataset(config.data, config.seed);
@@ -414,10 +417,13 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     emit(makeEvent('finished', runId, { status, step, error: null }));
     return status;
   } catch (e) {
-    const err = e as Error;
-    run.update({ status: 'failed', step, endedAt: new Date().toISOString(), pid: null, error: { message: err.message, stack: err.stack } });
-    log('error', err.message);
-    emit(makeEvent('finished', runId, { status: 'failed', step, error: err.message }));
+    const err = e instanceof Error ? e : new Error(String(e));
+    // A GPU error surfaces later, often as an empty message; name it and what to change.
+    const gpu = takeGpuError();
+    const message = gpu ? explainGpuFailure(gpu, err.message) : err.message || `${err.name} without a message`;
+    run.update({ status: 'failed', step, endedAt: new Date().toISOString(), pid: null, error: { message, stack: err.stack } });
+    log('error', message);
+    emit(makeEvent('finished', runId, { status: 'failed', step, error: message }));
     return 'failed';
   } finally {
     replayer?.dispose();
