@@ -156,7 +156,7 @@ test('a run whose kNN draws are shared among threads trains as one with none', a
   };
   const shared = await result('2');
   const alone = await result('0');
-  assert.match(shared.log, /Box-Muller transform of 32768 or more draws is shared with 2 threads/);
+  assert.match(shared.log, /Box-Muller transform of a step's 32768 draws is shared with 2 threads/);
   assert.doesNotMatch(alone.log, /shared with/);
   assert.equal(shared.losses.length, 4);
   assert.deepEqual(shared.losses, alone.losses);

@@ -139,7 +139,7 @@ describe('a training step replayed from its captured commands on webgpu', async 
     assertSameRun(normal, replayed);
   });
 
-  for (const objective of ['ddpm', 'flow'] as const) it(`replays the trainer's ${objective} step (assignment, labels, attention, dropout, warm-ups of the learning rate and the EMA) and trains the same run as without`, { skip }, async () => {
+  for (const objective of ['ddpm', 'flow', 'consistency'] as const) it(`replays the trainer's ${objective} step (assignment, labels, attention, dropout, warm-ups of the learning rate and the EMA) and trains the same run as without`, { skip }, async () => {
     const input: RunConfigInput = {
       seed: 5,
       objective,
@@ -149,7 +149,7 @@ describe('a training step replayed from its captured commands on webgpu', async 
       diffusion: { timesteps: 100 },
       assignment: { mode: 'linear', cost: 'l2' },
       training: { steps: 9, batchSize: 8, warmupSteps: 5, sampleEvery: 0, checkpointEvery: 0, logEvery: 1 },
-      sampling: { steps: 2, count: 4, sampler: objective === 'flow' ? 'euler' : 'ddim' },
+      sampling: { steps: 2, count: 4, sampler: ({ ddpm: 'ddim', flow: 'euler', consistency: 'multistep' } as const)[objective] },
     };
     const r = validateConfig(input);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
@@ -226,17 +226,19 @@ describe('replayBlocker', () => {
   };
   const objectiveOf = (c: Parameters<typeof replayBlocker>[0]): Parameters<typeof replayBlocker>[1] => makeObjective(c, makeSchedule(c.diffusion.schedule, c.diffusion.timesteps, c.diffusion.betaStart, c.diffusion.betaEnd));
 
-  it('lets a DDPM or flow matching step without accumulation be replayed, with dropout too', () => {
+  it('lets a DDPM, flow matching or consistency step without accumulation be replayed, with dropout too', () => {
     const c = configOf({ model: { dropout: 0.1 } });
     assert.equal(replayBlocker(c, objectiveOf(c)), null);
     const flow = configOf({ objective: 'flow', sampling: { sampler: 'euler' } });
     assert.equal(replayBlocker(flow, objectiveOf(flow)), null);
+    const ct = configOf({ objective: 'consistency', sampling: { sampler: 'onestep' } });
+    assert.equal(replayBlocker(ct, objectiveOf(ct)), null);
   });
 
   it('says why a step cannot be: accumulation, an objective that does not tag its uploads', () => {
     const acc = configOf({ training: { accumulate: 2, batchSize: 8 } });
     assert.match(replayBlocker(acc, objectiveOf(acc)) ?? '', /training\.accumulate/);
-    const ct = configOf({ objective: 'consistency', sampling: { sampler: 'onestep' } });
-    assert.match(replayBlocker(ct, objectiveOf(ct)) ?? '', /the consistency objective does not tag its uploads/);
+    const c = configOf({});
+    assert.match(replayBlocker(c, { ...objectiveOf(c), replayTimes: undefined }) ?? '', /the ddpm objective does not tag its uploads/);
   });
 });

@@ -82,6 +82,14 @@ export interface ReplayTag {
  */
 export const REPLAY_PARAMS = { adam: 'adam', batch: 'batch', time: 'time', labels: 'labels', seed: 'seed' } as const;
 
+/**
+ * The time input's parameter for the network's call `slot` in a step: a step that calls it more
+ * than once (consistency training: the teacher, then the student) has a time input per call.
+ */
+export function timeParam(slot: number): string {
+  return slot === 0 ? REPLAY_PARAMS.time : `${REPLAY_PARAMS.time}.${slot}`;
+}
+
 export type Op =
   | { k: 'pass' }
   | { k: 'pipe'; p: object }
@@ -112,6 +120,9 @@ const uploadTags = new WeakMap<tf.DataId, ReplayTag>();
  */
 export function tagUpload<T extends tf.Tensor>(t: T, tag: ReplayTag): T {
   if (capturing) uploadTags.set(t.dataId, tag);
+  // On the GPU at once, in every step: an op whose inputs are all small and still on the CPU runs
+  // there (tfjs's CPU forwarding), and its result, untagged, would be what the step uploads.
+  if (tf.getBackend() === 'webgpu') (tf.backend() as unknown as { uploadToGPU(id: tf.DataId): void }).uploadToGPU(t.dataId);
   return t;
 }
 

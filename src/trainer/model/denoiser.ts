@@ -11,6 +11,8 @@ export interface DenoiserInput {
   training: boolean;
   /** Seed for dropout masks, so a step is reproducible. */
   seed: number;
+  /** Which of a step's network calls this is, for a replayed step's time input (timeParam); 0 when absent. */
+  timeSlot?: number;
 }
 
 /** A network predicting the noise (epsilon) in x_t. */

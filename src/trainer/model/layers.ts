@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, fusedKernelsAvailable, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, type GroupNormSiluAttrs } from '../backend/nativeKernels';
 import { MAX_GROUP_CHANNELS } from '../backend/webgpuKernels';
-import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuCapture';
+import { REPLAY_PARAMS, tagUpload, timeParam } from '../backend/webgpuCapture';
 import type { ParamRegistry, Weights } from './params';
 
 export function w(weights: Weights, name: string): tf.Tensor {
@@ -148,9 +148,12 @@ export function sinusoids(t: Float32Array, dim: number): Float32Array {
   return out;
 }
 
-/** The timestep's sinusoidal embedding as a tensor (made on the CPU: a replayed step makes it anew from its time input). */
-export function timestepEmbedding(t: Float32Array, dim: number): tf.Tensor2D {
-  return tagUpload(tf.tensor2d(sinusoids(t, dim), [t.length, dim]), { param: REPLAY_PARAMS.time, encode: (v) => sinusoids(v as Float32Array, dim) });
+/**
+ * The timestep's sinusoidal embedding as a tensor (made on the CPU: a replayed step makes it anew
+ * from the time input of the step's network call `slot`).
+ */
+export function timestepEmbedding(t: Float32Array, dim: number, slot = 0): tf.Tensor2D {
+  return tagUpload(tf.tensor2d(sinusoids(t, dim), [t.length, dim]), { param: timeParam(slot), encode: (v) => sinusoids(v as Float32Array, dim) });
 }
 
 /** `n` uniform draws in [0, 1) for `seed`, as tfjs's randomUniform makes them (seedrandom's alea). */

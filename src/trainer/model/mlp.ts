@@ -16,7 +16,7 @@ export function buildMlp(cfg: ModelConfig, dim: number): Denoiser {
   }
   declareDense(reg, 'out', cin, dim, true);
   const apply = (W: Weights, input: DenoiserInput): tf.Tensor => {
-    let h = tf.concat([input.x as tf.Tensor2D, timestepEmbedding(input.t, TIME_DIM)], 1) as tf.Tensor2D;
+    let h = tf.concat([input.x as tf.Tensor2D, timestepEmbedding(input.t, TIME_DIM, input.timeSlot)], 1) as tf.Tensor2D;
     for (let i = 0; i < cfg.layers; i++) h = silu(dense(W, `fc${i}`, h)) as tf.Tensor2D;
     return dense(W, 'out', h);
   };

@@ -136,7 +136,7 @@ export function buildUnet(cfg: ModelConfig, size: number, channels: number, numC
       const k = blocks++;
       return { value: blockSeed(seed, k), of: (s) => blockSeed(s, k) };
     };
-    let temb = dense(W, 'temb.fc2', silu(dense(W, 'temb.fc1', timestepEmbedding(t, base))) as tf.Tensor2D);
+    let temb = dense(W, 'temb.fc2', silu(dense(W, 'temb.fc1', timestepEmbedding(t, base, input.timeSlot))) as tf.Tensor2D);
     if (plan.cfg.classConditional) {
       if (!labels) throw new Error('class-conditional model needs labels');
       // oneHot + matMul instead of gather: gather's gradient is missing on the wasm backend.

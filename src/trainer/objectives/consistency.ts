@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ConsistencyConfig } from '../../core/config/types';
-import { consistencyDenoise } from '../consistency/denoise';
+import { REPLAY_PARAMS, tagUpload } from '../backend/webgpuCapture';
+import { consistencyDenoise, consistencyTimeInput } from '../consistency/denoise';
 import { ctPoints, ctWeight, huberC, karrasSigmas, lognormalIntervalProbs, sampleInterval } from '../consistency/math';
 import type { Rng } from '../rng';
 import type { MicroBatch, MicroLoss, Net, Objective } from './types';
@@ -29,35 +30,54 @@ export function consistencyObjective(cfg: ConsistencyConfig, totalSteps: number)
     }
     return d;
   };
+  /** Each example's interval (sigma_i, sigma_{i+1}) at the micro-batch's step. */
+  const interval = (m: MicroBatch): { lo: number[]; hi: number[] } => {
+    const { sigmas } = at(m.step);
+    const idx = Array.from(m.levels);
+    return { lo: idx.map((i) => sigmas[i]), hi: idx.map((i) => sigmas[i + 1]) };
+  };
+  const weightsOf = (lo: number[], hi: number[]): Float32Array => Float32Array.from(lo, (l, j) => ctWeight(l, hi[j]));
   return {
     name: 'consistency',
     drawLevels(b: number, rng: Rng, step: number): Float32Array {
       const { probs } = at(step);
       return Float32Array.from({ length: b }, () => sampleInterval(probs, rng.uniform()));
     },
+    replayTimes(m: MicroBatch): Float32Array[] {
+      const { lo, hi } = interval(m);
+      return [consistencyTimeInput(lo, cfg.timeScale), consistencyTimeInput(hi, cfg.timeScale)];
+    },
     microLoss(m: MicroBatch, net: Net): MicroLoss {
-      const { sigmas } = at(m.step);
-      const idx = Array.from(m.levels);
-      const lo = idx.map((i) => sigmas[i]);
-      const hi = idx.map((i) => sigmas[i + 1]);
-      const n = idx.length;
+      const { lo, hi } = interval(m);
+      const n = lo.length;
       const per = m.x0.length / n;
       const c = huberC(cfg.hubercScale, per);
-      const x0 = tf.tensor(m.x0, m.shape);
-      const z = tf.tensor(m.noise, m.shape);
       const bshape = [n, ...m.shape.slice(1).map(() => 1)];
-      const xHi = tf.add(x0, tf.mul(z, tf.tensor(Float32Array.from(hi), bshape)));
+      // Every upload is tagged for a replayed step (webgpuReplay.ts), which makes it from its
+      // micro-batch; the teacher is the network's call 0, the student its call 1.
+      const upload = (values: Float32Array, shape: number[], of: (b: MicroBatch) => Float32Array): tf.Tensor =>
+        tagUpload(tf.tensor(values, shape), { param: REPLAY_PARAMS.batch, encode: (b) => of(b as MicroBatch) });
+      const x0 = upload(m.x0, m.shape, (b) => b.x0);
+      const z = upload(m.noise, m.shape, (b) => b.noise);
+      const loT = upload(Float32Array.from(lo), bshape, (b) => Float32Array.from(interval(b).lo));
+      const hiT = upload(Float32Array.from(hi), bshape, (b) => Float32Array.from(interval(b).hi));
+      const weights = upload(weightsOf(lo, hi), [n], (b) => {
+        const i = interval(b);
+        return weightsOf(i.lo, i.hi);
+      });
+      const xHi = tf.add(x0, tf.mul(z, hiT));
+      const denoise = (x: tf.Tensor, sigmas: number[], slot: number, of: (b: MicroBatch) => number[]): tf.Tensor =>
+        consistencyDenoise(net, x, sigmas, cfg.sigmaMin, cfg.sigmaData, cfg.timeScale, { slot, sigmas: (b) => of(b as MicroBatch) });
       // The teacher runs here, outside the gradient tape: a stop-gradient.
-      const teacher = tf.tidy(() => consistencyDenoise(net, tf.add(x0, tf.mul(z, tf.tensor(Float32Array.from(lo), bshape))), lo, cfg.sigmaMin, cfg.sigmaData, cfg.timeScale));
-      const weights = tf.tensor(Float32Array.from(idx, (_, j) => ctWeight(lo[j], hi[j])));
+      const teacher = tf.tidy(() => denoise(tf.add(x0, tf.mul(z, loT)), lo, 0, (b) => interval(b).lo));
       return {
         loss: () => {
-          const student = consistencyDenoise(net, xHi, hi, cfg.sigmaMin, cfg.sigmaData, cfg.timeScale);
+          const student = denoise(xHi, hi, 1, (b) => interval(b).hi);
           const sq = tf.sum(tf.reshape(tf.square(tf.sub(student, teacher)), [n, per]), 1);
           const d = tf.sub(tf.sqrt(tf.add(sq, c * c)), c);
           return tf.mean(tf.mul(d, weights)) as tf.Scalar;
         },
-        dispose: () => tf.dispose([x0, z, xHi, teacher, weights]),
+        dispose: () => tf.dispose([x0, z, loT, hiT, xHi, teacher, weights]),
       };
     },
   };

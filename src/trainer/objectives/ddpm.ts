@@ -12,7 +12,7 @@ export function ddpmObjective(schedule: Schedule): Objective {
     name: 'ddpm',
     // One rng.int per example, in order: the draws of every run before objectives existed.
     drawLevels: (b: number, rng: Rng): Float32Array => Float32Array.from({ length: b }, () => rng.int(schedule.timesteps)),
-    replayTime: (m: MicroBatch): Float32Array => m.levels,
+    replayTimes: (m: MicroBatch): Float32Array[] => [m.levels],
     microLoss(m: MicroBatch, net: Net): MicroLoss {
       const xt = (b: MicroBatch): Float32Array => qSample(b.x0, b.noise, Int32Array.from(b.levels), schedule, b.x0.length / b.levels.length);
       // Tagged for a replayed step (webgpuReplay.ts), which makes them from its micro-batch.

@@ -14,7 +14,7 @@ export function flowObjective(cfg: FlowConfig): Objective {
   return {
     name: 'flow',
     drawLevels: (b: number, rng: Rng): Float32Array => drawFlowTimes(b, cfg, rng),
-    replayTime: (m: MicroBatch): Float32Array => m.levels.map(flowTimeInput),
+    replayTimes: (m: MicroBatch): Float32Array[] => [m.levels.map(flowTimeInput)],
     microLoss(m: MicroBatch, net: Net): MicroLoss {
       const xt = (b: MicroBatch): Float32Array => flowInterpolate(b.x0, b.noise, b.levels, b.x0.length / b.levels.length);
       // Tagged for a replayed step (webgpuReplay.ts), which makes them from its micro-batch.

@@ -7,8 +7,11 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ObjectiveName } from '../../core/config/types';
 import type { Rng } from '../rng';
 
-/** The network with this step's weights, labels and dropout seed: (input, time input) -> output. */
-export type Net = (x: tf.Tensor, t: Float32Array) => tf.Tensor;
+/**
+ * The network with this step's weights, labels and dropout seed: (input, time input) -> output.
+ * `timeSlot` numbers a step's calls when it makes more than one (see replayTimes).
+ */
+export type Net = (x: tf.Tensor, t: Float32Array, timeSlot?: number) => tf.Tensor;
 
 /** One micro-batch's clean examples, its assigned unit noise and its levels, as flat arrays. */
 export interface MicroBatch {
@@ -38,9 +41,9 @@ export interface Objective {
   /** Builds a micro-batch's loss; work outside the returned closure is not differentiated. */
   microLoss(m: MicroBatch, net: Net): MicroLoss;
   /**
-   * The time input microLoss gives the network for `m`, where every upload microLoss makes is
-   * tagged for a replayed step (webgpuReplay.ts: made anew from `m`); absent where its step
-   * cannot be replayed.
+   * The time inputs microLoss gives the network for `m`, one per call, by its `timeSlot` (0 when
+   * not given), where every upload microLoss makes is tagged for a replayed step
+   * (webgpuReplay.ts: made anew from `m`); absent where its step cannot be replayed.
    */
-  replayTime?(m: MicroBatch): Float32Array;
+  replayTimes?(m: MicroBatch): Float32Array[];
 }

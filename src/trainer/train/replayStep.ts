@@ -9,7 +9,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../../core/config/types';
 import { type AdamReplayParam } from '../backend/webgpuKernels';
-import { REPLAY_PARAMS } from '../backend/webgpuCapture';
+import { REPLAY_PARAMS, timeParam } from '../backend/webgpuCapture';
 import { stepReplayer, type StepReplayer } from '../backend/webgpuReplay';
 import type { MicroBatch, Objective } from '../objectives/types';
 import { adamAttrsAt } from './adam';
@@ -27,7 +27,7 @@ export interface StepInputs {
 /** Why the step of this run cannot be replayed, or null. */
 export function replayBlocker(config: RunConfig, objective: Objective): string | null {
   if (process.env.IMMISCIBLE_WEBGPU_REPLAY === '0') return 'IMMISCIBLE_WEBGPU_REPLAY=0';
-  if (!objective.replayTime) return `the ${objective.name} objective does not tag its uploads`;
+  if (!objective.replayTimes) return `the ${objective.name} objective does not tag its uploads`;
   if (config.training.accumulate > 1) return 'training.accumulate is above 1';
   return null;
 }
@@ -48,8 +48,8 @@ export function replayedStep(o: {
 }): StepReplayer | null {
   const { config, objective, state: s } = o;
   const why = replayBlocker(config, objective);
-  const replayTime = objective.replayTime?.bind(objective);
-  if (why || !replayTime) {
+  const replayTimes = objective.replayTimes?.bind(objective);
+  if (why || !replayTimes) {
     o.log('info', `webgpu: the training step is recorded anew at each step (${why})`);
     return null;
   }
@@ -60,7 +60,8 @@ export function replayedStep(o: {
       const { cur, noise, lr } = o.inputs();
       const m: MicroBatch = { x0: cur.x, noise, levels: cur.levels, shape: [cur.levels.length, ...o.exampleShape], step: cur.step };
       const adam: AdamReplayParam = { ...adamAttrsAt(s.adam.t + 1, lr), emaDecay: emaDecay(s.emaUpdates + 1, config.training.emaDecay) };
-      return { [REPLAY_PARAMS.batch]: m, [REPLAY_PARAMS.time]: replayTime(m), [REPLAY_PARAMS.labels]: cur.labels, [REPLAY_PARAMS.seed]: cur.dropoutSeed, [REPLAY_PARAMS.adam]: adam };
+      const times = Object.fromEntries(replayTimes(m).map((t, slot) => [timeParam(slot), t]));
+      return { [REPLAY_PARAMS.batch]: m, ...times, [REPLAY_PARAMS.labels]: cur.labels, [REPLAY_PARAMS.seed]: cur.dropoutSeed, [REPLAY_PARAMS.adam]: adam };
     },
     replayed: () => {
       s.adam.t += 1;

@@ -213,7 +213,9 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     });
     emit(makeEvent('started', runId, { runDir: run.dir, step, totalSteps: total, backend: backend.name, device: backend.device, resumed: o.resume }));
     log('info', `backend ${backend.name} (${backend.device}); ${model.params.count()} parameters; data ${ds.description} (${ds.count} examples)`);
-    if (noise.threads > 0) log('info', `noise: the Box-Muller transform of ${2 * MIN_POOLED_PAIRS} or more draws is shared with ${noise.threads} threads`);
+    const draws = config.training.batchSize * perExample * (config.assignment.mode === 'knn' ? config.assignment.k : 1);
+    if (noise.threads > 0 && draws >= 2 * MIN_POOLED_PAIRS)
+      log('info', `noise: the Box-Muller transform of a step's ${draws} draws is shared with ${noise.threads} thread${noise.threads === 1 ? '' : 's'}`);
 
     const s = state;
     const varList = [...s.params.values()];
@@ -305,7 +307,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         for (let m = 0; m < k; m++) {
           const lo = m * mb;
           const lab = labels ? labels.subarray(lo, lo + mb) : null;
-          const net: Net = (x, t) => model.apply(asWeights(s.params), { x, t, labels: lab, training: true, seed: (dropoutSeed + m) >>> 0 });
+          const net: Net = (x, t, timeSlot) => model.apply(asWeights(s.params), { x, t, labels: lab, training: true, seed: (dropoutSeed + m) >>> 0, timeSlot });
           const micro = objective.microLoss(
             {
               x0: cur.x.subarray(lo * perExample, (lo + mb) * perExample),
