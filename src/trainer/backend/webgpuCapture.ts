@@ -90,6 +90,27 @@ export function timeParam(slot: number): string {
   return slot === 0 ? REPLAY_PARAMS.time : `${REPLAY_PARAMS.time}.${slot}`;
 }
 
+/**
+ * A parameter of micro-batch `m` of a step that accumulates gradients over several: its uploads
+ * are made from its own micro-batch, labels, seed and time inputs.
+ */
+export function microParam(param: string, m: number): string {
+  return m === 0 ? param : `${param}@${m}`;
+}
+
+let micro = 0;
+
+/** Runs `f`, which builds and differentiates micro-batch `m`'s loss: its uploads' tags name microParam(param, m). */
+export function inMicroBatch<T>(m: number, f: () => T): T {
+  const prev = micro;
+  micro = m;
+  try {
+    return f();
+  } finally {
+    micro = prev;
+  }
+}
+
 export type Op =
   | { k: 'pass' }
   | { k: 'pipe'; p: object }
@@ -119,7 +140,7 @@ const uploadTags = new WeakMap<tf.DataId, ReplayTag>();
  * GPU) with how to make its values at each replay. Returns `t`.
  */
 export function tagUpload<T extends tf.Tensor>(t: T, tag: ReplayTag): T {
-  if (capturing) uploadTags.set(t.dataId, tag);
+  if (capturing) uploadTags.set(t.dataId, micro === 0 ? tag : { param: microParam(tag.param, micro), encode: tag.encode });
   // On the GPU at once, in every step: an op whose inputs are all small and still on the CPU runs
   // there (tfjs's CPU forwarding), and its result, untagged, would be what the step uploads.
   if (tf.getBackend() === 'webgpu') (tf.backend() as unknown as { uploadToGPU(id: tf.DataId): void }).uploadToGPU(t.dataId);

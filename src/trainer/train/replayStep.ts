@@ -9,16 +9,17 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../../core/config/types';
 import { type AdamReplayParam } from '../backend/webgpuKernels';
-import { REPLAY_PARAMS, timeParam } from '../backend/webgpuCapture';
+import { microParam, REPLAY_PARAMS, timeParam } from '../backend/webgpuCapture';
 import { stepReplayer, type StepReplayer } from '../backend/webgpuReplay';
-import type { MicroBatch, Objective } from '../objectives/types';
+import type { Objective } from '../objectives/types';
+import { microSlice, type StepBatch } from './microBatch';
 import { adamAttrsAt } from './adam';
 import { emaDecay } from './ema';
 import type { ModelState } from './modelState';
 
 /** What one step trains on. */
 export interface StepInputs {
-  cur: { x: Float32Array; labels: Int32Array | null; levels: Float32Array; step: number; dropoutSeed: number };
+  cur: StepBatch;
   /** The batch's assigned noise. */
   noise: Float32Array;
   lr: number;
@@ -28,7 +29,6 @@ export interface StepInputs {
 export function replayBlocker(config: RunConfig, objective: Objective): string | null {
   if (process.env.IMMISCIBLE_WEBGPU_REPLAY === '0') return 'IMMISCIBLE_WEBGPU_REPLAY=0';
   if (!objective.replayTimes) return `the ${objective.name} objective does not tag its uploads`;
-  if (config.training.accumulate > 1) return 'training.accumulate is above 1';
   return null;
 }
 
@@ -58,10 +58,18 @@ export function replayedStep(o: {
     persistent: () => [...s.params.values(), ...s.adam.m.values(), ...s.adam.v.values(), ...s.ema.values()],
     params: () => {
       const { cur, noise, lr } = o.inputs();
-      const m: MicroBatch = { x0: cur.x, noise, levels: cur.levels, shape: [cur.levels.length, ...o.exampleShape], step: cur.step };
       const adam: AdamReplayParam = { ...adamAttrsAt(s.adam.t + 1, lr), emaDecay: emaDecay(s.emaUpdates + 1, config.training.emaDecay) };
-      const times = Object.fromEntries(replayTimes(m).map((t, slot) => [timeParam(slot), t]));
-      return { [REPLAY_PARAMS.batch]: m, ...times, [REPLAY_PARAMS.labels]: cur.labels, [REPLAY_PARAMS.seed]: cur.dropoutSeed, [REPLAY_PARAMS.adam]: adam };
+      const params: Record<string, unknown> = { [REPLAY_PARAMS.adam]: adam };
+      // Each micro-batch's uploads from its own part of the batch (trainer.ts's loop).
+      const k = config.training.accumulate;
+      for (let m = 0; m < k; m++) {
+        const { batch, labels, seed } = microSlice(cur, noise, o.exampleShape, k, m);
+        params[microParam(REPLAY_PARAMS.batch, m)] = batch;
+        params[microParam(REPLAY_PARAMS.labels, m)] = labels;
+        params[microParam(REPLAY_PARAMS.seed, m)] = seed;
+        replayTimes(batch).forEach((t, slot) => (params[microParam(timeParam(slot), m)] = t));
+      }
+      return params;
     },
     replayed: () => {
       s.adam.t += 1;

@@ -21,8 +21,10 @@ import { buildMlp } from '../model/mlp';
 import { asWeights } from '../model/params';
 import { buildUnet } from '../model/unet';
 import { makeObjective, type Net } from '../objectives';
+import { inMicroBatch } from '../backend/webgpuCapture';
 import { explainGpuFailure, takeGpuError } from '../backend/webgpuErrors';
 import { MIN_POOLED_PAIRS, NormalPool } from '../noise/normalPool';
+import { microSlice } from './microBatch';
 import { Rng, type RngState } from '../rng';
 import { Evaluator, evaluationOf } from '../eval/evaluator';
 import { renderSamples } from '../sample/render';
@@ -296,29 +298,19 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     /** One training step run normally: its loss and gradient norm (the caller reads and disposes them). */
     const trainStep = ({ cur, noise, lr }: StepInputs): tf.Tensor[] =>
       tf.tidy(() => {
-        const { labels, levels, dropoutSeed } = cur;
         // Gradient accumulation: the mean over `accumulate` equal micro-batches is the gradient of
         // the whole batch, while only one micro-batch's activations are alive at a time.
         const k = config.training.accumulate;
-        const mb = b / k;
-        const shape = [mb, ...model.exampleShape];
         let lossSum: tf.Scalar = tf.scalar(0);
         const sums = new Map<string, tf.Tensor>();
         for (let m = 0; m < k; m++) {
-          const lo = m * mb;
-          const lab = labels ? labels.subarray(lo, lo + mb) : null;
-          const net: Net = (x, t, timeSlot) => model.apply(asWeights(s.params), { x, t, labels: lab, training: true, seed: (dropoutSeed + m) >>> 0, timeSlot });
-          const micro = objective.microLoss(
-            {
-              x0: cur.x.subarray(lo * perExample, (lo + mb) * perExample),
-              noise: noise.subarray(lo * perExample, (lo + mb) * perExample),
-              levels: levels.subarray(lo, lo + mb),
-              shape,
-              step: cur.step,
-            },
-            net,
-          );
-          const { value, grads } = tf.variableGrads(micro.loss, varList);
+          const slice = microSlice(cur, noise, model.exampleShape, k, m);
+          const net: Net = (x, t, timeSlot) => model.apply(asWeights(s.params), { x, t, labels: slice.labels, training: true, seed: slice.seed, timeSlot });
+          // Its uploads are tagged as micro-batch m's, for a replayed step.
+          const { micro, value, grads } = inMicroBatch(m, () => {
+            const ml = objective.microLoss(slice.batch, net);
+            return { micro: ml, ...tf.variableGrads(ml.loss, varList) };
+          });
           for (const [key, g] of Object.entries(grads)) {
             const name = nameOf.get(key) as string;
             const prev = sums.get(name);
