@@ -3,9 +3,10 @@
  * this thread, in order, by Rng; only log, sqrt, cos and sin (most of a draw's time) run in the
  * pool's threads, with the same functions, so the draws are the same values as in one thread.
  * This thread works on the job too, and a thread that has not started yet is never waited for.
- * The threads start at the first draw large enough to share (none for small runs), block in Atomics.wait between jobs and are unreferenced: they never keep the
- * process alive. A thread that fails or hangs costs one job's time: this thread redoes the job
- * (the same values) and does every later one alone.
+ * The threads start at the first draw large enough to share (none for small runs), block in
+ * Atomics.wait between jobs and are unreferenced: they never keep the process alive. A thread
+ * that fails or hangs costs one job's time: this thread redoes the job (the same values) and does
+ * every later one alone.
  */
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import * as os from 'node:os';
@@ -50,7 +51,7 @@ export class NormalPool implements PairTransformer {
   private failure: string | null = null;
   private threadError: string | null = null;
   private closed = false;
-  /** Jobs done and slices this thread took, for tests and the log. */
+  /** Jobs shared, their slices, and the slices this thread took (tests read them). */
   readonly stats = { jobs: 0, slices: 0, slicesHere: 0 };
 
   /** threads: besides this one (0: all here); file: the worker script, null to run all here. */
