@@ -2,7 +2,8 @@
 # Every measurement a GPU session owes issue #9, in one call under a time budget: bench:gpu at
 # batches 64, 128 and 256 with the step replayed and not (and PyTorch where it is installed), then
 # the trainer at the standard UNet's size with and without the replay (DDPM), with kNN k = 4 with
-# and without the noise threads, and consistency training with and without the replay. Each part
+# and without the noise threads, consistency training with and without the replay, and last the
+# forward convolutions by our tile GEMM (IMMISCIBLE_WEBGPU_CONV_MM) against tfjs's. Each part
 # runs only if the budget left allows it; logs, run directories and summary.txt go to $OUT.
 #   OUT=/path BUDGET=540 bash scripts/gpu-session.sh          on a bare server (scripts/gpu-bare-pack.sh first)
 #   LOCAL=1 NULL_DEVICE=1 bash scripts/gpu-session.sh         a dry run here, from dist/, on Dawn's null device
@@ -62,6 +63,9 @@ part knn4-threads 60 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set a
 part knn4-nothreads 60 env IMMISCIBLE_NOISE_THREADS=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=4 --name knn4-nothreads
 part consistency-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --config configs/mnist-consistency.json --name consistency-replay
 part consistency-recorded 60 env IMMISCIBLE_WEBGPU_REPLAY=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --config configs/mnist-consistency.json --name consistency-recorded
+# Last, if time is left: our tile GEMM in the forward convolutions against tfjs's (decides the
+# flag's default), replayed, without PyTorch.
+part bench-convmm 150 "${bench[@]}" "${benchArgs[@]/%on,off/on}" --no-torch --variants IMMISCIBLE_WEBGPU_CONV_MM=true
 
 grep -h '"bench":"gpu"' "$out/bench.log" 2>/dev/null | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
