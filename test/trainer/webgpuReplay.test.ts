@@ -238,8 +238,18 @@ describe('replayBlocker', () => {
     assert.equal(replayBlocker(acc, objectiveOf(acc)), null);
   });
 
-  it('says why a step cannot be: an objective that does not tag its uploads', () => {
+  it('says why a step cannot be: an objective that does not tag its uploads, the switch off (0 or false)', () => {
     const c = configOf({});
+    const before = process.env.IMMISCIBLE_WEBGPU_REPLAY;
+    try {
+      process.env.IMMISCIBLE_WEBGPU_REPLAY = 'false';
+      assert.equal(replayBlocker(c, objectiveOf(c)), 'IMMISCIBLE_WEBGPU_REPLAY=false');
+      process.env.IMMISCIBLE_WEBGPU_REPLAY = 'no';
+      assert.throws(() => replayBlocker(c, objectiveOf(c)), /IMMISCIBLE_WEBGPU_REPLAY: expected true, false, 1 or 0, got 'no'/);
+    } finally {
+      if (before === undefined) delete process.env.IMMISCIBLE_WEBGPU_REPLAY;
+      else process.env.IMMISCIBLE_WEBGPU_REPLAY = before;
+    }
     assert.match(replayBlocker(c, { ...objectiveOf(c), replayTimes: undefined }) ?? '', /the ddpm objective does not tag its uploads/);
   });
 });

@@ -20,6 +20,7 @@
  * pipelines created after install memoize theirs.
  * IMMISCIBLE_WEBGPU_BIND_CACHE=0 leaves the device alone.
  */
+import { envSwitch } from '../envSwitch';
 
 /* The few WebGPU objects used here (the DOM typings do not describe Dawn's node objects). */
 interface BufferLike {
@@ -272,7 +273,7 @@ export type BindGroupCacheLoad = { ok: true; cache: BindGroupCache } | { ok: fal
 
 /** Installs the cache on tfjs-backend-webgpu's device (`backend` is tf.backend() on 'webgpu'). */
 export function cacheBindGroupsOf(backend: object): BindGroupCacheLoad {
-  if (process.env.IMMISCIBLE_WEBGPU_BIND_CACHE === '0') return { ok: false, reason: 'IMMISCIBLE_WEBGPU_BIND_CACHE=0' };
+  if (!envSwitch('IMMISCIBLE_WEBGPU_BIND_CACHE', true)) return { ok: false, reason: `IMMISCIBLE_WEBGPU_BIND_CACHE=${process.env.IMMISCIBLE_WEBGPU_BIND_CACHE}` };
   const b = backend as { device?: DeviceLike; pipelineCache?: Record<string, unknown>; bufferManager?: BufferPool };
   const d = b.device;
   if (d == null || typeof d.createBindGroup !== 'function' || typeof d.createBuffer !== 'function' || typeof d.createComputePipeline !== 'function') {

@@ -26,6 +26,7 @@ import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER
 import { REPLAY_PARAMS, taggedWrite, type ReplayTag } from './webgpuCapture';
 import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, SUM_SQUARES_PARTS, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
+import { envSwitch } from '../envSwitch';
 
 const BACKEND = 'webgpu';
 
@@ -448,9 +449,9 @@ export function flippedConvPadding(inputShape: [number, number, number, number],
   return [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
 }
 
-/** tfjs flag (default on; IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=0 in the environment turns it off). */
+/** tfjs flag (default on; IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=0 or false in the environment turns it off). */
 export const FLIPPED_CONV_DX_FLAG = 'IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX';
-tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => process.env[FLIPPED_CONV_DX_FLAG] !== '0');
+tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => envSwitch(FLIPPED_CONV_DX_FLAG, true));
 
 /**
  * tfjs flag: forward convolutions (conv + bias, and the stride-1 input gradient) by our implicit
@@ -460,15 +461,7 @@ tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => process.env[FLIPPED_CONV_DX_FL
  * IMMISCIBLE_WEBGPU_CONV_MM=true`); its environment variable sets the default.
  */
 export const CONV_MM_FLAG = 'IMMISCIBLE_WEBGPU_CONV_MM';
-tf.env().registerFlag(CONV_MM_FLAG, () => booleanEnv(CONV_MM_FLAG, false));
-
-function booleanEnv(name: string, fallback: boolean): boolean {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === '1' || raw === 'true') return true;
-  if (raw === '0' || raw === 'false') return false;
-  throw new Error(`${name}: expected true, false, 1 or 0, got '${raw}'`);
-}
+tf.env().registerFlag(CONV_MM_FLAG, () => envSwitch(CONV_MM_FLAG, false));
 
 /** How many conv input gradients and forward convs each path has computed in this process (for tests). */
 export const convInputGradCalls = { flipped: 0, stock: 0 };
@@ -566,7 +559,7 @@ let stock: tf.KernelConfig[] = [];
  * tiles where they depend on it (kept from the last call when not given).
  */
 export function registerWebgpuKernels(adapter?: { software: boolean }): WebgpuKernelLoad {
-  if (process.env.IMMISCIBLE_WEBGPU_KERNELS === '0') return { ok: false, reason: 'IMMISCIBLE_WEBGPU_KERNELS=0' };
+  if (!envSwitch('IMMISCIBLE_WEBGPU_KERNELS', true)) return { ok: false, reason: `IMMISCIBLE_WEBGPU_KERNELS=${process.env.IMMISCIBLE_WEBGPU_KERNELS}` };
   if (adapter) adapterTile = adapter.software ? 32 : 64;
   const fusedConv = tf.getKernel(tf.FusedConv2D, BACKEND)?.kernelFunc;
   if (!fusedConv) return { ok: false, reason: "tfjs-backend-webgpu has no FusedConv2D kernel" };

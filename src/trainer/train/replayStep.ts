@@ -16,6 +16,7 @@ import { microSlice, type StepBatch } from './microBatch';
 import { adamAttrsAt } from './adam';
 import { emaDecay } from './ema';
 import type { ModelState } from './modelState';
+import { envSwitch } from '../envSwitch';
 
 /** What one step trains on. */
 export interface StepInputs {
@@ -27,7 +28,7 @@ export interface StepInputs {
 
 /** Why the step of this run cannot be replayed, or null. */
 export function replayBlocker(config: RunConfig, objective: Objective): string | null {
-  if (process.env.IMMISCIBLE_WEBGPU_REPLAY === '0') return 'IMMISCIBLE_WEBGPU_REPLAY=0';
+  if (!envSwitch('IMMISCIBLE_WEBGPU_REPLAY', true)) return `IMMISCIBLE_WEBGPU_REPLAY=${process.env.IMMISCIBLE_WEBGPU_REPLAY}`;
   if (!objective.replayTimes) return `the ${objective.name} objective does not tag its uploads`;
   return null;
 }
