@@ -7,6 +7,7 @@
 # runs only if the budget left allows it; logs, run directories and summary.txt go to $OUT.
 #   OUT=/path BUDGET=540 bash scripts/gpu-session.sh          on a bare server (scripts/gpu-bare-pack.sh first)
 #   LOCAL=1 NULL_DEVICE=1 bash scripts/gpu-session.sh         a dry run here, from dist/, on Dawn's null device
+#   GL_ROOT=/tmp/gl NULL_DEVICE=1 bash scripts/gpu-session.sh  a dry run of the pack itself
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-session}
@@ -20,7 +21,8 @@ if [ "${LOCAL:-0}" = 1 ]; then
   bench=(node dist/bench-gpu.js)
   trainer=(node dist/trainer.js)
 else
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  # GL_ROOT: where the Debian libraries go (/ on the server; elsewhere for a dry run of the pack).
+  for f in .gl/*.deb; do dpkg -x "$f" "${GL_ROOT:-/}"; done
   ldconfig
   dest=/tmp/gpu-bench-pack
   rm -rf "$dest" && mkdir -p "$dest"
