@@ -105,6 +105,8 @@ export class Rng {
   /**
    * The words of `pairs` Box-Muller pairs into words[0, 2 * pairs): for each pair u (a zero
    * word is skipped, as normal() redraws u = 0) then v. What normal() would draw, in its order.
+   * The step is nextUint32's, written out over locals: twice as fast as a call per word (0.7
+   * against 1.3-1.7 ms for 393,216 words here).
    */
   fillPairWords(words: Uint32Array, pairs: number): void {
     const s = this.s;

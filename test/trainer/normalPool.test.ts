@@ -17,6 +17,7 @@ import { SLICE_PAIRS } from '../../src/trainer/noise/normalJob';
 import { defaultNoiseThreads, MIN_POOLED_PAIRS, NormalPool, normalWorkerFile } from '../../src/trainer/noise/normalPool';
 import { Rng } from '../../src/trainer/rng';
 import { train } from '../../src/trainer/train/trainer';
+import { withEnv } from '../fixtures/env';
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
@@ -141,19 +142,13 @@ test('a run whose kNN draws are shared among threads trains as one with none', a
     sampling: { steps: 2, count: 4 },
   });
   assert.ok(32 * 4 * 256 >= 2 * MIN_POOLED_PAIRS);
-  const result = async (threads: string): Promise<{ losses: number[]; dists: number[]; log: string }> => {
-    const before = process.env.IMMISCIBLE_NOISE_THREADS;
-    process.env.IMMISCIBLE_NOISE_THREADS = threads;
-    try {
+  const result = (threads: string): Promise<{ losses: number[]; dists: number[]; log: string }> =>
+    withEnv({ IMMISCIBLE_NOISE_THREADS: threads }, async () => {
       const run = RunWriter.create(fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-noise-run-')), config, 't');
       assert.equal(await train({ run, config, resume: false, emit: () => undefined, signal: new AbortController().signal }), 'completed');
       const m = readMetrics(run.dir).metrics;
       return { losses: m.map((x) => x.loss), dists: m.map((x) => x.assign?.distAfter ?? NaN), log: fs.readFileSync(run.path('train.log'), 'utf8') };
-    } finally {
-      if (before === undefined) delete process.env.IMMISCIBLE_NOISE_THREADS;
-      else process.env.IMMISCIBLE_NOISE_THREADS = before;
-    }
-  };
+    });
   const shared = await result('2');
   const alone = await result('0');
   assert.match(shared.log, /Box-Muller transform of a step's 32768 draws is shared with 2 threads/);

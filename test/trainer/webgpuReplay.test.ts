@@ -29,6 +29,7 @@ import { makeSchedule } from '../../src/trainer/diffusion/schedule';
 import { makeObjective } from '../../src/trainer/objectives';
 import { train as trainRun } from '../../src/trainer/train/trainer';
 import { replayBlocker } from '../../src/trainer/train/replayStep';
+import { withEnv } from '../fixtures/env';
 
 const SIZE = 8;
 const BATCH = 2;
@@ -155,20 +156,20 @@ describe('a training step replayed from its captured commands on webgpu', async 
     const r = validateConfig(input);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-replay-'));
-    const before = process.env.IMMISCIBLE_WEBGPU_REPLAY;
     try {
       const trained: { log: string; metrics: [number, number][]; tensors: Buffer; samples: Buffer }[] = [];
       for (const flag of ['1', '0']) {
-        process.env.IMMISCIBLE_WEBGPU_REPLAY = flag;
-        const run = RunWriter.create(runs, r.config, `replay${flag}`);
-        assert.equal(await trainRun({ run, config: r.config, resume: false, emit: () => undefined, signal: new AbortController().signal }), 'completed');
-        const ck = listCheckpoints(run.dir);
-        const samples = fs.readdirSync(run.path(RUN_FILES.samples));
-        trained.push({
-          log: fs.readFileSync(run.path(RUN_FILES.log), 'utf8'),
-          metrics: readMetrics(run.dir).metrics.map((m) => [m.loss, m.gradNorm as number]),
-          tensors: fs.readFileSync(path.join(ck[ck.length - 1].dir, 'tensors.bin')),
-          samples: fs.readFileSync(run.path(RUN_FILES.samples, samples[samples.length - 1])),
+        await withEnv({ IMMISCIBLE_WEBGPU_REPLAY: flag }, async () => {
+          const run = RunWriter.create(runs, r.config, `replay${flag}`);
+          assert.equal(await trainRun({ run, config: r.config, resume: false, emit: () => undefined, signal: new AbortController().signal }), 'completed');
+          const ck = listCheckpoints(run.dir);
+          const samples = fs.readdirSync(run.path(RUN_FILES.samples));
+          trained.push({
+            log: fs.readFileSync(run.path(RUN_FILES.log), 'utf8'),
+            metrics: readMetrics(run.dir).metrics.map((m) => [m.loss, m.gradNorm as number]),
+            tensors: fs.readFileSync(path.join(ck[ck.length - 1].dir, 'tensors.bin')),
+            samples: fs.readFileSync(run.path(RUN_FILES.samples, samples[samples.length - 1])),
+          });
         });
       }
       const [on, off] = trained;
@@ -179,8 +180,6 @@ describe('a training step replayed from its captured commands on webgpu', async 
       assert.ok(on.tensors.equals(off.tensors), 'the checkpoint (weights, moments, EMA) is the same');
       assert.ok(on.samples.equals(off.samples), 'the sample grid is the same');
     } finally {
-      if (before === undefined) delete process.env.IMMISCIBLE_WEBGPU_REPLAY;
-      else process.env.IMMISCIBLE_WEBGPU_REPLAY = before;
       fs.rmSync(runs, { recursive: true, force: true });
     }
   });
@@ -240,16 +239,10 @@ describe('replayBlocker', () => {
 
   it('says why a step cannot be: an objective that does not tag its uploads, the switch off (0 or false)', () => {
     const c = configOf({});
-    const before = process.env.IMMISCIBLE_WEBGPU_REPLAY;
-    try {
-      process.env.IMMISCIBLE_WEBGPU_REPLAY = 'false';
-      assert.equal(replayBlocker(c, objectiveOf(c)), 'IMMISCIBLE_WEBGPU_REPLAY=false');
-      process.env.IMMISCIBLE_WEBGPU_REPLAY = 'no';
-      assert.throws(() => replayBlocker(c, objectiveOf(c)), /IMMISCIBLE_WEBGPU_REPLAY: expected true, false, 1 or 0, got 'no'/);
-    } finally {
-      if (before === undefined) delete process.env.IMMISCIBLE_WEBGPU_REPLAY;
-      else process.env.IMMISCIBLE_WEBGPU_REPLAY = before;
-    }
+    withEnv({ IMMISCIBLE_WEBGPU_REPLAY: 'false' }, () => assert.equal(replayBlocker(c, objectiveOf(c)), 'IMMISCIBLE_WEBGPU_REPLAY=false'));
+    withEnv({ IMMISCIBLE_WEBGPU_REPLAY: 'no' }, () =>
+      assert.throws(() => replayBlocker(c, objectiveOf(c)), /IMMISCIBLE_WEBGPU_REPLAY: expected true, false, 1 or 0, got 'no'/),
+    );
     assert.match(replayBlocker(c, { ...objectiveOf(c), replayTimes: undefined }) ?? '', /the ddpm objective does not tag its uploads/);
   });
 });
