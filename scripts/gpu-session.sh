@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every measurement a GPU session owes issue #9, in one call under a time budget: bench:gpu at
 # batches 64, 128 and 256 with the step replayed and not (and PyTorch where it is installed), then
-# the trainer at the standard UNet's size with and without the replay (DDPM), with kNN k = 4 with
-# and without the noise threads, consistency training with and without the replay, and last the
+# the trainer at the standard UNet's size with and without the replay (DDPM), kNN k = 64 with its
+# candidates on the GPU and on the CPU, kNN k = 4 with and without the noise threads, consistency training with and without the replay, and last the
 # forward convolutions by our tile GEMM (IMMISCIBLE_WEBGPU_CONV_MM) against tfjs's. Each part
 # runs only if the budget left allows it; logs, run directories and summary.txt go to $OUT.
 #   OUT=/path BUDGET=540 bash scripts/gpu-session.sh          on a bare server (scripts/gpu-bare-pack.sh first)
@@ -61,6 +61,9 @@ standard=(--config configs/mnist-immiscible.json --runs "$out/runs" --set backen
 part bench 240 "${bench[@]}" "${benchArgs[@]}"
 part ddpm-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay
 part ddpm-recorded 60 env IMMISCIBLE_WEBGPU_REPLAY=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-recorded
+# kNN with the paper's large k: its candidates drawn on the CPU against on the GPU (knnOn).
+part knn64-backend 45 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=64 --set assignment.knnOn=backend --name knn64-backend
+part knn64-cpu 60 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=64 --set training.steps=100 --name knn64-cpu
 part knn4-threads 60 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=4 --name knn4-threads
 part knn4-nothreads 60 env IMMISCIBLE_NOISE_THREADS=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=4 --name knn4-nothreads
 part consistency-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --config configs/mnist-consistency.json --name consistency-replay

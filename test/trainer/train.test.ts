@@ -126,6 +126,29 @@ test('every assignment mode trains and logs image-noise distances', async () => 
   }
 });
 
+test('kNN on the backend: its draws follow the seed and the step, so a resumed run, prefetch off and micro scope reproduce or redraw them as they should', async () => {
+  const knn: RunConfigInput = { ...tinyUnet, assignment: { mode: 'knn', k: 4, knnOn: 'backend' }, training: { ...tinyUnet.training, steps: 4 } };
+  const runs = tmp();
+  const whole = await runInProcess(cfg(knn), runs);
+  assert.equal(whole.status, 'completed');
+  const dist = (dir: string): number[] => readMetrics(dir).metrics.map((m) => m.assign?.distAfter ?? NaN);
+  readMetrics(whole.dir).metrics.forEach((m) => assert.ok((m.assign?.distAfter ?? Infinity) < (m.assign?.distBefore ?? 0), `step ${m.step}: kNN lowers the distance`));
+  const plain = await runInProcess(cfg({ ...knn, training: { ...knn.training, prefetch: false } }), runs);
+  assert.deepEqual(losses(plain.dir), losses(whole.dir), 'prefetch off');
+  const stopped = await runInProcess(cfg(knn), runs, 2);
+  assert.equal(stopped.status, 'stopped');
+  await runInProcess(cfg(knn), runs, undefined, stopped.dir);
+  assert.deepEqual(losses(stopped.dir), losses(whole.dir), 'stopped at step 2 and resumed');
+  // Another stream than the run's Rng: the cpu candidates are other draws.
+  const onCpu = await runInProcess(cfg({ ...knn, assignment: { ...knn.assignment, knnOn: 'cpu' } }), runs);
+  assert.notDeepEqual(dist(onCpu.dir), dist(whole.dir));
+  // With accumulation, each micro-batch draws its own candidates (the counter's part).
+  const base = { ...knn, model: { ...knn.model, dropout: 0 } };
+  const global = await runInProcess(cfg({ ...base, training: { ...base.training, accumulate: 2 } }), runs);
+  const micro = await runInProcess(cfg({ ...base, training: { ...base.training, accumulate: 2 }, assignment: { ...base.assignment, scope: 'micro' } }), runs);
+  assert.notDeepEqual(dist(micro.dir), dist(global.dir));
+});
+
 test('gradient accumulation over equal micro-batches reproduces the full batch; assignment spans the global batch', async () => {
   const base: RunConfigInput = { ...tinyUnet, model: { ...tinyUnet.model, dropout: 0 }, training: { ...tinyUnet.training, steps: 3 } };
   const full = await runInProcess(cfg(base), tmp());

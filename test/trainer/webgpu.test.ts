@@ -147,19 +147,25 @@ describe('webgpu backend (Dawn)', async () => {
     assert.ok(worst.rel < 1e-3, `weight update of ${worst.name} differs by ${(worst.rel * 100).toFixed(3)}% between webgpu and wasm`);
   });
 
-  it('runs the trainer end to end (linear assignment, attention, labels, sampling, checkpoint) like wasm, and the run record names the adapter', { skip: needsAdapter }, async (t) => {
+  const assignments: [string, RunConfigInput['assignment']][] = [
+    ['linear assignment', { mode: 'linear', cost: 'l2' }],
+    // The candidates drawn on each backend: the same Philox draws, so the same noise is chosen.
+    ['kNN on the backend', { mode: 'knn', k: 4, knnOn: 'backend' }],
+  ];
+  for (const [what, assignment] of assignments) it(`runs the trainer end to end (${what}, attention, labels, sampling, checkpoint) like wasm, and the run record names the adapter`, { skip: needsAdapter }, async (t) => {
     const input: RunConfigInput = {
       seed: 3,
       data: { source: 'mnist', imageSize: 8, limit: 64, flip: true },
       model: { type: 'unet', baseChannels: 8, channelMults: [1, 2], resBlocks: 1, groups: 4, attentionResolutions: [4], dropout: 0, classConditional: true },
       diffusion: { timesteps: 100 },
-      assignment: { mode: 'linear', cost: 'l2' },
+      assignment,
       training: { steps: 3, batchSize: 8, warmupSteps: 1, sampleEvery: 0, checkpointEvery: 0 },
       sampling: { steps: 2, count: 4, guidanceScale: 2 },
     };
     const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-webgpu-'));
     try {
       const losses: Record<string, number[]> = {};
+      const distances: Record<string, number[]> = {};
       for (const backend of ['wasm', 'webgpu'] as const) {
         const r = validateConfig({ ...input, backend });
         if (!r.ok) throw new Error(JSON.stringify(r.issues));
@@ -174,11 +180,14 @@ describe('webgpu backend (Dawn)', async () => {
           t.diagnostic(`run record: backend ${record?.backend}, device ${record?.device}`);
         }
         losses[backend] = readMetrics(run.dir).metrics.map((m) => m.loss);
+        distances[backend] = readMetrics(run.dir).metrics.map((m) => m.assign?.distAfter ?? NaN);
       }
       assert.equal(losses.webgpu.length, 3);
       for (let i = 0; i < 3; i++) {
         const rel = Math.abs(losses.webgpu[i] - losses.wasm[i]) / Math.abs(losses.wasm[i]);
         assert.ok(rel < 1e-4, `trainer step ${i + 1} loss: webgpu ${losses.webgpu[i]}, wasm ${losses.wasm[i]}`);
+        const relDist = Math.abs(distances.webgpu[i] - distances.wasm[i]) / distances.wasm[i];
+        assert.ok(relDist < 1e-4, `trainer step ${i + 1} image-noise distance after assignment: webgpu ${distances.webgpu[i]}, wasm ${distances.wasm[i]}`);
       }
     } finally {
       fs.rmSync(runs, { recursive: true, force: true });

@@ -140,8 +140,17 @@ describe('a training step replayed from its captured commands on webgpu', async 
     assertSameRun(normal, replayed);
   });
 
-  const cases = [{ objective: 'ddpm', accumulate: 1 }, { objective: 'flow', accumulate: 1 }, { objective: 'consistency', accumulate: 1 }, { objective: 'ddpm', accumulate: 2 }] as const;
-  for (const { objective, accumulate } of cases) it(`replays the trainer's ${objective} step${accumulate > 1 ? `, accumulated over ${accumulate} micro-batches,` : ''} (assignment, labels, attention, dropout, warm-ups of the learning rate and the EMA) and trains the same run as without`, { skip }, async () => {
+  const linear: RunConfigInput['assignment'] = { mode: 'linear', cost: 'l2' };
+  // kNN's candidates drawn and compared on the GPU between the replayed steps, per micro-batch.
+  const knnOnGpu: RunConfigInput['assignment'] = { mode: 'knn', k: 4, knnOn: 'backend', scope: 'micro' };
+  const cases = [
+    { objective: 'ddpm', accumulate: 1, assignment: linear },
+    { objective: 'flow', accumulate: 1, assignment: linear },
+    { objective: 'consistency', accumulate: 1, assignment: linear },
+    { objective: 'ddpm', accumulate: 2, assignment: linear },
+    { objective: 'ddpm', accumulate: 2, assignment: knnOnGpu },
+  ] as const;
+  for (const { objective, accumulate, assignment } of cases) it(`replays the trainer's ${objective} step${accumulate > 1 ? `, accumulated over ${accumulate} micro-batches,` : ''} (${assignment?.mode === 'knn' ? 'kNN on the GPU' : 'assignment'}, labels, attention, dropout, warm-ups of the learning rate and the EMA) and trains the same run as without`, { skip }, async () => {
     const input: RunConfigInput = {
       seed: 5,
       objective,
@@ -149,7 +158,7 @@ describe('a training step replayed from its captured commands on webgpu', async 
       data: { source: 'mnist', imageSize: 8, limit: 64, flip: true },
       model: { type: 'unet', baseChannels: 8, channelMults: [1, 2], resBlocks: 1, groups: 4, attentionResolutions: [4], dropout: 0.2, classConditional: true, labelDropout: 0.3 },
       diffusion: { timesteps: 100 },
-      assignment: { mode: 'linear', cost: 'l2' },
+      assignment,
       training: { steps: 9, batchSize: 8, accumulate, warmupSteps: 5, sampleEvery: 0, checkpointEvery: 0, logEvery: 1 },
       sampling: { steps: 2, count: 4, sampler: ({ ddpm: 'ddim', flow: 'euler', consistency: 'multistep' } as const)[objective] },
     };

@@ -157,6 +157,13 @@ export const CONFIG_SPEC: FieldSpec = {
         },
         cost: { type: 'string', default: 'l2', enum: ['l2', 'sqeuclidean'], description: 'Distance: l2 (unsquared, as the authors) or sqeuclidean.' },
         k: int(4, 1, 'knn: noise candidates per image.', 1024),
+        knnOn: {
+          type: 'string',
+          default: 'cpu',
+          enum: ['cpu', 'backend'],
+          description:
+            'knn: where the k candidates are drawn and compared. cpu: from the run\'s random stream, in the trainer\'s threads. backend: Philox4x32-10 draws (a counter-based stream from the seed, the step and the micro-batch) made and compared on the compute backend, so that on a GPU only the chosen noise comes back; for large k on a GPU (k = 64 is 25 million draws a CIFAR batch of 128). Another stream than cpu\'s, so runs differ in their noise.',
+        },
         scope: {
           type: 'string',
           default: 'global',

@@ -7,6 +7,7 @@ export type DataSource = 'mnist' | 'idx' | 'cifar10' | 'folder' | 'toy2d';
 export type ToyDistribution = 'moons' | 'gaussians8' | 'checkerboard' | 'swissroll' | 'rings';
 export type AssignmentMode = 'none' | 'linear' | 'knn';
 export type AssignmentCost = 'l2' | 'sqeuclidean';
+export type KnnOn = 'cpu' | 'backend';
 export type ScheduleName = 'linear' | 'cosine';
 export type SamplerName = 'ddim' | 'ddpm' | 'euler' | 'dopri5' | 'onestep' | 'multistep';
 export type ObjectiveName = 'ddpm' | 'consistency' | 'flow';
@@ -90,6 +91,12 @@ export interface AssignmentConfig {
   cost: AssignmentCost;
   /** knn: noise candidates per image. */
   k: number;
+  /**
+   * knn: where the candidates are drawn and compared: `cpu` (the run's random stream, in the
+   * trainer's threads) or `backend` (Philox draws made and compared on the compute backend; on a
+   * GPU only the chosen noise comes back).
+   */
+  knnOn: KnnOn;
   /** With gradient accumulation: assign over the whole batch (as the authors do across GPUs) or per micro-batch. */
   scope: 'global' | 'micro';
 }

@@ -47,8 +47,11 @@ export function nearestOfK(
   return out;
 }
 
-/** Validates the arguments of a nearest-of-k search (`fn` names the caller in messages). */
-export function checkKnnArgs(fn: string, x: Float32Array, candidates: Float32Array, b: number, k: number, d: number, kind: CostKind): void {
+/**
+ * Validates the arguments of a nearest-of-k search (`fn` names the caller in messages); null
+ * candidates: they are drawn by the search itself.
+ */
+export function checkKnnArgs(fn: string, x: Float32Array, candidates: Float32Array | null, b: number, k: number, d: number, kind: CostKind): void {
   if (!Number.isInteger(b) || b < 0 || !Number.isInteger(d) || d < 0) {
     throw new RangeError(`${fn}: sizes must be non-negative integers, got b = ${b}, d = ${d}`);
   }
@@ -59,7 +62,7 @@ export function checkKnnArgs(fn: string, x: Float32Array, candidates: Float32Arr
   if (x.length !== b * d) {
     throw new RangeError(`${fn}: x must hold ${b} x ${d} = ${b * d} values, found ${x.length}`);
   }
-  if (candidates.length !== b * k * d) {
+  if (candidates && candidates.length !== b * k * d) {
     throw new RangeError(
       `${fn}: candidates must hold ${b} x ${k} x ${d} = ${b * k * d} values, found ${candidates.length}`,
     );

@@ -24,9 +24,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_EMA_UPDATE, ADAM_MULTI_UPDATE, ADAM_UPDATE, CONV2D_BACKPROP_FILTER_BIAS, CONV2D_BIAS, EMA_UPDATE, GROUP_NORM_SILU, GROUP_NORM_SILU_GRAD, SUM_SQUARES, type AdamAttrs, type GroupNormSiluAttrs } from './nativeKernels';
 import { REPLAY_PARAMS, taggedWrite, type ReplayTag } from './webgpuCapture';
-import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, SUM_PARTS_WGSL, SUM_SQUARES_PARTS, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
+import { ADAM_EMA_INPLACE_WGSL, ADAM_INPLACE_WGSL, adamMultiWgsl, ADAM_WGSL, CONV_DW_REDUCE_WGSL, convDwInvocations, convDwWgsl, convMmTile, convMmWgsl, convMmWidth, EMA_INPLACE_WGSL, EMA_WGSL, FLIP_FILTER_WGSL, GN_BWD_REDUCE_WGSL, GN_BWD_WGSL, GN_FWD_WGSL, SUM_AXES_WGSL, PHILOX_NORMAL_WGSL, SUM_PARTS_WGSL, SUM_SQUARES_PARTS, sumSquaresWgsl, WG, type ConvDwTile } from './webgpuShaders';
 import { alias, asBackend, checkBackendInternals, dispatch, exclusive, grid1d, output, pipeline, submitEpoch, uniformBuffer, uniforms, type GpuBuffer } from './webgpuRaw';
 import { envSwitch } from '../envSwitch';
+import { PHILOX_NORMAL, type PhiloxNormalAttrs } from '../noise/philoxTensor';
 
 const BACKEND = 'webgpu';
 
@@ -197,6 +198,20 @@ const ema: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 export { SUM_SQUARES_PARTS };
+
+/** Philox normal vectors made on the GPU (philoxTensor.ts): one invocation per block of four. */
+const philoxNormal: tf.KernelFunc = ({ backend, attrs }) => {
+  const a = attrs as unknown as PhiloxNormalAttrs;
+  const b = asBackend(backend);
+  const out = output(b, [a.count, a.d]);
+  const bpv = Math.ceil(a.d / 4);
+  const n = a.count * bpv;
+  if (n > 0) {
+    const block = uniforms({ u32: [a.key0, a.key1, a.c1, a.c2, a.first, a.count, a.d, bpv] });
+    dispatch(b, 'ImmisciblePhiloxNormalProgram', pipeline(b, 'philoxNormal', () => PHILOX_NORMAL_WGSL), [out], [], block, grid1d(Math.ceil(n / WG)));
+  }
+  return out;
+};
 
 /** At most this many inputs per sum-of-squares dispatch (the shader's loops). */
 export const SUM_SQUARES_SHADER_MAX = 15;
@@ -580,6 +595,7 @@ export function registerWebgpuKernels(adapter?: { software: boolean }): WebgpuKe
     { kernelName: ADAM_MULTI_UPDATE, backendName: BACKEND, kernelFunc: adamMulti },
     { kernelName: SUM_SQUARES, backendName: BACKEND, kernelFunc: sumSquares },
     { kernelName: EMA_UPDATE, backendName: BACKEND, kernelFunc: ema },
+    { kernelName: PHILOX_NORMAL, backendName: BACKEND, kernelFunc: philoxNormal },
     { kernelName: GROUP_NORM_SILU, backendName: BACKEND, kernelFunc: groupNormSilu },
     { kernelName: GROUP_NORM_SILU_GRAD, backendName: BACKEND, kernelFunc: groupNormSiluGrad },
     { kernelName: CONV2D_BIAS, backendName: BACKEND, kernelFunc: conv2dBias(fusedConv) },

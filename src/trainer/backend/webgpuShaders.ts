@@ -3,6 +3,8 @@
  * outputs (read_write), inputs (read), then the uniform block, whose struct lists its f32 fields
  * before its u32 fields (webgpuRaw.ts `uniforms`).
  */
+import { PHILOX } from '../noise/philox';
+
 /** Invocations per workgroup in every shader here. */
 export const WG = 256;
 
@@ -701,4 +703,53 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   var acc = 0.0;
   for (var p = 0u; p < u.parts; p++) { acc += part[p * u.n + i]; }
   y[i] = acc;
+}`;
+
+/**
+ * Philox4x32-10 normal vectors (src/trainer/noise/philox.ts, philoxVectors, is the reference and
+ * says the layout): invocation g makes block g % bpv of vector first + g / bpv, four draws, into
+ * out[(g / bpv) * d + 4 * (g % bpv) ..].
+ */
+export const PHILOX_NORMAL_WGSL = `
+struct H { key0: u32, key1: u32, c1: u32, c2: u32, first: u32, count: u32, d: u32, bpv: u32 }
+${bindings(['out'], [])}
+${INDEX}
+fn mulhi(a: u32, b: u32) -> u32 {
+  let al = a & 0xffffu;
+  let ah = a >> 16u;
+  let bl = b & 0xffffu;
+  let bh = b >> 16u;
+  let u = ah * bl + ((al * bl) >> 16u);
+  let w = (u & 0xffffu) + al * bh;
+  return ah * bh + (u >> 16u) + (w >> 16u);
+}
+fn unif(w: u32) -> f32 { return (f32(w >> 9u) + 0.5) * (1.0 / 8388608.0); }
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = index1d(wg, nwg, li);
+  let q = g / h.bpv;
+  if (q >= h.count) { return; }
+  let blk = g % h.bpv;
+  var c = vec4<u32>(blk, h.c1, h.c2, h.first + q);
+  var k0 = h.key0;
+  var k1 = h.key1;
+  for (var r = 0u; r < ${PHILOX.ROUNDS}u; r++) {
+    if (r > 0u) {
+      k0 = k0 + ${PHILOX.W0}u;
+      k1 = k1 + ${PHILOX.W1}u;
+    }
+    let hi0 = mulhi(${PHILOX.M0}u, c.x);
+    let lo0 = ${PHILOX.M0}u * c.x;
+    let hi1 = mulhi(${PHILOX.M1}u, c.z);
+    let lo1 = ${PHILOX.M1}u * c.z;
+    c = vec4<u32>(hi1 ^ c.y ^ k0, lo1, hi0 ^ c.w ^ k1, lo0);
+  }
+  let r0 = sqrt(-2.0 * log(unif(c.x)));
+  let a0 = 6.2831853071795865 * unif(c.y) - 3.1415926535897932;
+  let r1 = sqrt(-2.0 * log(unif(c.z)));
+  let a1 = 6.2831853071795865 * unif(c.w) - 3.1415926535897932;
+  var v = array<f32, 4>(r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1));
+  let t = 4u * blk;
+  let base = q * h.d + t;
+  for (var lane = 0u; lane < 4u && t + lane < h.d; lane++) { out[base + lane] = v[lane]; }
 }`;

@@ -7,6 +7,8 @@ import type { AssignmentConfig } from '../../core/config/types';
 import type { AssignmentStats } from '../../core/run/format';
 import { linearSumAssignment, meanPairDistance, nearestOfK } from '../assignment';
 import { pairwiseCostTf, pairwiseCostTfAsync } from '../assignment/costTf';
+import { knnOnBackend, readKnn, readKnnSync, type KnnRead } from '../assignment/knnBackend';
+import { knnStream } from '../noise/philox';
 import type { Rng } from '../rng';
 
 export interface AssignedNoise {
@@ -14,7 +16,30 @@ export interface AssignedNoise {
   stats: AssignmentStats;
 }
 
-export function assignNoise(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng): AssignedNoise {
+/**
+ * Which draw of the run this is: the counter of kNN's candidates on the backend (knnOn =
+ * "backend"), whose stream is keyed by the seed rather than read from the run's Rng.
+ */
+export interface DrawAt {
+  seed: number;
+  /** The 0-based step the batch trains. */
+  step: number;
+  /** The micro-batch, with assignment.scope = "micro"; else 0. */
+  part: number;
+}
+
+function knnStats(r: KnnRead, ms: number): AssignedNoise {
+  return { noise: r.noise, stats: { mode: 'knn', distBefore: r.distFirst, distAfter: r.distChosen, ms } };
+}
+
+export function assignNoise(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng, at: DrawAt): AssignedNoise {
+  if (cfg.mode === 'knn' && cfg.knnOn === 'backend') {
+    // A GPU cannot read back synchronously: the trainer takes assignNoiseAsync there.
+    if (tf.getBackend() === 'webgpu') throw new Error('assignNoise: kNN on the webgpu backend is read back asynchronously (assignNoiseAsync)');
+    const t0 = performance.now();
+    const r = readKnnSync(knnOnBackend(x, b, cfg.k, d, knnStream(at.seed, at.step, at.part)), b, cfg.k);
+    return knnStats(r, performance.now() - t0);
+  }
   if (cfg.mode === 'knn') {
     const cand = rng.fillNormal(new Float32Array(b * cfg.k * d));
     const t0 = performance.now();
@@ -45,13 +70,18 @@ export type AsyncSolve = (cost: Float64Array, n: number) => Promise<{ col: Int32
 
 /**
  * As assignNoise, with the `linear` solve handed to `solve` and, on a GPU backend (which cannot
- * read synchronously), the cost matrix read back asynchronously. Every draw from `rng` happens, and
+ * read synchronously), the cost matrix, or kNN's choice on the backend, read back asynchronously. Every draw from `rng` happens, and
  * the cost matrix's product is queued on the backend, before this returns, in the same order as
  * assignNoise, so the caller may go on drawing while the solve runs; the result equals
  * assignNoise's for the same rng state. Other modes are done at once.
  */
-export function assignNoiseAsync(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng, solve: AsyncSolve): Promise<AssignedNoise> {
-  if (cfg.mode !== 'linear') return Promise.resolve(assignNoise(x, b, d, cfg, rng));
+export function assignNoiseAsync(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng, at: DrawAt, solve: AsyncSolve): Promise<AssignedNoise> {
+  if (cfg.mode === 'knn' && cfg.knnOn === 'backend' && tf.getBackend() === 'webgpu') {
+    const t0 = performance.now();
+    // From the request to the data: an upper bound of the work, as for the cost matrix below.
+    return readKnn(knnOnBackend(x, b, cfg.k, d, knnStream(at.seed, at.step, at.part)), b, cfg.k).then((r) => knnStats(r, performance.now() - t0));
+  }
+  if (cfg.mode !== 'linear') return Promise.resolve(assignNoise(x, b, d, cfg, rng, at));
   const drawn = rng.fillNormal(new Float32Array(b * d));
   const before = meanPairDistance(x, drawn, b, d);
   const t0 = performance.now();

@@ -29,7 +29,7 @@ import { Rng, type RngState } from '../rng';
 import { Evaluator, evaluationOf } from '../eval/evaluator';
 import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
-import { assignNoise, assignNoiseAsync, solveHere, type AssignedNoise, type AsyncSolve } from './assignNoise';
+import { assignNoise, assignNoiseAsync, solveHere, type AssignedNoise, type AsyncSolve, type DrawAt } from './assignNoise';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { emaDecay } from './ema';
 import type { StepReplayer } from '../backend/webgpuReplay';
@@ -48,13 +48,14 @@ export interface TrainOptions {
 }
 
 /** Noise for the whole batch, assigned over it (`global`) or per micro-batch (`micro`). */
-function assignBatch(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng): ReturnType<typeof assignNoise> {
+function assignBatch(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng, step: number): ReturnType<typeof assignNoise> {
   const k = config.training.accumulate;
-  if (k === 1 || config.assignment.scope === 'global') return assignNoise(x, b, d, config.assignment, rng);
+  const at = (part: number): DrawAt => ({ seed: config.seed, step, part });
+  if (k === 1 || config.assignment.scope === 'global') return assignNoise(x, b, d, config.assignment, rng, at(0));
   const mb = b / k;
   const noise = new Float32Array(b * d);
   const parts = Array.from({ length: k }, (_, m) => {
-    const r = assignNoise(x.subarray(m * mb * d, (m + 1) * mb * d), mb, d, config.assignment, rng);
+    const r = assignNoise(x.subarray(m * mb * d, (m + 1) * mb * d), mb, d, config.assignment, rng, at(m));
     noise.set(r.noise, m * mb * d);
     return r.stats;
   });
@@ -69,11 +70,12 @@ function assignBatch(x: Float32Array, b: number, d: number, config: RunConfig, r
  * As assignBatch, with `linear` solves handed to `solve`: every rng draw (and cost matrix) is made
  * before this returns, in assignBatch's order, so the result is the same.
  */
-function assignBatchAsync(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng, solve: AsyncSolve): Promise<AssignedNoise> {
+function assignBatchAsync(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng, step: number, solve: AsyncSolve): Promise<AssignedNoise> {
   const k = config.training.accumulate;
-  if (k === 1 || config.assignment.scope === 'global') return assignNoiseAsync(x, b, d, config.assignment, rng, solve);
+  const at = (part: number): DrawAt => ({ seed: config.seed, step, part });
+  if (k === 1 || config.assignment.scope === 'global') return assignNoiseAsync(x, b, d, config.assignment, rng, at(0), solve);
   const mb = b / k;
-  const parts = Array.from({ length: k }, (_, m) => assignNoiseAsync(x.subarray(m * mb * d, (m + 1) * mb * d), mb, d, config.assignment, rng, solve));
+  const parts = Array.from({ length: k }, (_, m) => assignNoiseAsync(x.subarray(m * mb * d, (m + 1) * mb * d), mb, d, config.assignment, rng, at(m), solve));
   return Promise.all(parts).then((done) => {
     const noise = new Float32Array(b * d);
     done.forEach((r, m) => noise.set(r.noise, m * mb * d));
@@ -120,9 +122,12 @@ function checkpointHash(config: RunConfig): string {
   const { prefetch: _ignored, ...training } = config.training;
   // Evaluation does not change training either (and configs before it existed lack the field).
   const { evaluation: _evaluation, ...withoutEval } = config;
-  if (config.objective !== 'ddpm') return configHash({ ...withoutEval, training: training as RunConfig['training'] } as RunConfig);
+  // assignment.knnOn at its default, "cpu", is left out: checkpoints from before it still match.
+  const { knnOn, ...assignmentBefore } = config.assignment;
+  const assignment = (knnOn === 'cpu' ? assignmentBefore : config.assignment) as RunConfig['assignment'];
+  if (config.objective !== 'ddpm') return configHash({ ...withoutEval, assignment, training: training as RunConfig['training'] } as RunConfig);
   const { objective: _o, flow: _f, consistency: _c, ...rest } = withoutEval;
-  return configHash({ ...rest, training: training as RunConfig['training'] } as RunConfig);
+  return configHash({ ...rest, assignment, training: training as RunConfig['training'] } as RunConfig);
 }
 
 export function buildModel(config: RunConfig, ds: Dataset): Denoiser {
@@ -215,8 +220,10 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     });
     emit(makeEvent('started', runId, { runDir: run.dir, step, totalSteps: total, backend: backend.name, device: backend.device, resumed: o.resume }));
     log('info', `backend ${backend.name} (${backend.device}); ${model.params.count()} parameters; data ${ds.description} (${ds.count} examples)`);
+    const knnOnBackend = config.assignment.mode === 'knn' && config.assignment.knnOn === 'backend';
     const draws = config.training.batchSize * perExample * (config.assignment.mode === 'knn' ? config.assignment.k : 1);
-    if (noise.threads > 0 && draws >= 2 * MIN_POOLED_PAIRS)
+    if (knnOnBackend) log('info', `noise: kNN's ${draws} candidate draws a step are made and compared on ${backend.name} (Philox; assignment.knnOn = backend)`);
+    else if (noise.threads > 0 && draws >= 2 * MIN_POOLED_PAIRS)
       log('info', `noise: the Box-Muller transform of a step's ${draws} draws is shared with ${noise.threads} thread${noise.threads === 1 ? '' : 's'}`);
 
     const s = state;
@@ -246,7 +253,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       const labels = batch.labels && config.model.classConditional ? batch.labels.slice() : null;
       if (labels) for (let i = 0; i < b; i++) if (rng.uniform() < config.model.labelDropout) labels[i] = ds.numClasses;
       const levels = objective.drawLevels(b, rng, batchStep);
-      const assigned = solve ? assignBatchAsync(batch.x, b, perExample, config, rng, solve) : Promise.resolve(assignBatch(batch.x, b, perExample, config, rng));
+      const assigned = solve ? assignBatchAsync(batch.x, b, perExample, config, rng, batchStep, solve) : Promise.resolve(assignBatch(batch.x, b, perExample, config, rng, batchStep));
       // A prefetched batch is dropped unawaited when the run stops; its failure is not unhandled.
       assigned.catch(() => undefined);
       const dropoutSeed = rng.nextUint32();
