@@ -260,6 +260,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       return { x: batch.x, labels, levels, step: batchStep, dropoutSeed, assigned, rngBefore, samplerBefore };
     };
     let next: PreparedBatch | null = null;
+    // Where a batch's draws cost the CPU next to nothing: the GPU makes kNN's candidates.
+    const prepareFirst = knnOnBackend && backend.name === 'webgpu';
     const randomState = (): { rng: RngState; sampler: BatchSamplerState } =>
       next ? { rng: next.rngBefore, sampler: next.samplerBefore } : { rng: rng.state(), sampler: sampler.state() };
 
@@ -387,6 +389,9 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       const { noise, stats } = await cur.assigned;
       const lr = learningRate(recorded + 1, config.training.lr, config.training.warmupSteps);
 
+      // kNN on a GPU: the next batch's candidates are queued ahead of this step, so that they are
+      // read back while it runs and the GPU does not wait for them between steps.
+      if (prefetch && prepareFirst && recorded + 1 < stopAt) next = prepare(recorded + 1);
       stepNow = { cur, noise, lr };
       const [lossT, normT] = replayer ? replayer.step() : trainStep(stepNow);
       s.emaUpdates += 1;
@@ -394,9 +399,10 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       const read = Promise.all([lossT.data(), normT.data()]);
       // Awaited below, or by the next step: a failure is not unhandled meanwhile.
       read.catch(() => undefined);
-      // The next batch is drawn while a GPU runs this step (its noise is most of the CPU's work
-      // once the step is replayed); the step draws nothing from rng, so the draws keep their order.
-      if (prefetch && recorded < stopAt) next = prepare(recorded);
+      // Otherwise the next batch is drawn while a GPU runs this step (its noise is most of the
+      // CPU's work once the step is replayed). The step draws nothing from rng, so either way the
+      // draws keep their order.
+      if (prefetch && !prepareFirst && recorded < stopAt) next = prepare(recorded);
       // The step before is read back while this one runs: a GPU does not wait between steps for
       // the read-back. A step that samples, evaluates, checkpoints or ends the run is read back
       // before another is recorded, so those see its weights.
