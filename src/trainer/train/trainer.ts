@@ -47,6 +47,9 @@ export interface TrainOptions {
   stopAtStep?: number;
 }
 
+/** kNN's draws a step from which the trainer suggests drawing them on the GPU (about 10 ms of one thread's words). */
+const KNN_ON_GPU_HINT_DRAWS = 2 ** 22;
+
 /** Noise for the whole batch, assigned over it (`global`) or per micro-batch (`micro`). */
 function assignBatch(x: Float32Array, b: number, d: number, config: RunConfig, rng: Rng, step: number): ReturnType<typeof assignNoise> {
   const k = config.training.accumulate;
@@ -225,6 +228,9 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     if (knnOnBackend) log('info', `noise: kNN's ${draws} candidate draws a step are made and compared on ${backend.name} (Philox; assignment.knnOn = backend)`);
     else if (noise.threads > 0 && draws >= 2 * MIN_POOLED_PAIRS)
       log('info', `noise: the Box-Muller transform of a step's ${draws} draws is shared with ${noise.threads} thread${noise.threads === 1 ? '' : 's'}`);
+    // Every word is drawn in one thread: from about 4 million draws a step that bounds a GPU's step.
+    if (!knnOnBackend && config.assignment.mode === 'knn' && backend.name === 'webgpu' && draws >= KNN_ON_GPU_HINT_DRAWS)
+      log('info', `noise: kNN draws ${draws} candidates a step on the CPU; assignment.knnOn = "backend" would draw and compare them on the GPU (another random stream)`);
 
     const s = state;
     const varList = [...s.params.values()];
