@@ -7,7 +7,7 @@ import type { AssignmentConfig } from '../../core/config/types';
 import type { AssignmentStats } from '../../core/run/format';
 import { linearSumAssignment, meanPairDistance, nearestOfK } from '../assignment';
 import { pairwiseCostTf, pairwiseCostTfAsync } from '../assignment/costTf';
-import { knnOnBackend, readKnn, readKnnSync, type KnnRead } from '../assignment/knnBackend';
+import { knnOnBackend, readKnn, readKnnSync, type KnnRead, type KnnTensors } from '../assignment/knnBackend';
 import { knnStream } from '../noise/philox';
 import type { Rng } from '../rng';
 
@@ -28,6 +28,11 @@ export interface DrawAt {
   part: number;
 }
 
+/** kNN's work on the backend for this draw of the run, queued. */
+function knnOnBackendAt(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, at: DrawAt): KnnTensors {
+  return knnOnBackend(x, b, cfg.k, d, knnStream(at.seed, at.step, at.part));
+}
+
 function knnStats(r: KnnRead, ms: number): AssignedNoise {
   return { noise: r.noise, stats: { mode: 'knn', distBefore: r.distFirst, distAfter: r.distChosen, ms } };
 }
@@ -37,8 +42,7 @@ export function assignNoise(x: Float32Array, b: number, d: number, cfg: Assignme
     // A GPU cannot read back synchronously: the trainer takes assignNoiseAsync there.
     if (tf.getBackend() === 'webgpu') throw new Error('assignNoise: kNN on the webgpu backend is read back asynchronously (assignNoiseAsync)');
     const t0 = performance.now();
-    const r = readKnnSync(knnOnBackend(x, b, cfg.k, d, knnStream(at.seed, at.step, at.part)), b, cfg.k);
-    return knnStats(r, performance.now() - t0);
+    return knnStats(readKnnSync(knnOnBackendAt(x, b, d, cfg, at), b, cfg.k), performance.now() - t0);
   }
   if (cfg.mode === 'knn') {
     const cand = rng.fillNormal(new Float32Array(b * cfg.k * d));
@@ -70,16 +74,16 @@ export type AsyncSolve = (cost: Float64Array, n: number) => Promise<{ col: Int32
 
 /**
  * As assignNoise, with the `linear` solve handed to `solve` and, on a GPU backend (which cannot
- * read synchronously), the cost matrix, or kNN's choice on the backend, read back asynchronously. Every draw from `rng` happens, and
- * the cost matrix's product is queued on the backend, before this returns, in the same order as
- * assignNoise, so the caller may go on drawing while the solve runs; the result equals
- * assignNoise's for the same rng state. Other modes are done at once.
+ * read synchronously), the cost matrix, or kNN's choice on the backend, read back
+ * asynchronously. Every draw from `rng` happens, and the work on the backend is queued, before
+ * this returns, in the same order as assignNoise, so the caller may go on drawing while the solve
+ * runs; the result equals assignNoise's for the same rng state. Other modes are done at once.
  */
 export function assignNoiseAsync(x: Float32Array, b: number, d: number, cfg: AssignmentConfig, rng: Rng, at: DrawAt, solve: AsyncSolve): Promise<AssignedNoise> {
   if (cfg.mode === 'knn' && cfg.knnOn === 'backend' && tf.getBackend() === 'webgpu') {
     const t0 = performance.now();
     // From the request to the data: an upper bound of the work, as for the cost matrix below.
-    return readKnn(knnOnBackend(x, b, cfg.k, d, knnStream(at.seed, at.step, at.part)), b, cfg.k).then((r) => knnStats(r, performance.now() - t0));
+    return readKnn(knnOnBackendAt(x, b, d, cfg, at), b, cfg.k).then((r) => knnStats(r, performance.now() - t0));
   }
   if (cfg.mode !== 'linear') return Promise.resolve(assignNoise(x, b, d, cfg, rng, at));
   const drawn = rng.fillNormal(new Float32Array(b * d));
