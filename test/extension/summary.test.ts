@@ -20,3 +20,11 @@ test('the run summary names the objective; configs from before the field are DDP
     configSummary(cfg({ objective: 'consistency', sampling: { sampler: 'onestep' } }), null).includes('consistency training: curriculum 10 to 1280 intervals, sampler onestep'),
   );
 });
+
+test("the run summary says where kNN's candidates were drawn, and only where not on the CPU", () => {
+  const line = (c: RunConfig): string | undefined => configSummary(c, null).find((l) => l.startsWith('assignment: '));
+  assert.equal(line(cfg({ assignment: { mode: 'knn', k: 8 } })), 'assignment: knn, cost l2, k 8');
+  assert.equal(line(cfg({ assignment: { mode: 'knn', k: 8, knnOn: 'backend' } })), 'assignment: knn, cost l2, k 8, candidates drawn on the backend (Philox)');
+  const { knnOn: _dropped, ...old } = cfg({ assignment: { mode: 'knn', k: 8 } }).assignment;
+  assert.equal(line({ ...cfg({}), assignment: old as RunConfig['assignment'] }), 'assignment: knn, cost l2, k 8');
+});

@@ -34,7 +34,9 @@ function modelLine(c: RunConfig): string {
 function assignmentLine(c: RunConfig): string {
   const a = c.assignment;
   if (a.mode === 'none') return 'none (random noise)';
-  return a.mode === 'knn' ? `knn, cost ${a.cost}, k ${a.k}` : `${a.mode}, cost ${a.cost}`;
+  // Configs written before knnOn existed drew kNN's candidates on the CPU.
+  if (a.mode === 'knn') return `knn, cost ${a.cost}, k ${a.k}${a.knnOn === 'backend' ? ', candidates drawn on the backend (Philox)' : ''}`;
+  return `${a.mode}, cost ${a.cost}`;
 }
 
 /** Configs written before the objective field existed are DDPM runs. */
