@@ -217,7 +217,7 @@ interface WebgpuResult {
   bindCache: 'on' | 'off';
   ema: EmaMode;
   replay: 'on' | 'off';
-  /** With replay on: steps replayed and run normally over the row's steps, dispatches and writes per replay, why none where so. */
+  /** With replay on: steps replayed and run normally over the row's steps, dispatches, writes and submits per replay, why none where so. */
   replayed: ReplayerStatus | null;
   /** Over the warm-up and timed steps of this row. */
   bindGroups: BindGroupCacheStats | null;
@@ -344,7 +344,7 @@ async function main(): Promise<void> {
             const label = flagLabel(flags);
             const reuse = bindGroups && bindCache === 'on' ? `; bind groups: ${bindGroups.hits} reused, ${bindGroups.misses} made, ${bindGroups.uncached} uncached` : '';
             const rp = r.replayed;
-            const replayNote = rp ? (rp.reason ? `; not replayed: ${rp.reason}` : `; replayed ${rp.replayed} of ${rp.replayed + rp.normal} steps (${rp.dispatches} dispatches, ${rp.writes} writes each)${rp.refusal ? `; last refusal: ${rp.refusal}` : ''}`) : '';
+            const replayNote = rp ? (rp.reason ? `; not replayed: ${rp.reason}` : `; replayed ${rp.replayed} of ${rp.replayed + rp.normal} steps (${rp.dispatches} dispatches, ${rp.writes} writes, ${rp.submits} submits each)${rp.refusal ? `; last refusal: ${rp.refusal}` : ''}`) : '';
             console.log(`webgpu ${kernels} kernels, bind cache ${bindCache}${ema === 'off' ? '' : `, EMA ${ema}`}${replay === 'on' ? ', replayed' : ''}, batch ${batch}${label}: ${ms.toFixed(1)} ms/step (enqueue ${row.enqueueMsPerStep.toFixed(1)} ms), ${row.imagesPerSec.toFixed(1)} images/s (first step, with shader compiles: ${r.firstMs.toFixed(0)} ms)${reuse}${replayNote}`);
             if (r.calls) {
               const busy = Object.entries(r.calls).filter(([, c]) => c.calls > 0).sort((a, b) => b[1].ms - a[1].ms);

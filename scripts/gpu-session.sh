@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every measurement a GPU session owes issue #9, in one call under a time budget: bench:gpu at
 # batches 64, 128 and 256 with the step replayed and not (and PyTorch where it is installed), then
-# the trainer at the standard UNet's size with and without the replay (DDPM), kNN k = 64 with its
+# the trainer at the standard UNet's size with and without the replay (DDPM; replayed with its
+# submits merged, the default, and with all the captured ones), kNN k = 64 with its
 # candidates on the GPU and on the CPU, kNN k = 4 with and without the noise threads, consistency training with and without the replay, and last the
 # forward convolutions by our tile GEMM (IMMISCIBLE_WEBGPU_CONV_MM) against tfjs's. Each part
 # runs only if the budget left allows it; logs, run directories and summary.txt go to $OUT.
@@ -60,6 +61,7 @@ part() {
 standard=(--config configs/mnist-immiscible.json --runs "$out/runs" --set backend=webgpu --set data.imageSize=32 --set model.baseChannels=32 --set 'model.channelMults=[1,2,4]' --set "training.steps=$steps" --set training.sampleEvery=0 --set training.checkpointEvery=0 --set evaluation.every=0 --set sampling.count=8)
 part bench 240 "${bench[@]}" "${benchArgs[@]}"
 part ddpm-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay
+part ddpm-replay-allsubmits 60 env IMMISCIBLE_WEBGPU_MERGE_SUBMITS=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay-allsubmits
 part ddpm-recorded 60 env IMMISCIBLE_WEBGPU_REPLAY=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-recorded
 # kNN with the paper's large k: its candidates drawn on the CPU against on the GPU (knnOn).
 part knn64-backend 45 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=64 --set assignment.knnOn=backend --name knn64-backend

@@ -20,6 +20,8 @@
  * The capture and the tags: webgpuCapture.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { envSwitch } from '../envSwitch';
+import { MERGE_SUBMITS_FLAG, mergeSubmits } from './webgpuSubmits';
 import { flush, POOL_GROWING, startCapture, traceDifference, UNIFORM, type Backend, type Buf, type Device, type GroupDescriptor, type Op, type Pass, type Queue, type Trace } from './webgpuCapture';
 
 export interface StepReplay {
@@ -30,6 +32,8 @@ export interface StepReplay {
   /** Per replay: dispatches recorded, and writes made (of the captured step's). */
   readonly dispatches: number;
   readonly writes: number;
+  /** Per replay: queue submits (the last one's included). */
+  readonly submits: number;
   /** Gives the step's buffers back to the pool. */
   dispose(): void;
 }
@@ -98,13 +102,16 @@ export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor
   const writesTo = new Map<Buf, number>();
   for (const op of dedicated.ops) if (op.k === 'write') writesTo.set(op.dst, (writesTo.get(op.dst) ?? 0) + 1);
   const kept1 = (op: Op): boolean => op.k === 'write' && !op.staged && op.tag == null && writesTo.get(op.dst) === 1 && (op.dst.usage & UNIFORM) !== 0;
-  const replayed = dedicated.ops.filter((op) => !kept1(op));
+  const kept1Dropped = dedicated.ops.filter((op) => !kept1(op));
+  const buffersOf = (g: object): Buf[] => (dedicated.groups.get(g)?.entries ?? []).map((e) => e.resource.buffer);
+  const replayed = envSwitch(MERGE_SUBMITS_FLAG, true) ? mergeSubmits(kept1Dropped, buffersOf) : kept1Dropped;
   let disposed = false;
 
   const replay: StepReplay = {
     refusal: null,
     dispatches: ops.filter((op) => op.k === 'dispatch').length,
     writes: replayed.filter((op) => op.k === 'write').length,
+    submits: replayed.filter((op) => op.k === 'submit').length + 1,
     run(params: Record<string, unknown>): tf.Tensor[] | null {
       const refuse = (why: string): null => {
         replay.refusal = why;
@@ -177,7 +184,7 @@ export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor
  * then writes only what changes from step to step. Not for a buffer that a bind group reads before
  * the step first writes it (it holds the step before's last value) or that a write covers in part.
  */
-function dedicateUniforms(device: Device, queue: Queue, ops: Op[], groups: Map<object, GroupDescriptor>): { ops: Op[]; made: Buf[] } {
+function dedicateUniforms(device: Device, queue: Queue, ops: Op[], groups: Map<object, GroupDescriptor>): { ops: Op[]; made: Buf[]; groups: Map<object, GroupDescriptor> } {
   const writes = new Map<Buf, number>();
   for (const op of ops) if (op.k === 'write' && !op.staged) writes.set(op.dst, (writes.get(op.dst) ?? 0) + 1);
   const split = new Set([...writes].filter(([x, n]) => n > 1 && (x.usage & UNIFORM) !== 0).map(([x]) => x));
@@ -192,6 +199,8 @@ function dedicateUniforms(device: Device, queue: Queue, ops: Op[], groups: Map<o
   }
   const current = new Map<Buf, Buf>();
   const made: Buf[] = [];
+  // The step's bind groups, and those made here naming the dedicated buffers.
+  const allGroups = new Map(groups);
   const out: Op[] = [];
   for (const op of ops) {
     if (op.k === 'write' && split.has(op.dst)) {
@@ -203,12 +212,14 @@ function dedicateUniforms(device: Device, queue: Queue, ops: Op[], groups: Map<o
     } else if (op.k === 'group' && (groups.get(op.g)?.entries ?? []).some((e) => current.has(e.resource.buffer))) {
       const d = groups.get(op.g) as GroupDescriptor;
       const entries = d.entries.map((e) => ({ binding: e.binding, resource: { ...e.resource, buffer: current.get(e.resource.buffer) ?? e.resource.buffer } }));
-      out.push({ k: 'group', i: op.i, g: device.createBindGroup({ layout: d.layout, entries }) });
+      const g = device.createBindGroup({ layout: d.layout, entries });
+      allGroups.set(g, { layout: d.layout, entries });
+      out.push({ k: 'group', i: op.i, g });
     } else {
       out.push(op);
     }
   }
-  return { ops: out, made };
+  return { ops: out, made, groups: allGroups };
 }
 
 export interface ReplayerStatus {
@@ -221,6 +232,7 @@ export interface ReplayerStatus {
   refusal: string | null;
   dispatches: number;
   writes: number;
+  submits: number;
 }
 
 export interface StepReplayer {
@@ -252,7 +264,7 @@ export function stepReplayer(opts: {
   let failures = 0;
   /** Captures during which the pool still grew (it settles a few steps in): not counted as failures. */
   let growing = 0;
-  const st: ReplayerStatus = { replayed: 0, normal: 0, reason: tf.getBackend() === 'webgpu' ? null : `the backend is ${tf.getBackend()}, not webgpu`, refusal: null, dispatches: 0, writes: 0 };
+  const st: ReplayerStatus = { replayed: 0, normal: 0, reason: tf.getBackend() === 'webgpu' ? null : `the backend is ${tf.getBackend()}, not webgpu`, refusal: null, dispatches: 0, writes: 0, submits: 0 };
   const normal = (): tf.Tensor[] => {
     st.normal++;
     return opts.run();
@@ -305,6 +317,7 @@ export function stepReplayer(opts: {
         replay = built.replay;
         st.dispatches = replay.dispatches;
         st.writes = replay.writes;
+        st.submits = replay.submits;
       } else if ((built.reason === POOL_GROWING ? ++growing >= 8 : ++failures >= 2)) {
         st.reason = built.reason;
       } else {

@@ -84,7 +84,7 @@ export function replayedStep(o: {
       const st = inner.status();
       if (!started && st.replayed > 0) {
         started = true;
-        o.log('info', `webgpu: the training step is replayed from its captured commands (${st.dispatches} dispatches and ${st.writes} buffer writes a step)`);
+        o.log('info', `webgpu: the training step is replayed from its captured commands (${st.dispatches} dispatches, ${st.writes} buffer writes and ${st.submits} submits a step)`);
       }
       if (!stopped && st.reason) {
         stopped = true;
