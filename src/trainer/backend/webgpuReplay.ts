@@ -12,8 +12,9 @@
  * `startCapture` records everything the step sends to the device; two consecutive steps are
  * captured and must match command for command, untagged bytes included (`traceDifference`); the
  * second step's intermediate buffers are then taken out of tfjs's pool so that nothing else can be
- * handed them, and `run` records its commands again in one loop, writing only the tagged values,
- * and returns copies of the step's outputs. It is exact: the GPU runs the same commands. It
+ * handed them, and `run` records its commands again in one loop, writing only the tagged values
+ * and submitting only where a write needs it (webgpuSubmits.ts), and returns copies of the step's
+ * outputs. It is exact: the GPU runs the same commands. It
  * refuses (returns null: run the step normally and capture again) when a tensor the step reads or
  * updates in place was disposed or reassigned, and while tfjs's profiler is timing kernels.
  *
@@ -102,9 +103,9 @@ export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor
   const writesTo = new Map<Buf, number>();
   for (const op of dedicated.ops) if (op.k === 'write') writesTo.set(op.dst, (writesTo.get(op.dst) ?? 0) + 1);
   const kept1 = (op: Op): boolean => op.k === 'write' && !op.staged && op.tag == null && writesTo.get(op.dst) === 1 && (op.dst.usage & UNIFORM) !== 0;
-  const kept1Dropped = dedicated.ops.filter((op) => !kept1(op));
+  const unmerged = dedicated.ops.filter((op) => !kept1(op));
   const buffersOf = (g: object): Buf[] => (dedicated.groups.get(g)?.entries ?? []).map((e) => e.resource.buffer);
-  const replayed = envSwitch(MERGE_SUBMITS_FLAG, true) ? mergeSubmits(kept1Dropped, buffersOf) : kept1Dropped;
+  const replayed = envSwitch(MERGE_SUBMITS_FLAG, true) ? mergeSubmits(unmerged, buffersOf) : unmerged;
   let disposed = false;
 
   const replay: StepReplay = {
