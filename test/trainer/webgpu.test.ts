@@ -194,6 +194,34 @@ describe('webgpu backend (Dawn)', async () => {
     }
   });
 
+  it("kNN on the GPU, its next candidates queued before each step: a run stopped mid-way and resumed trains the same losses", { skip: needsAdapter }, async () => {
+    const r = validateConfig({
+      seed: 4,
+      backend: 'webgpu',
+      data: { source: 'mnist', imageSize: 8, limit: 64, flip: true },
+      model: { type: 'unet', baseChannels: 8, channelMults: [1, 2], resBlocks: 1, groups: 4, attentionResolutions: [], dropout: 0.1 },
+      diffusion: { timesteps: 100 },
+      assignment: { mode: 'knn', k: 4, knnOn: 'backend' },
+      training: { steps: 6, batchSize: 8, warmupSteps: 2, sampleEvery: 0, checkpointEvery: 0, prefetch: true },
+      sampling: { steps: 2, count: 4 },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-webgpu-knn-'));
+    const go = (run: RunWriter, resume: boolean, stopAtStep?: number) => trainRun({ run, config: r.config, resume, emit: () => undefined, signal: new AbortController().signal, stopAtStep });
+    try {
+      const whole = RunWriter.create(runs, r.config, 'whole');
+      assert.equal(await go(whole, false), 'completed');
+      const parts = RunWriter.create(runs, r.config, 'parts');
+      assert.equal(await go(parts, false, 3), 'stopped');
+      assert.equal(await go(RunWriter.open(parts.dir), true), 'completed');
+      const losses = (dir: string): number[] => readMetrics(dir).metrics.map((m) => m.loss);
+      assert.equal(losses(whole.dir).length, 6);
+      assert.deepEqual(losses(parts.dir), losses(whole.dir));
+    } finally {
+      fs.rmSync(runs, { recursive: true, force: true });
+    }
+  });
+
   it('reads the linear assignment cost matrix back asynchronously and exactly enough', { skip: needsAdapter }, async () => {
     await selectBackend('webgpu');
     const rng = new Rng(3);
