@@ -43,6 +43,8 @@ export function knnOnBackend(x: Float32Array, b: number, k: number, d: number, s
         const cand = philoxNormalTensor(stream, i0 * k, m * k, d);
         const xs = tf.tensor3d(x.subarray(i0 * d, (i0 + m) * d), [m, 1, d]);
         const dm = tf.sum(tf.squaredDifference(tf.reshape(cand, [m, k, d]), xs), 2) as tf.Tensor2D;
+        // Flat row indices i k + choice, not gather's batchDims: tfjs-backend-wasm 4.22 returns
+        // garbage past the first batch with batchDims = 1.
         const rows = tf.add(tf.argMin(dm, 1), tf.mul(tf.range(0, m, 1, 'int32'), tf.scalar(k, 'int32')));
         return [tf.gather(cand, rows) as tf.Tensor2D, dm];
       });

@@ -223,13 +223,13 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     });
     emit(makeEvent('started', runId, { runDir: run.dir, step, totalSteps: total, backend: backend.name, device: backend.device, resumed: o.resume }));
     log('info', `backend ${backend.name} (${backend.device}); ${model.params.count()} parameters; data ${ds.description} (${ds.count} examples)`);
-    const knnOnBackend = config.assignment.mode === 'knn' && config.assignment.knnOn === 'backend';
+    const knnDrawnOnBackend = config.assignment.mode === 'knn' && config.assignment.knnOn === 'backend';
     const draws = config.training.batchSize * perExample * (config.assignment.mode === 'knn' ? config.assignment.k : 1);
-    if (knnOnBackend) log('info', `noise: kNN's ${draws} candidate draws a step are made and compared on ${backend.name} (Philox; assignment.knnOn = backend)`);
+    if (knnDrawnOnBackend) log('info', `noise: kNN's ${draws} candidate draws a step are made and compared on ${backend.name} (Philox; assignment.knnOn = backend)`);
     else if (noise.threads > 0 && draws >= 2 * MIN_POOLED_PAIRS)
       log('info', `noise: the Box-Muller transform of a step's ${draws} draws is shared with ${noise.threads} thread${noise.threads === 1 ? '' : 's'}`);
     // Every word is drawn in one thread: from about 4 million draws a step that bounds a GPU's step.
-    if (!knnOnBackend && config.assignment.mode === 'knn' && backend.name === 'webgpu' && draws >= KNN_ON_GPU_HINT_DRAWS)
+    if (!knnDrawnOnBackend && config.assignment.mode === 'knn' && backend.name === 'webgpu' && draws >= KNN_ON_GPU_HINT_DRAWS)
       log('info', `noise: kNN draws ${draws} candidates a step on the CPU; assignment.knnOn = "backend" would draw and compare them on the GPU (another random stream)`);
 
     const s = state;
@@ -267,7 +267,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     };
     let next: PreparedBatch | null = null;
     // Where a batch's draws cost the CPU next to nothing: the GPU makes kNN's candidates.
-    const prepareFirst = knnOnBackend && backend.name === 'webgpu';
+    const prepareFirst = knnDrawnOnBackend && backend.name === 'webgpu';
     const randomState = (): { rng: RngState; sampler: BatchSamplerState } =>
       next ? { rng: next.rngBefore, sampler: next.samplerBefore } : { rng: rng.state(), sampler: sampler.state() };
 
