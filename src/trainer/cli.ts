@@ -10,7 +10,7 @@ import { loadConfigFile } from './configFile';
 import { configJsonSchema } from '../core/config/schema';
 import type { RunConfig } from '../core/config/types';
 import { RUN_FILES } from '../core/run/format';
-import { readRunConfig, readRunRecord } from '../core/run/reader';
+import { readRunConfigAsWritten, readRunRecord, resolveRunConfig } from '../core/run/reader';
 import { RunWriter } from '../core/run/writer';
 import type { TrainerEvent } from '../core/protocol/events';
 import { train } from './train/trainer';
@@ -49,12 +49,14 @@ async function trainCommand(argv: string[]): Promise<number> {
   });
   let run: RunWriter;
   let config: RunConfig;
+  let writtenConfig: unknown;
   if (values.resume) {
     const summary = readRunRecord(values.resume);
     if (!summary.record) throw new UsageError(`cannot resume: ${summary.recordError}`);
     if (summary.record.status === 'completed') throw new UsageError(`${values.resume}: run already completed`);
     run = RunWriter.open(values.resume);
-    config = readRunConfig(values.resume);
+    writtenConfig = readRunConfigAsWritten(values.resume);
+    config = resolveRunConfig(values.resume, writtenConfig);
   } else {
     if (!values.config) throw new UsageError('train needs --config FILE or --resume RUN_DIR');
     config = loadConfigFile(values.config, values.set ?? []);
@@ -82,7 +84,7 @@ async function trainCommand(argv: string[]): Promise<number> {
   };
   if (bar) process.stderr.write(`run ${run.dir}\n`);
   const stopAt = values['stop-at-step'] ? Number(values['stop-at-step']) : undefined;
-  const status = await train({ run, config, resume: Boolean(values.resume), emit, signal: controller.signal, stopAtStep: stopAt });
+  const status = await train({ run, config, writtenConfig, resume: Boolean(values.resume), emit, signal: controller.signal, stopAtStep: stopAt });
   bar?.finish(status, run.dir);
   return status === 'failed' ? 1 : 0;
 }

@@ -10,6 +10,8 @@ import { isDeadRun } from '../../src/extension/runs/liveness';
 import { readLastJsonLine } from '../../src/extension/runs/tail';
 import { RUN_FILES, sampleFileName, type MetricsLine, type RunRecord } from '../../src/core/run/format';
 import { fixtureRecord, generateRuns, metricsLine } from '../../bench/bench-tree-fixtures';
+import { DashboardRunList } from '../../src/extension/dashboard/runList';
+import { differingKeys } from '../../src/core/compare/configDiff';
 
 const made: string[] = [];
 function tmp(): string {
@@ -300,4 +302,26 @@ test('RunsWatcher reports the changed run dirs, batched', async () => {
     watcher.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a run written before newer config keys compares on what differs, and a bad config.json is named in its tooltip', () => {
+  const root = tmp();
+  const [current, earlier, broken] = generateRuns(root, { runs: 3, metricsLines: 5 });
+  // config.json as an earlier trainer wrote it: no objective, evaluation or assignment.knnOn.
+  const file = path.join(earlier, RUN_FILES.config);
+  const written = JSON.parse(fs.readFileSync(path.join(current, RUN_FILES.config), 'utf8')) as Record<string, Record<string, unknown>>;
+  const { objective: _o, evaluation: _e, flow: _f, consistency: _c, ...before } = written;
+  const { knnOn: _k, ...assignment } = written.assignment;
+  fs.writeFileSync(file, JSON.stringify({ ...before, assignment, name: 'earlier' }));
+  const bad = path.join(broken, RUN_FILES.config);
+  fs.writeFileSync(bad, JSON.stringify({ ...written, training: { ...written.training, batchSize: 'big' } }));
+
+  const model = new RunsTreeModel(root);
+  model.refresh();
+  const runs = new DashboardRunList().toMessage([node(model, current), node(model, earlier)]);
+  assert.deepEqual(differingKeys(runs.map((r) => r.config)), ['name'], 'keys the earlier run lacks take their defaults');
+  assert.match(node(model, earlier).tooltip, /assignment/);
+  assert.doesNotMatch(node(model, earlier).tooltip, /config:/);
+  assert.match(node(model, broken).tooltip, new RegExp(`config: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid config`));
+  assert.match(node(model, broken).tooltip, /training\.batchSize: expected an integer >= 1 and <= 65536, found the string "big"/);
 });

@@ -111,7 +111,7 @@ test('eval.jsonl: step 0, every N steps and the last; cut back on resume; immisc
   assert.equal(torn.evals.length, before);
   await assert.rejects(evalCommand(['--run', r.dir, '--checkpoint', '3']), /no checkpoint at step 3 \(have: 2, 4, 6\)/);
   await assert.rejects(evalCommand(['--run', r.dir, '--extractor', 'vgg']), /unknown extractor "vgg"/);
-  await assert.rejects(evalCommand(['--run', path.join(r.dir, 'nope')]), /nope.config\.json: cannot read the run's config/);
+  await assert.rejects(evalCommand(['--run', path.join(r.dir, 'nope')]), /nope.config\.json: missing/);
 });
 
 test('evaluation samples with the run objective: a flow run records its adaptive solver and its evaluations', { timeout: 300_000 }, async () => {

@@ -11,6 +11,7 @@ import {
 } from './format';
 import { readJsonLines } from './fsAtomic';
 import type { RunConfig } from '../config/types';
+import { ConfigError, validateConfig } from '../config/validate';
 
 export interface RunSummary {
   dir: string;
@@ -46,8 +47,39 @@ function recordProblem(v: unknown): string | null {
   return null;
 }
 
+/**
+ * A run's config.json exactly as written. A run made before a config key existed lacks it; its
+ * checkpoints' config hashes were taken over this form. Throws naming the file.
+ */
+export function readRunConfigAsWritten(dir: string): unknown {
+  const file = path.join(dir, RUN_FILES.config);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`${file}: ${err.code === 'ENOENT' ? 'missing' : err.message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ConfigError(file, [{ path: '', expected: 'valid JSON', found: (e as Error).message }]);
+  }
+}
+
+/**
+ * A run's config, validated, with the defaults of keys added since it was written filled in (each
+ * key's default is the behaviour from before it existed). Throws naming the file and the field.
+ */
 export function readRunConfig(dir: string): RunConfig {
-  return JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.config), 'utf8')) as RunConfig;
+  return resolveRunConfig(dir, readRunConfigAsWritten(dir));
+}
+
+/** readRunConfig's resolution of a config already read with readRunConfigAsWritten. */
+export function resolveRunConfig(dir: string, written: unknown): RunConfig {
+  const r = validateConfig(written);
+  if (!r.ok) throw new ConfigError(path.join(dir, RUN_FILES.config), r.issues);
+  return r.config;
 }
 
 export interface MetricsRead {

@@ -20,7 +20,7 @@ import {
   type RunStatus,
   type SampleInfo,
 } from '../../core/run/format';
-import { listCheckpoints, listRunDirs, listSamples, readRunRecord, type RunSummary } from '../../core/run/reader';
+import { listCheckpoints, listRunDirs, listSamples, readRunConfig, readRunRecord, type RunSummary } from '../../core/run/reader';
 import { DEFAULT_STALE_MS, isDeadRun, isPidAlive } from './liveness';
 import { runDescription, runTooltip, type BestMetric } from './summary';
 import { readJsonLines } from '../../core/run/fsAtomic';
@@ -142,12 +142,10 @@ function readBestMetric(dir: string): BestMetric | null {
 const fingerprint = (file: string): string => statFingerprint(fs.statSync(file, { throwIfNoEntry: false }));
 
 function readConfig(dir: string): ConfigRead {
-  const file = path.join(dir, RUN_FILES.config);
   try {
-    return { config: JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig, configError: null };
+    return { config: readRunConfig(dir), configError: null };
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return { config: null, configError: err.code === 'ENOENT' ? `${file}: missing` : `${file}: ${err.message}` };
+    return { config: null, configError: (e as Error).message };
   }
 }
 

@@ -3,13 +3,11 @@
  * checkpoint (the latest unless named) with its EMA weights as training does, prints one JSON
  * line and appends the metric lines to the run's eval.jsonl marked `onDemand: true`.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatIssue, validateConfig } from '../../core/config/validate';
 import { RUN_FILES } from '../../core/run/format';
 import { appendJsonLine } from '../../core/run/fsAtomic';
-import { listCheckpoints } from '../../core/run/reader';
+import { listCheckpoints, readRunConfig } from '../../core/run/reader';
 import { selectBackend } from '../backend/select';
 import { loadDataset } from '../data';
 import { makeSchedule } from '../diffusion/schedule';
@@ -34,16 +32,7 @@ export async function evalCommand(argv: string[], out: { write(s: string): unkno
   });
   const runDir = values.run;
   if (!runDir) throw new Error(`eval needs --run RUN_DIR (${EVAL_USAGE})`);
-  const configFile = path.join(runDir, RUN_FILES.config);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-  } catch (e) {
-    throw new Error(`${configFile}: cannot read the run's config (${(e as Error).message})`);
-  }
-  const r = validateConfig(raw);
-  if (!r.ok) throw new Error(`${configFile}: ${r.issues.map(formatIssue).join('; ')}`);
-  const config = r.config;
+  const config = readRunConfig(runDir);
   const wanted = intOption(values.checkpoint, 'checkpoint', 0);
   const n = intOption(values.n, 'n', 2);
   const cks = listCheckpoints(runDir);

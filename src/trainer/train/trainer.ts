@@ -45,6 +45,11 @@ export interface TrainOptions {
   signal: AbortSignal;
   /** Stop after this step even if the budget is larger (tests of interruption). */
   stopAtStep?: number;
+  /**
+   * The run's config.json as written, which checkpoint hashes cover: a run from before a config
+   * key existed lacks it there, and `config` has its default filled in. `config` when absent.
+   */
+  writtenConfig?: unknown;
 }
 
 /** kNN's draws a step from which the trainer suggests drawing them on the GPU (about 10 ms of one thread's words). */
@@ -161,7 +166,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
   };
 
   let state: ModelState | null = null;
-  let step = 0;
+  // Until a checkpoint is restored, a resume that fails leaves the run at the step it had.
+  let step = o.resume ? run.current.step : 0;
   let solver: LsaWorker | null = null;
   let evaluator: Evaluator | null = null;
   let replayer: StepReplayer | null = null;
@@ -178,6 +184,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     const perExample = model.exampleShape.reduce((a, b) => a * b, 1);
     const objective = makeObjective(config, schedule);
 
+    const hash = checkpointHash((o.writtenConfig ?? config) as RunConfig);
     let rng: Rng;
     let sampler: BatchSampler;
     let wallBase = 0;
@@ -185,7 +192,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     if (o.resume && checkpoints.length) {
       const latest = checkpoints[checkpoints.length - 1];
       const ck = readCheckpoint(latest.dir);
-      if (ck.state.configHash !== checkpointHash(config)) throw new Error(`${latest.dir}: checkpoint was written with another config`);
+      if (ck.state.configHash !== hash) throw new Error(`${latest.dir}: checkpoint was written with another config (config.json changed since it was written: put it back to resume, or start a new run)`);
       state = restoreModelState(model, ck);
       rng = Rng.fromState(ck.state.rng);
       sampler = BatchSampler.fromState(ds.count, ck.state.sampler);
@@ -196,6 +203,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       log('info', `resumed from checkpoint at step ${step}`);
     } else {
       if (o.resume) log('warn', 'no checkpoint found: starting from step 0');
+      step = 0;
       const initRng = new Rng(config.seed);
       state = freshModelState(model, initRng);
       rng = new Rng((config.seed + 0x9e3779b9) >>> 0);
@@ -278,7 +286,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
         {
           step,
           wallTime: wallBase + (performance.now() - started) / 1000,
-          configHash: checkpointHash(config),
+          configHash: hash,
           adamT: s.adam.t,
           emaUpdates: s.emaUpdates,
           ...randomState(),
