@@ -1,4 +1,8 @@
 import { main } from './cli';
+import { limitOpenMpThreads } from './cpuLimit';
+
+// Before anything loads the native kernels: libgomp reads OMP_NUM_THREADS once, when loaded.
+limitOpenMpThreads();
 
 // When the host reading our stdout goes away (a window reload), writes fail with EPIPE; training
 // must go on, and every event is also in the run's events.jsonl.

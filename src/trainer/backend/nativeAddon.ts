@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { limitOpenMpThreads } from '../cpuLimit';
 
 /** The addon's entry points; every array is a view that the call reads or writes in place. */
 export interface NativeKernels {
@@ -73,6 +74,7 @@ export function loadNativeKernels(): NativeLoad {
   const file = candidates().find((f) => existsSync(f));
   if (!file) return (cached = { ok: false, reason: 'not built (needs Debian libdnnl-dev and g++ at npm install; see docs/cpu-kernels.md)' });
   try {
+    limitOpenMpThreads();
     const req = typeof require === 'function' ? require : createRequire(file);
     const kernels = req(file) as NativeKernels;
     return (cached = { ok: true, kernels, file, info: kernels.info() });

@@ -9,8 +9,8 @@
  * every later one alone.
  */
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { cpuBudget } from '../cpuLimit';
 import { boxMuller, type PairTransformer } from '../rng';
 import { startWorker, workerFile } from '../workerThread';
 import { CLOSED, Ctrl, openClaim, SLICE_PAIRS, workSlices, type JobBuffers } from './normalJob';
@@ -30,7 +30,7 @@ export function normalWorkerFile(): string | null {
   return workerFile(path.join('noise', 'normalWorker.ts'), 'normal-worker.js');
 }
 
-/** Threads for a pool beside this one: IMMISCIBLE_NOISE_THREADS, or one per further core, at most 7. */
+/** Threads for a pool beside this one: IMMISCIBLE_NOISE_THREADS, or one per further CPU of the budget (cpuLimit.ts), at most 7. */
 export function defaultNoiseThreads(env: NodeJS.ProcessEnv = process.env): number {
   const set = env.IMMISCIBLE_NOISE_THREADS;
   if (set !== undefined && set !== '') {
@@ -38,7 +38,7 @@ export function defaultNoiseThreads(env: NodeJS.ProcessEnv = process.env): numbe
     if (!Number.isInteger(n) || n < 0) throw new Error(`IMMISCIBLE_NOISE_THREADS: expected an integer >= 0 (threads besides the trainer's), found ${JSON.stringify(set)}`);
     return n;
   }
-  return Math.max(0, Math.min(7, os.availableParallelism() - 1));
+  return Math.max(0, Math.min(7, cpuBudget().cpus - 1));
 }
 
 export class NormalPool implements PairTransformer {

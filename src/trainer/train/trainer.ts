@@ -24,6 +24,7 @@ import { makeObjective, type Net } from '../objectives';
 import { inMicroBatch } from '../backend/webgpuCapture';
 import { explainGpuFailure, takeGpuError } from '../backend/webgpuErrors';
 import { MIN_POOLED_PAIRS, NormalPool } from '../noise/normalPool';
+import { cpuBudget, describeCpuBudget } from '../cpuLimit';
 import { microSlice } from './microBatch';
 import { Rng, type RngState } from '../rng';
 import { Evaluator, evaluationOf } from '../eval/evaluator';
@@ -231,6 +232,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     });
     emit(makeEvent('started', runId, { runDir: run.dir, step, totalSteps: total, backend: backend.name, device: backend.device, resumed: o.resume }));
     log('info', `backend ${backend.name} (${backend.device}); ${model.params.count()} parameters; data ${ds.description} (${ds.count} examples)`);
+    const quota = describeCpuBudget(cpuBudget());
+    if (quota) log('info', `${quota} (${noise.threads} noise threads${process.env.OMP_NUM_THREADS ? `, OMP_NUM_THREADS=${process.env.OMP_NUM_THREADS}` : ''})`);
     const knnDrawnOnBackend = config.assignment.mode === 'knn' && config.assignment.knnOn === 'backend';
     const draws = config.training.batchSize * perExample * (config.assignment.mode === 'knn' ? config.assignment.k : 1);
     if (knnDrawnOnBackend) log('info', `noise: kNN's ${draws} candidate draws a step are made and compared on ${backend.name} (Philox; assignment.knnOn = backend)`);
