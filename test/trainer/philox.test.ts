@@ -112,22 +112,29 @@ describe('kNN on the backend (wasm)', () => {
     assert.ok(r.distChosen < r.distFirst);
   });
 
-  it('chunks of images give what one pass gives', () => {
-    // k d above the chunk size: one image per chunk.
-    const k = 3;
-    const d = Math.ceil(KNN_CHUNK_VALUES / k) + 1;
-    assert.equal(knnChunkImages(k, d), 1);
+  it('chunks of images, and one image\'s candidates in groups, give what one pass gives', () => {
+    assert.equal(knnChunkImages(3, Math.ceil(KNN_CHUNK_VALUES / 3) + 1), 1);
     assert.equal(knnChunkImages(4, 784), Math.floor(KNN_CHUNK_VALUES / (4 * 784)));
-    const b = 3;
-    const small = 16;
+    const b = 4;
+    const k = 7;
+    const d = 10;
     const st = knnStream(2, 0, 0);
-    const x = data(b * small, 5);
-    const whole = readKnnSync(knnOnBackend(x, b, k, small, st), b, k);
-    // The same images one at a time: image i's candidates are vectors i k .. i k + k - 1.
-    for (let i = 0; i < b; i++) {
-      const cand = philoxVectors(st, i * k, k, small, new Float32Array(k * small));
-      const pick = nearestOfK(x.subarray(i * small, (i + 1) * small), cand, 1, k, small, 'l2')[0];
-      assert.deepEqual(whole.noise.subarray(i * small, (i + 1) * small), cand.subarray(pick * small, (pick + 1) * small));
+    const x = data(b * d, 5);
+    const whole = readKnnSync(knnOnBackend(x, b, k, d, st), b, k);
+    const cand = philoxVectors(st, 0, b * k, d, new Float32Array(b * k * d));
+    const pick = nearestOfK(x, cand, b, k, d, 'l2');
+    for (let i = 0; i < b; i++) assert.deepEqual(whole.noise.subarray(i * d, (i + 1) * d), cand.subarray((i * k + pick[i]) * d, (i * k + pick[i] + 1) * d));
+    // Some image's nearest is past the first group of 3, so the groups' nearest are compared.
+    assert.ok(Array.from(pick).some((p) => p >= 3), `picks ${Array.from(pick).join(', ')}`);
+    // 3 images a chunk (then 1), 1 image a chunk, groups of 3, 3 and 1 candidates, one candidate at a time.
+    for (const chunk of [3 * k * d, k * d, 3 * d + 2, 1]) {
+      const tensors = knnOnBackend(x, b, k, d, st, chunk);
+      assert.deepEqual(tensors.noise.shape, [b, d]);
+      assert.deepEqual(tensors.dist.shape, [b, k]);
+      const r = readKnnSync(tensors, b, k);
+      assert.deepEqual(r.noise, whole.noise, `chunks of ${chunk} values`);
+      assert.equal(r.distChosen, whole.distChosen);
+      assert.equal(r.distFirst, whole.distFirst);
     }
   });
 });
@@ -153,27 +160,30 @@ describe('Philox on webgpu', async () => {
     }
   });
 
-  it('kNN there picks a nearest candidate, read back asynchronously', { skip }, async () => {
+  it('kNN there picks a nearest candidate, read back asynchronously, also from groups of candidates', { skip }, async () => {
     await selectBackend('webgpu');
     const b = 9;
     const k = 8;
     const d = 48;
     const st = knnStream(4, 12, 1);
     const x = data(b * d, 8);
-    const r = await readKnn(knnOnBackend(x, b, k, d, st), b, k);
     const cand = philoxVectors(st, 0, b * k, d, new Float32Array(b * k * d));
-    for (let i = 0; i < b; i++) {
-      const dist = (c: Float32Array, at: number): number => {
-        let s = 0;
-        for (let t = 0; t < d; t++) s += (x[i * d + t] - c[at + t]) ** 2;
-        return s;
-      };
-      let best = Infinity;
-      for (let c = 0; c < k; c++) best = Math.min(best, dist(cand, (i * k + c) * d));
-      // The GPU's draws and sums round differently: its choice is nearest up to that.
-      const chosen = dist(r.noise, i * d);
-      assert.ok(chosen <= best * (1 + 1e-3), `image ${i}: chosen ${chosen}, nearest ${best}`);
+    // One pass, then each image's candidates in groups of 3, 3 and 2.
+    for (const chunk of [undefined, 3 * d]) {
+      const r = await readKnn(knnOnBackend(x, b, k, d, st, chunk), b, k);
+      for (let i = 0; i < b; i++) {
+        const dist = (c: Float32Array, at: number): number => {
+          let s = 0;
+          for (let t = 0; t < d; t++) s += (x[i * d + t] - c[at + t]) ** 2;
+          return s;
+        };
+        let best = Infinity;
+        for (let c = 0; c < k; c++) best = Math.min(best, dist(cand, (i * k + c) * d));
+        // The GPU's draws and sums round differently: its choice is nearest up to that.
+        const chosen = dist(r.noise, i * d);
+        assert.ok(chosen <= best * (1 + 1e-3), `chunk ${chunk}, image ${i}: chosen ${chosen}, nearest ${best}`);
+      }
+      assert.ok(r.distChosen < r.distFirst);
     }
-    assert.ok(r.distChosen < r.distFirst);
   });
 });
