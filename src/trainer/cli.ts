@@ -11,6 +11,7 @@ import { configJsonSchema } from '../core/config/schema';
 import type { RunConfig } from '../core/config/types';
 import { RUN_FILES } from '../core/run/format';
 import { readRunConfigAsWritten, readRunRecord, resolveRunConfig } from '../core/run/reader';
+import { beingTrained, isRunBeingTrained } from '../core/run/liveness';
 import { RunWriter } from '../core/run/writer';
 import type { TrainerEvent } from '../core/protocol/events';
 import { train } from './train/trainer';
@@ -54,6 +55,8 @@ async function trainCommand(argv: string[]): Promise<number> {
     const summary = readRunRecord(values.resume);
     if (!summary.record) throw new UsageError(`cannot resume: ${summary.recordError}`);
     if (summary.record.status === 'completed') throw new UsageError(`${values.resume}: run already completed`);
+    // Two trainers writing one run would interleave its logs and checkpoints.
+    if (isRunBeingTrained(summary.record)) throw new UsageError(beingTrained(values.resume, summary.record));
     run = RunWriter.open(values.resume);
     writtenConfig = readRunConfigAsWritten(values.resume);
     config = resolveRunConfig(values.resume, writtenConfig);

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunLauncher, type EventOf, type LauncherEvents, type RunJob, type RunLauncherOptions } from '../../src/extension/launch/launcher';
 import { LineBuffer } from '../../src/extension/launch/follow';
-import { isPidAlive } from '../../src/extension/runs/liveness';
+import { isPidAlive } from '../../src/core/run/liveness';
 import { listCheckpoints, listRunDirs, readRunRecord } from '../../src/core/run/reader';
 import type { RunRecord } from '../../src/core/run/format';
 

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunsTreeModel, type RunNode } from '../../src/extension/runs/model';
 import { RunsWatcher } from '../../src/extension/runs/watch';
-import { isDeadRun } from '../../src/extension/runs/liveness';
+import { isDeadRun } from '../../src/core/run/liveness';
 import { readLastJsonLine } from '../../src/extension/runs/tail';
 import { RUN_FILES, sampleFileName, type MetricsLine, type RunRecord } from '../../src/core/run/format';
 import { fixtureRecord, generateRuns, metricsLine } from '../../bench/bench-tree-fixtures';

@@ -33,6 +33,8 @@ for (const commit of ['f2100eb', '3f642ac']) {
     const written = readRunConfigAsWritten(dir) as Record<string, unknown>;
     assert.equal('objective' in written, false, 'the fixture predates config.objective');
     assert.equal('knnOn' in section(written, 'assignment'), false);
+    // As git gives it: without the empty samples/ folder, which the trainer makes when it samples.
+    assert.equal(fs.existsSync(path.join(dir, 'samples')), false);
     const config = readRunConfig(dir);
     assert.equal(config.objective, 'ddpm');
     assert.equal(config.assignment.knnOn, 'cpu');
@@ -55,6 +57,7 @@ for (const commit of ['f2100eb', '3f642ac']) {
     );
     assert.ok(metrics.every((m) => Number.isFinite(m.loss)));
     assert.deepEqual(fs.readFileSync(path.join(dir, 'config.json')), configBytes, 'config.json is left as written');
+    assert.ok(fs.existsSync(path.join(dir, 'samples', 'step-0000010.png')), 'the final sample grid');
     const last = listCheckpoints(dir).at(-1);
     assert.equal(last?.step, 10);
     // The new checkpoint carries the same hash, so the run can be resumed again (from step 10 to a longer budget, say).

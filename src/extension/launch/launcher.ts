@@ -11,7 +11,7 @@ import { makeEvent, parseEvent, type TrainerEvent, type TrainerEventType } from 
 import { RUN_FILES, type RunStatus } from '../../core/run/format';
 import { readRunRecord } from '../../core/run/reader';
 import { RunWriter } from '../../core/run/writer';
-import { DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive } from '../runs/liveness';
+import { beingTrained, DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
 import { EventsFollower, LineBuffer, fileSize } from './follow';
 
 export type EventOf<T extends TrainerEventType> = Extract<TrainerEvent, { type: T }>;
@@ -161,8 +161,7 @@ export class RunLauncher {
     const s = readRunRecord(dir);
     if (!s.record) throw new Error(`cannot resume: ${s.recordError}`);
     if (s.record.status === 'completed') throw new Error(`${dir}: run already completed`);
-    if (s.record.status === 'running' && s.record.pid !== null && this.isAlive(s.record.pid))
-      throw new Error(`${dir}: already running (pid ${s.record.pid}); reattach instead`);
+    if (isRunBeingTrained(s.record, { isAlive: this.isAlive })) throw new Error(`${beingTrained(dir, s.record)} (or reattach to it)`);
     const job = this.newJob('resume', ['train', '--resume', dir], dir, null);
     job.runId = s.record.id;
     return this.enqueue(job);

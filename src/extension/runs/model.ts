@@ -21,7 +21,7 @@ import {
   type SampleInfo,
 } from '../../core/run/format';
 import { listCheckpoints, listRunDirs, listSamples, readRunConfig, readRunRecord, type RunSummary } from '../../core/run/reader';
-import { DEFAULT_STALE_MS, isDeadRun, isPidAlive } from './liveness';
+import { DEFAULT_STALE_MS, isDeadRun, isPidAlive } from '../../core/run/liveness';
 import { runDescription, runTooltip, type BestMetric } from './summary';
 import { readJsonLines } from '../../core/run/fsAtomic';
 import { readLastJsonLine, statFingerprint } from './tail';

@@ -13,7 +13,7 @@ import { makeStudyEvent, parseStudyEvent, type StudyEvent } from '../../core/pro
 import { RUN_FILES } from '../../core/run/format';
 import { STUDY_FILES, STUDY_FORMAT, STUDY_FORMAT_VERSION, type StudyRecord } from '../../core/study/format';
 import { EventsFollower } from '../launch/follow';
-import { isPidAlive } from '../runs/liveness';
+import { isPidAlive } from '../../core/run/liveness';
 import type { StudyOutcome } from './studyProcess';
 
 export interface RunningStudy {

@@ -4,6 +4,7 @@
  * run reproduces the losses of an uninterrupted one on the same backend.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { RunConfig } from '../../core/config/types';
 import { RUN_FILES, sampleFileName, type EvalLine, type MetricsLine, type RunStatus } from '../../core/run/format';
@@ -303,6 +304,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       const { png, nfe, detail } = await renderSamples(model, asWeights(s.ema), schedule, config, ds);
       if (config.objective !== 'ddpm') log('info', `samples at step ${step}: ${nfe} evaluations per sample (${detail})`);
       const file = run.path(RUN_FILES.samples, sampleFileName(step));
+      // A run copied without its empty folders (git keeps none) has no samples/ yet.
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       writeFileAtomic(file, png);
       emit(makeEvent('sample', runId, { step, file }));
     };

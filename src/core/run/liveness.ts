@@ -4,7 +4,7 @@
  * forever; the pid and the heartbeat (`updatedAt`) are what tell the two apart.
  */
 import * as os from 'node:os';
-import type { RunRecord } from '../../core/run/format';
+import type { RunRecord } from './format';
 
 /** run.json's heartbeat is refreshed at least every 5 s while training; 30 s leaves room for slow steps. */
 export const DEFAULT_STALE_MS = 30_000;
@@ -48,4 +48,22 @@ export function isDeadRun(record: RunRecord, o: LivenessOptions = {}): boolean {
   const localHost = record.host === (o.hostname ?? os.hostname());
   if (!localHost || record.pid === null) return true;
   return !(o.isAlive ?? isPidAlive)(record.pid);
+}
+
+/**
+ * Whether a trainer is training the run now, so that no second one may write to it: `running`,
+ * and on this host its pid alive (a reused pid errs towards refusing), elsewhere its heartbeat
+ * fresh.
+ */
+export function isRunBeingTrained(record: RunRecord, o: LivenessOptions = {}): boolean {
+  if (record.status !== 'running') return false;
+  if (record.host === (o.hostname ?? os.hostname()) && record.pid !== null) return (o.isAlive ?? isPidAlive)(record.pid);
+  return heartbeatAgeMs(record, o.now ?? Date.now()) <= (o.staleMs ?? DEFAULT_STALE_MS);
+}
+
+/** Why a run cannot be resumed while its trainer runs, and what to do. */
+export function beingTrained(dir: string, record: RunRecord, now = Date.now()): string {
+  const age = heartbeatAgeMs(record, now);
+  const beat = Number.isFinite(age) ? `, last heartbeat ${Math.max(0, Math.round(age / 1000))} s ago` : '';
+  return `${dir}: being trained now by pid ${record.pid ?? '?'} on ${record.host}${beat}; stop that trainer first (SIGINT or SIGTERM: it writes a checkpoint), then resume`;
 }
