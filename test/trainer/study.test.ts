@@ -117,20 +117,34 @@ test('a study stopped with SIGINT resumes: the completed run is kept, the stoppe
   const child = spawn(process.execPath, [cli, 'study', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let buf = '';
   let sent = false;
+  // The same study started again while it runs: refused, before it writes anything.
+  const seconds: { code: number | null; stderr: string; during: StudyRecord }[] = [];
+  const out = path.join(cwd, 'st');
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
     buf += chunk;
     const lines = buf.split('\n');
     buf = lines.pop() ?? '';
-    for (const e of lines.map(parseStudyEvent)) if (!sent && e?.type === 'run-progress' && e.index === 1 && e.step >= 60) {
-      sent = true;
-      child.kill('SIGINT');
+    for (const e of lines.map(parseStudyEvent)) {
+      if (!seconds.length && e?.type === 'run-progress' && e.index === 0 && e.step >= 20) {
+        const r = study(cwd, args);
+        seconds.push({ code: r.code, stderr: r.stderr, during: readRecord(out) });
+      }
+      if (!sent && e?.type === 'run-progress' && e.index === 1 && e.step >= 60) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     }
   });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.ok(sent, 'reached the second run');
   assert.equal(code, 130);
-  const out = path.join(cwd, 'st');
+  const [second] = seconds;
+  assert.ok(second, 'started the study again during its first run');
+  assert.equal(second.code, 2, second.stderr);
+  assert.match(second.stderr, new RegExp(`--out: st is a study running now \\(pid ${child.pid}\\); stop it first`));
+  assert.equal(second.during.pid, child.pid, 'study.json still names the first study');
+  assert.equal(second.during.status, 'running');
   const stopped = readRecord(out);
   assert.equal(stopped.status, 'stopped');
   assert.deepEqual(stopped.runs.map((e) => e.status), ['completed', 'stopped']);

@@ -12,10 +12,11 @@ import { makeStudyEvent, type StudyEvent } from '../../core/protocol/studyEvents
 import { appendJsonLine, writeFileAtomic } from '../../core/run/fsAtomic';
 import type { RunStatus } from '../../core/run/format';
 import { listRunDirs, readRunRecord } from '../../core/run/reader';
+import { beingTrained, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
 import { analyzeStudy, readRunCurve } from '../../core/study/analyze';
 import { fmt } from '../../core/study/conclusion';
 import { STUDY_FILES, type StudyRecord, type StudyRunEntry } from '../../core/study/format';
-import { parseStudyArgs, runOverrides, type StudyArgs } from './args';
+import { parseStudyArgs, runOverrides, StudyUsageError, type StudyArgs } from './args';
 import { PLOT_FILES, studyPlots } from './plots';
 import { checkSameStudy, newStudyRecord, readStudyRecord, saveStudyRecord } from './record';
 import { renderReport } from './report';
@@ -31,15 +32,6 @@ interface Ctx {
   save: () => void;
   stopping: { requested: boolean; child: ReturnType<typeof spawn> | null };
 }
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** A run this study created before it was interrupted, though study.json had not yet recorded it. */
 function findCreatedRun(c: Ctx, e: StudyRunEntry): string | null {
@@ -63,7 +55,7 @@ async function runOne(c: Ctx, e: StudyRunEntry): Promise<RunStatus> {
   if (known) {
     const r = readRunRecord(known).record;
     if (r?.status === 'completed') return 'completed';
-    if (r?.status === 'running' && r.pid !== null && isAlive(r.pid)) throw new Error(`${known}: run is still training (pid ${r.pid}); stop it before resuming the study`);
+    if (r && isRunBeingTrained(r)) throw new Error(beingTrained(known, r));
     e.runDir = known;
     e.runId = path.basename(known);
     args = ['train', '--resume', known];
@@ -162,6 +154,9 @@ export async function studyCommand(argv: string[]): Promise<number> {
   const a = parseStudyArgs(argv);
   const previous = readStudyRecord(a.outDir);
   if (previous) checkSameStudy(previous, a);
+  // A second study process on the same folder would overwrite study.json under the first.
+  if (previous?.status === 'running' && previous.pid != null && previous.pid !== process.pid && isPidAlive(previous.pid))
+    throw new StudyUsageError(`--out: ${a.outDir} is a study running now (pid ${previous.pid}); stop it first (SIGINT or SIGTERM: its current run writes a checkpoint), then run the same command to resume`);
   fs.mkdirSync(a.outDir, { recursive: true });
   const rec = previous ?? newStudyRecord(a, argv);
   const tty = process.stdout.isTTY === true;
