@@ -104,4 +104,11 @@ test('a resume after config.json was edited fails naming the checkpoint, and the
     [5],
   );
   assert.equal(readMetrics(dir).metrics.length, 5);
+
+  // Emptied: valid (every default), but not what the checkpoint was written with.
+  fs.writeFileSync(file, '{}');
+  const empty = spawnSync(process.execPath, [cli, 'train', '--resume', dir], { encoding: 'utf8' });
+  assert.equal(empty.status, 1);
+  assert.match(empty.stdout, /step-0000005: checkpoint was written with another config/);
+  assert.equal(readRunRecord(dir).record?.step, 5);
 });

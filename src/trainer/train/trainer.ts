@@ -128,12 +128,14 @@ interface InFlight {
  * before the field existed still match. For the same reason a DDPM run's hash leaves out the
  * objective sections added with flow matching and consistency training.
  */
-function checkpointHash(config: RunConfig): string {
-  const { prefetch: _ignored, ...training } = config.training;
+function checkpointHash(written: unknown): string {
+  // config.json as written: any section may be missing from a hand-made one (no crash, no match).
+  const config = written as Partial<RunConfig>;
+  const { prefetch: _ignored, ...training } = config.training ?? ({} as Partial<RunConfig['training']>);
   // Evaluation does not change training either (and configs before it existed lack the field).
   const { evaluation: _evaluation, ...withoutEval } = config;
   // assignment.knnOn at its default, "cpu", is left out: checkpoints from before it still match.
-  const { knnOn, ...assignmentBefore } = config.assignment;
+  const { knnOn, ...assignmentBefore } = config.assignment ?? ({} as Partial<RunConfig['assignment']>);
   const assignment = (knnOn === 'cpu' ? assignmentBefore : config.assignment) as RunConfig['assignment'];
   if (config.objective !== 'ddpm') return configHash({ ...withoutEval, assignment, training: training as RunConfig['training'] } as RunConfig);
   const { objective: _o, flow: _f, consistency: _c, ...rest } = withoutEval;
@@ -186,7 +188,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     const perExample = model.exampleShape.reduce((a, b) => a * b, 1);
     const objective = makeObjective(config, schedule);
 
-    const hash = checkpointHash((o.writtenConfig ?? config) as RunConfig);
+    const hash = checkpointHash(o.writtenConfig ?? config);
     let rng: Rng;
     let sampler: BatchSampler;
     let wallBase = 0;
