@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/config/validate';
 import { loadConfigFile } from './configFile';
+import { intOption, UsageError } from './cliOptions';
 import { configJsonSchema } from '../core/config/schema';
 import type { RunConfig } from '../core/config/types';
 import { RUN_FILES } from '../core/run/format';
@@ -34,7 +35,6 @@ const USAGE = `usage:
   immiscible validate FILE
   immiscible schema`;
 
-class UsageError extends Error {}
 
 async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -48,6 +48,7 @@ async function trainCommand(argv: string[]): Promise<number> {
       'stop-at-step': { type: 'string' },
     },
   });
+  const stopAt = intOption(values['stop-at-step'], 'stop-at-step', 1);
   let run: RunWriter;
   let config: RunConfig;
   let writtenConfig: unknown;
@@ -86,7 +87,6 @@ async function trainCommand(argv: string[]): Promise<number> {
     else process.stdout.write(JSON.stringify(e) + '\n');
   };
   if (bar) process.stderr.write(`run ${run.dir}\n`);
-  const stopAt = values['stop-at-step'] ? Number(values['stop-at-step']) : undefined;
   const status = await train({ run, config, writtenConfig, resume: Boolean(values.resume), emit, signal: controller.signal, stopAtStep: stopAt });
   bar?.finish(status, run.dir);
   return status === 'failed' ? 1 : 0;

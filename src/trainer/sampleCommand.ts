@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatIssue, validateConfig } from '../core/config/validate';
 import { listCheckpoints, readRunConfig } from '../core/run/reader';
+import { intOption } from './cliOptions';
 import { selectBackend } from './backend/select';
 import { loadDataset } from './data';
 import { makeSchedule } from './diffusion/schedule';
@@ -67,13 +68,6 @@ export async function sampleFromRun(runDir: string, o: SampleOptions): Promise<R
   }
 }
 
-function intOption(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a non-negative integer, found ${JSON.stringify(v)}`);
-  return n;
-}
-
 export async function sampleCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -91,11 +85,11 @@ export async function sampleCommand(argv: string[]): Promise<number> {
   if (!values.run) throw new Error('sample needs --run RUN_DIR');
   const t0 = performance.now();
   const s = await sampleFromRun(values.run, {
-    checkpoint: intOption(values.checkpoint, 'checkpoint'),
-    count: intOption(values.count, 'count'),
-    steps: intOption(values.steps, 'steps'),
+    checkpoint: intOption(values.checkpoint, 'checkpoint', 0),
+    count: intOption(values.count, 'count', 0),
+    steps: intOption(values.steps, 'steps', 0),
     sampler: values.sampler,
-    seed: intOption(values.seed, 'seed'),
+    seed: intOption(values.seed, 'seed', 0),
     eta: values.eta === undefined ? undefined : Number(values.eta),
   });
   const out = values.out ?? path.join(values.run, `sample-step-${s.step}.png`);

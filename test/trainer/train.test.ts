@@ -225,6 +225,16 @@ test('the CLI rejects a bad config with the file, field and expectation, and cre
   assert.equal(fs.existsSync(path.join(dir, 'runs')), false);
 });
 
+test('the CLI rejects a --stop-at-step that is not a step, before creating a run', () => {
+  const dir = tmp();
+  for (const bad of ['x', '0', '2.5', '']) {
+    const r = spawnSync(process.execPath, [cli, 'train', '--config', path.join(root, 'configs/toy2d.json'), '--runs', path.join(dir, 'runs'), '--stop-at-step', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 2, bad);
+    assert.match(r.stderr, new RegExp(`--stop-at-step: expected an integer >= 1, found "${bad.replace('.', '\\.')}"`));
+  }
+  assert.equal(fs.existsSync(path.join(dir, 'runs')), false);
+});
+
 test('a 2-D toy run learns the 8-Gaussians distribution', { timeout: 600_000 }, async () => {
   const config = cfg({
     seed: 1,

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { RUN_FILES } from '../../core/run/format';
 import { appendJsonLine } from '../../core/run/fsAtomic';
 import { listCheckpoints, readRunConfig } from '../../core/run/reader';
+import { intOption } from '../cliOptions';
 import { selectBackend } from '../backend/select';
 import { loadDataset } from '../data';
 import { makeSchedule } from '../diffusion/schedule';
@@ -17,13 +18,6 @@ import { buildModel } from '../train/trainer';
 import { Evaluator } from './evaluator';
 
 export const EVAL_USAGE = 'immiscible eval --run RUN_DIR [--checkpoint STEP] [--n N] [--extractor lenet|inception]';
-
-function intOption(v: string | undefined, name: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, found ${JSON.stringify(v)}`);
-  return n;
-}
 
 export async function evalCommand(argv: string[], out: { write(s: string): unknown } = process.stdout): Promise<number> {
   const { values } = parseArgs({
