@@ -29,6 +29,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
+import { cpuBudget, describeCpuBudget } from '../src/trainer/cpuLimit';
 import { selectBackend } from '../src/trainer/backend/select';
 import { adapterLabel, findIcdFiles, findVulkanLoader, nameNvidiaIcd, probeWebgpu, type GpuAdapterDescription } from '../src/trainer/backend/webgpu';
 import { bindGroupCacheOf, type BindGroupCacheStats } from '../src/trainer/backend/webgpuBindGroups';
@@ -208,7 +209,7 @@ function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: nu
     seen.push(`${c}: torch ${version} without CUDA`);
   }
   if (!exe) return `no PyTorch with CUDA (${seen.join('; ')})`;
-  return timeTorchUnet(exe, spec, batch, warmup, steps, { threads: os.cpus().length, device: 'cuda' });
+  return timeTorchUnet(exe, spec, batch, warmup, steps, { threads: cpuBudget().cpus, device: 'cuda' });
 }
 
 interface WebgpuResult {
@@ -283,6 +284,9 @@ async function main(): Promise<void> {
   const replaySets = (values.replay ?? 'on').split(',').map((k) => k.trim()) as ('on' | 'off')[];
   for (const r of replaySets) if (r !== 'on' && r !== 'off') throw new Error(`--replay: on or off, got '${r}'`);
   console.log(`bench:gpu on ${os.hostname()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${new Date().toISOString()}`);
+  const quota = describeCpuBudget(cpuBudget());
+  // The CPU records each step: a quota below the cores slows ours, so say it where it applies.
+  if (quota) console.log(`${quota}; PyTorch's threads too`);
   console.log(`model ${spec.name}, batch ${batches.join(', ')}, ${steps} timed steps after ${warmup} warm-up`);
 
   // Where the driver is mounted outside the loader's path: named before anything starts Vulkan.
