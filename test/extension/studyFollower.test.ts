@@ -126,3 +126,19 @@ test('a study that ended while no window followed it reports how it ended', asyn
   const ended = await follower.done;
   assert.deepEqual({ status: ended.status, report: ended.report }, { status: 'completed', report: '/x/report.md' });
 });
+
+test('a study running on another host (a shared folder) is not taken for one of ours, whatever its pid', () => {
+  const studies = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-study-hosts-'));
+  const write = (name: string, extra: Record<string, unknown>): void => {
+    fs.mkdirSync(path.join(studies, name));
+    fs.writeFileSync(path.join(studies, name, STUDY_FILES.record), JSON.stringify({ format: STUDY_FORMAT, version: STUDY_FORMAT_VERSION, status: 'running', runs: [], pid: process.pid, ...extra }));
+  };
+  write('elsewhere', { host: 'gpu-node-7' });
+  write('here', { host: os.hostname() });
+  write('before-hosts', {});
+  assert.deepEqual(
+    findRunningStudies(studies).map((s) => path.basename(s.outDir)),
+    ['before-hosts', 'here'],
+  );
+  fs.rmSync(studies, { recursive: true, force: true });
+});

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { parseStudyEvent, type StudyEvent } from '../../src/core/protocol/studyEvents';
 import type { StudyRecord } from '../../src/core/study/format';
 import { listRunDirs, readRunRecord } from '../../src/core/run/reader';
+import { studyRunningNow } from '../../src/trainer/study/record';
 
 const root = path.resolve(__dirname, '..', '..');
 const cli = path.join(root, 'dist/trainer.js');
@@ -142,7 +143,7 @@ test('a study stopped with SIGINT resumes: the completed run is kept, the stoppe
   const [second] = seconds;
   assert.ok(second, 'started the study again during its first run');
   assert.equal(second.code, 2, second.stderr);
-  assert.match(second.stderr, new RegExp(`--out: st is a study running now \\(pid ${child.pid}\\); stop it first`));
+  assert.match(second.stderr, new RegExp(`--out: st is a study running now \\(pid ${child.pid} on ${os.hostname()}\\); stop it first`));
   assert.equal(second.during.pid, child.pid, 'study.json still names the first study');
   assert.equal(second.during.status, 'running');
   const stopped = readRecord(out);
@@ -162,4 +163,25 @@ test('a study stopped with SIGINT resumes: the completed run is kept, the stoppe
   assert.deepEqual(started.map((e) => (e.type === 'run-started' ? [e.index, e.resumed] : null)), [[1, true]]);
   assert.ok(rec.durationSeconds >= stopped.durationSeconds);
   assert.ok(fs.existsSync(path.join(out, 'report.md')));
+});
+
+test('a study is running now: here by its pid, from another host by its current run\'s trainer', () => {
+  const dir = tmp();
+  const runDir = path.join(dir, 'run');
+  fs.mkdirSync(runDir);
+  const writeRun = (o: Record<string, unknown>): void =>
+    fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify({ formatVersion: 1, id: 'run', status: 'running', step: 3, host: 'gpu-node-7', pid: 4242, updatedAt: new Date().toISOString(), ...o }));
+  const rec = (o: Partial<StudyRecord>): StudyRecord =>
+    ({ status: 'running', pid: process.pid + 1, host: 'gpu-node-7', runs: [{ index: 0, status: 'running', runDir }], ...o }) as unknown as StudyRecord;
+  writeRun({});
+  assert.equal(studyRunningNow(rec({})), true, 'another host: its run\'s heartbeat is fresh');
+  writeRun({ updatedAt: new Date(Date.now() - 120_000).toISOString() });
+  assert.equal(studyRunningNow(rec({})), false, 'another host, the run\'s heartbeat stale');
+  assert.equal(studyRunningNow(rec({ status: 'stopped' })), false);
+  // This host: the pid decides (the parent of this test runner is alive; a finished child is not).
+  const gone = spawnSync(process.execPath, ['-e', '']).pid as number;
+  assert.equal(studyRunningNow(rec({ host: os.hostname(), pid: process.ppid })), true);
+  assert.equal(studyRunningNow(rec({ host: os.hostname(), pid: gone })), false);
+  assert.equal(studyRunningNow(rec({ host: undefined, pid: process.ppid })), true, 'a record from before hosts were kept: this host');
+  assert.equal(studyRunningNow(rec({ host: os.hostname(), pid: process.pid })), false, 'this very process is not another study');
 });

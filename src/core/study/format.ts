@@ -134,4 +134,6 @@ export interface StudyRecord {
   results: StudyResults | null;
   /** The study process while it runs (null once it has ended; absent in records written before it was kept). */
   pid?: number | null;
+  /** The host of that process (absent in records written before it was kept: this host is assumed). */
+  host?: string | null;
 }

@@ -7,6 +7,7 @@
  * `vscode`, no TensorFlow.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TrainerEvent } from '../../core/protocol/events';
 import { makeStudyEvent, parseStudyEvent, type StudyEvent } from '../../core/protocol/studyEvents';
@@ -45,7 +46,9 @@ export function findRunningStudies(studiesDir: string, isAlive: (pid: number) =>
     const outDir = path.join(studiesDir, name);
     const record = readStudyJson(outDir);
     const pid = record?.pid;
-    if (record?.status === 'running' && typeof pid === 'number' && isAlive(pid)) found.push({ outDir, record, pid });
+    // A study on another host (a shared folder) cannot be followed or signalled from here: its pid is not ours.
+    const here = (record?.host ?? os.hostname()) === os.hostname();
+    if (record?.status === 'running' && here && typeof pid === 'number' && isAlive(pid)) found.push({ outDir, record, pid });
   }
   return found;
 }

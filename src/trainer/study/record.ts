@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeJsonAtomic } from '../../core/run/fsAtomic';
+import { isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
+import { readRunRecord } from '../../core/run/reader';
 import { STUDY_FILES, STUDY_FORMAT, STUDY_FORMAT_VERSION, type Machine, type StudyRecord, type StudyRunEntry } from '../../core/study/format';
 import { metricGoal } from '../../core/study/analyze';
 import { StudyUsageError, type StudyArgs } from './args';
@@ -86,4 +88,18 @@ export function checkSameStudy(rec: StudyRecord, a: StudyArgs): void {
 
 export function saveStudyRecord(outDir: string, rec: StudyRecord): void {
   writeJsonAtomic(path.join(outDir, STUDY_FILES.record), rec);
+}
+
+/**
+ * Whether a study process runs this study now, so that a second one must not start on it: on its
+ * host, its pid alive; from another host (a shared folder), the trainer of its current run alive.
+ */
+export function studyRunningNow(rec: StudyRecord): boolean {
+  if (rec.status !== 'running') return false;
+  if ((rec.host ?? os.hostname()) === os.hostname()) return rec.pid != null && rec.pid !== process.pid && isPidAlive(rec.pid);
+  return rec.runs.some((e) => {
+    if (e.status !== 'running' || !e.runDir) return false;
+    const r = readRunRecord(e.runDir).record;
+    return r !== null && isRunBeingTrained(r);
+  });
 }

@@ -6,19 +6,20 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseEvent } from '../../core/protocol/events';
 import { makeStudyEvent, type StudyEvent } from '../../core/protocol/studyEvents';
 import { appendJsonLine, writeFileAtomic } from '../../core/run/fsAtomic';
 import type { RunStatus } from '../../core/run/format';
 import { listRunDirs, readRunRecord } from '../../core/run/reader';
-import { beingTrained, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
+import { beingTrained, isRunBeingTrained } from '../../core/run/liveness';
 import { analyzeStudy, readRunCurve } from '../../core/study/analyze';
 import { fmt } from '../../core/study/conclusion';
 import { STUDY_FILES, type StudyRecord, type StudyRunEntry } from '../../core/study/format';
 import { parseStudyArgs, runOverrides, StudyUsageError, type StudyArgs } from './args';
 import { PLOT_FILES, studyPlots } from './plots';
-import { checkSameStudy, newStudyRecord, readStudyRecord, saveStudyRecord } from './record';
+import { checkSameStudy, newStudyRecord, readStudyRecord, saveStudyRecord, studyRunningNow } from './record';
 import { renderReport } from './report';
 
 export { STUDY_USAGE, StudyUsageError } from './args';
@@ -155,8 +156,8 @@ export async function studyCommand(argv: string[]): Promise<number> {
   const previous = readStudyRecord(a.outDir);
   if (previous) checkSameStudy(previous, a);
   // A second study process on the same folder would overwrite study.json under the first.
-  if (previous?.status === 'running' && previous.pid != null && previous.pid !== process.pid && isPidAlive(previous.pid))
-    throw new StudyUsageError(`--out: ${a.outDir} is a study running now (pid ${previous.pid}); stop it first (SIGINT or SIGTERM: its current run writes a checkpoint), then run the same command to resume`);
+  if (previous && studyRunningNow(previous))
+    throw new StudyUsageError(`--out: ${a.outDir} is a study running now (pid ${previous.pid ?? '?'} on ${previous.host ?? os.hostname()}); stop it first (SIGINT or SIGTERM: its current run writes a checkpoint), then run the same command to resume`);
   fs.mkdirSync(a.outDir, { recursive: true });
   const rec = previous ?? newStudyRecord(a, argv);
   const tty = process.stdout.isTTY === true;
@@ -178,6 +179,7 @@ export async function studyCommand(argv: string[]): Promise<number> {
       rec.durationSeconds = base + (Date.now() - t0) / 1000;
       // Lets an editor window opened later find the study while it runs (and follow it).
       rec.pid = rec.status === 'running' ? process.pid : null;
+      rec.host = rec.status === 'running' ? os.hostname() : null;
       saveStudyRecord(a.outDir, rec);
     },
     stopping: { requested: false, child: null },
