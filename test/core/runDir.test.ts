@@ -118,3 +118,12 @@ test('events round-trip through the protocol and junk is ignored', () => {
   assert.equal(parseEvent('{"v":2,"type":"progress","runId":"r","time":"t"}'), null);
   assert.equal(parseEvent('[1,2]'), null);
 });
+
+test('a runs folder that is a file is named, and nothing is written', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'runs');
+  fs.writeFileSync(file, 'not a folder');
+  assert.throws(() => RunWriter.create(file, config(), 'x'), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: expected a folder for runs, found a file`));
+  assert.equal(fs.readFileSync(file, 'utf8'), 'not a folder');
+  assert.deepEqual(fs.readdirSync(dir), ['runs']);
+});

@@ -39,6 +39,7 @@ export class RunWriter {
 
   /** Creates a fresh run directory holding the resolved config and a `created` record. */
   static create(runsDir: string, config: RunConfig, name: string): RunWriter {
+    if (fs.existsSync(runsDir) && !fs.statSync(runsDir).isDirectory()) throw new Error(`${runsDir}: expected a folder for runs, found a file`);
     fs.mkdirSync(runsDir, { recursive: true });
     const id = newRunId(name);
     const dir = path.join(runsDir, id);
