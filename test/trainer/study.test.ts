@@ -34,11 +34,14 @@ test('bad flags are refused before any run starts, naming the flag and what was 
   assert.ok(fs.existsSync(cli), 'dist/trainer.js missing: run npm run build');
   const cwd = tmp();
   const config = path.join(root, 'configs/toy2d.json');
+  fs.writeFileSync(path.join(cwd, 'a-file'), '');
   const cases: [string[], RegExp][] = [
     [['--modes', 'none,hungarian'], /--modes: unknown mode "hungarian"; expected a comma-separated list of none, linear, knn/],
     [['--modes', 'linear,knn'], /--modes: expected the baseline "none" in the list/],
     [['--seeds', '0'], /--seeds: expected an integer >= 1, found "0"/],
     [['--steps', 'many'], /--steps: expected an integer >= 1, found "many"/],
+    [['--out', 'a-file'], /--out: a-file is a file, expected a folder/],
+    [['--runs', 'a-file'], /--runs: a-file is a file, expected a folder/],
     [['--thresholds', '3,x'], /--thresholds: expected comma-separated numbers, found "3,x"/],
     [[], /--metric: fd_lenet needs evaluation, which needs image data; .*toy2d\.json trains on toy2d \(use --metric loss\)/],
   ];
@@ -47,7 +50,7 @@ test('bad flags are refused before any run starts, naming the flag and what was 
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
   }
-  assert.deepEqual(fs.readdirSync(cwd), [], 'nothing written: no runs, no study folder');
+  assert.deepEqual(fs.readdirSync(cwd), ['a-file'], 'nothing written: no runs, no study folder');
 });
 
 test('a tiny MNIST study: paired runs, fd_lenet on a shared schedule, study.json, report.md and plots', { timeout: 300_000 }, () => {

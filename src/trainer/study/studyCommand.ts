@@ -153,6 +153,8 @@ function finish(c: Ctx): string {
 
 export async function studyCommand(argv: string[]): Promise<number> {
   const a = parseStudyArgs(argv);
+  for (const [flag, dir] of [['out', a.outDir], ['runs', a.runsDir]])
+    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new StudyUsageError(`--${flag}: ${dir} is a file, expected a folder`);
   const previous = readStudyRecord(a.outDir);
   if (previous) checkSameStudy(previous, a);
   // A second study process on the same folder would overwrite study.json under the first.
