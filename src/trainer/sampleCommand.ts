@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { formatIssue, validateConfig } from '../core/config/validate';
 import { listCheckpoints, readRunConfig } from '../core/run/reader';
 import { intOption } from './cliOptions';
+import { writeFileAtomic } from '../core/run/fsAtomic';
 import { selectBackend } from './backend/select';
 import { loadDataset } from './data';
 import { makeSchedule } from './diffusion/schedule';
@@ -93,7 +94,8 @@ export async function sampleCommand(argv: string[]): Promise<number> {
     eta: values.eta === undefined ? undefined : Number(values.eta),
   });
   const out = values.out ?? path.join(values.run, `sample-step-${s.step}.png`);
-  fs.writeFileSync(out, s.png);
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  writeFileAtomic(out, s.png);
   process.stdout.write(`${out} (${s.count} samples, step ${s.step}, ${s.nfe} evaluations per sample: ${s.detail}, ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
   return 0;
 }

@@ -235,6 +235,19 @@ test('the CLI rejects a --stop-at-step that is not a step, before creating a run
   assert.equal(fs.existsSync(path.join(dir, 'runs')), false);
 });
 
+test('immiscible sample writes its grid into a folder it makes, atomically', () => {
+  const dir = tmp();
+  const t = spawnSync(process.execPath, [cli, 'train', '--config', path.join(root, 'configs/toy2d.json'), '--runs', path.join(dir, 'runs'), '--set', 'training.steps=3', '--set', 'training.sampleEvery=0'], { encoding: 'utf8' });
+  assert.equal(t.status, 0, t.stderr);
+  const [run] = fs.readdirSync(path.join(dir, 'runs'));
+  const out = path.join(dir, 'new', 'sub', 'grid.png');
+  const r = spawnSync(process.execPath, [cli, 'sample', '--run', path.join(dir, 'runs', run), '--out', out, '--count', '4'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /grid\.png \(4 samples, step 3/);
+  assert.deepEqual([...fs.readFileSync(out).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  assert.deepEqual(fs.readdirSync(path.dirname(out)), ['grid.png'], 'no temporary file left');
+});
+
 test('a 2-D toy run learns the 8-Gaussians distribution', { timeout: 600_000 }, async () => {
   const config = cfg({
     seed: 1,
