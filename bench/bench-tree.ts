@@ -1,6 +1,7 @@
 /**
  * Runs-tree benchmark: 1,000 generated run directories (metrics.jsonl of 1,000 lines each), a cold
- * full build and a warm refresh after one run changed, against the 200 ms budget.
+ * full build and a warm refresh after one run changed, and the dashboard's run list (every run's
+ * config read, validated and flattened once), against the 200 ms budget.
  *   node --import tsx bench/bench-tree.ts [--runs N] [--lines N] [--keep]
  */
 import * as fs from 'node:fs';
@@ -9,6 +10,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { RunsTreeModel } from '../src/extension/runs/model';
+import { DashboardRunList } from '../src/extension/dashboard/runList';
 import { RUN_FILES } from '../src/core/run/format';
 import { generateRuns, metricsLine } from './bench-tree-fixtures';
 
@@ -49,6 +51,17 @@ try {
   if (model.groups[0].runs[0].children.length !== 5) throw new Error('expected 5 children');
   const lazy = performance.now() - t1;
 
+  // The dashboard's run list: the first message reads every config; later ones use the cache.
+  const all = model.groups.flatMap((g) => g.runs);
+  const list = new DashboardRunList();
+  const t2 = performance.now();
+  const listed = list.toMessage(all);
+  const listFirst = performance.now() - t2;
+  if (listed.length !== runs || listed.some((r) => r.config['assignment.knnOn'] === undefined)) throw new Error('a listed run without its resolved config');
+  const t3 = performance.now();
+  list.toMessage(all);
+  const listAgain = performance.now() - t3;
+
   // Warm refreshes after one run changed: one metrics line appended (the common case while training).
   const hinted: number[] = [];
   const full: number[] = [];
@@ -71,6 +84,7 @@ try {
   console.log(fmt('cold, first build in this process', cold[0]));
   console.log(fmt('cold, fresh model (median of 4 more)', median(cold.slice(1))) + `  [${cold.slice(1).map((x) => x.toFixed(0)).join(', ')} ms]`);
   console.log(`  + 40 tooltips and one run's children on first access: ${lazy.toFixed(1)} ms`);
+  console.log(fmt(`dashboard run list, ${runs} configs read and validated`, listFirst) + `; again (cached) ${listAgain.toFixed(1)} ms`);
   console.log(fmt('warm, one run changed, watcher hint', median(hinted)));
   console.log(fmt('warm, one run changed, full stat check', median(full)));
 } finally {

@@ -60,16 +60,17 @@ function rangeText(min?: number, max?: number, exclusiveMin?: number): string {
   return parts.length ? ` ${parts.join(' and ')}` : '';
 }
 
+function bad(issues: ConfigIssue[], path: string, value: unknown, expected: string): undefined {
+  issues.push({ path, expected, found: describe(value) });
+  return undefined;
+}
+
 /** Checks one value against its spec, filling defaults; returns the resolved value. */
 function check(spec: FieldSpec, value: unknown, path: string, issues: ConfigIssue[]): unknown {
-  const bad = (expected: string): undefined => {
-    issues.push({ path, expected, found: describe(value) });
-    return undefined;
-  };
   switch (spec.type) {
     case 'object': {
       if (value === undefined) value = {};
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('an object');
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad(issues, path, value, 'an object');
       const obj = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       const known = Object.keys(spec.fields);
@@ -93,35 +94,35 @@ function check(spec: FieldSpec, value: unknown, path: string, issues: ConfigIssu
     case 'integer':
     case 'number': {
       if (value === undefined) return spec.default;
-      const kind = spec.type === 'integer' ? 'an integer' : 'a number';
       const exMin = spec.type === 'number' ? spec.exclusiveMin : undefined;
-      const want = `${kind}${rangeText(spec.min, spec.max, exMin)}`;
-      if (typeof value !== 'number' || !Number.isFinite(value)) return bad(want);
-      if (spec.type === 'integer' && !Number.isInteger(value)) return bad(want);
-      if (spec.min !== undefined && value < spec.min) return bad(want);
-      if (spec.max !== undefined && value > spec.max) return bad(want);
-      if (exMin !== undefined && value <= exMin) return bad(want);
-      return value;
+      const ok =
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        (spec.type !== 'integer' || Number.isInteger(value)) &&
+        (spec.min === undefined || value >= spec.min) &&
+        (spec.max === undefined || value <= spec.max) &&
+        (exMin === undefined || value > exMin);
+      // The expectation's text only for a bad value: every run's config is validated when listed.
+      return ok ? value : bad(issues, path, value, `${spec.type === 'integer' ? 'an integer' : 'a number'}${rangeText(spec.min, spec.max, exMin)}`);
     }
     case 'boolean':
       if (value === undefined) return spec.default;
-      if (typeof value !== 'boolean') return bad('true or false');
+      if (typeof value !== 'boolean') return bad(issues, path, value, 'true or false');
       return value;
     case 'string': {
       if (value === undefined) return spec.default;
       if (spec.enum) {
-        if (typeof value !== 'string' || !spec.enum.includes(value)) return bad(`one of ${spec.enum.map((e) => `"${e}"`).join(', ')}`);
+        if (typeof value !== 'string' || !spec.enum.includes(value)) return bad(issues, path, value, `one of ${spec.enum.map((e) => `"${e}"`).join(', ')}`);
         return value;
       }
-      if (typeof value !== 'string') return bad('a string');
-      if (spec.minLength && value.length < spec.minLength) return bad('a non-empty string');
+      if (typeof value !== 'string') return bad(issues, path, value, 'a string');
+      if (spec.minLength && value.length < spec.minLength) return bad(issues, path, value, 'a non-empty string');
       return value;
     }
     case 'integerArray': {
       if (value === undefined) return [...spec.default];
-      const want = `an array of integers${rangeText(spec.min)}${spec.minItems ? ` with at least ${spec.minItems} item(s)` : ''}`;
-      if (!Array.isArray(value)) return bad(want);
-      if (spec.minItems !== undefined && value.length < spec.minItems) return bad(want);
+      if (!Array.isArray(value) || (spec.minItems !== undefined && value.length < spec.minItems))
+        return bad(issues, path, value, `an array of integers${rangeText(spec.min)}${spec.minItems ? ` with at least ${spec.minItems} item(s)` : ''}`);
       value.forEach((v, i) => {
         if (typeof v !== 'number' || !Number.isInteger(v) || (spec.min !== undefined && v < spec.min))
           issues.push({ path: `${path}[${i}]`, expected: `an integer${rangeText(spec.min)}`, found: describe(v) });
@@ -130,9 +131,8 @@ function check(spec: FieldSpec, value: unknown, path: string, issues: ConfigIssu
     }
     case 'numberArray': {
       if (value === undefined) return [...spec.default];
-      const want = `an array of numbers${rangeText(undefined, undefined, spec.exclusiveMin)}${spec.minItems ? ` with at least ${spec.minItems} item(s)` : ''}`;
-      if (!Array.isArray(value)) return bad(want);
-      if (spec.minItems !== undefined && value.length < spec.minItems) return bad(want);
+      if (!Array.isArray(value) || (spec.minItems !== undefined && value.length < spec.minItems))
+        return bad(issues, path, value, `an array of numbers${rangeText(undefined, undefined, spec.exclusiveMin)}${spec.minItems ? ` with at least ${spec.minItems} item(s)` : ''}`);
       value.forEach((v, i) => {
         if (typeof v !== 'number' || !Number.isFinite(v) || (spec.exclusiveMin !== undefined && v <= spec.exclusiveMin))
           issues.push({ path: `${path}[${i}]`, expected: `a number${rangeText(undefined, undefined, spec.exclusiveMin)}`, found: describe(v) });
