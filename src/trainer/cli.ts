@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/config/validate';
-import { loadConfigFile } from './configFile';
+import { loadConfigFile, requireNamedFiles } from './configFile';
 import { intOption, UsageError } from './cliOptions';
 import { configJsonSchema } from '../core/config/schema';
 import type { RunConfig } from '../core/config/types';
@@ -64,6 +64,7 @@ async function trainCommand(argv: string[]): Promise<number> {
   } else {
     if (!values.config) throw new UsageError('train needs --config FILE or --resume RUN_DIR');
     config = loadConfigFile(values.config, values.set ?? []);
+    requireNamedFiles(config, values.config);
     const name = values.name ?? (config.name || path.basename(values.config).replace(/(\.immiscible)?\.json$/, ''));
     config = { ...config, name };
     run = RunWriter.create(values.runs ?? 'runs', config, name);

@@ -1,6 +1,6 @@
 /** Reads, overrides and validates a config file; every problem names the file and the field. */
 import * as fs from 'node:fs';
-import { applyOverrides, ConfigError, validateConfig } from '../core/config/validate';
+import { applyOverrides, ConfigError, validateConfig, type ConfigIssue } from '../core/config/validate';
 import type { RunConfig } from '../core/config/types';
 
 export function loadConfigFile(file: string, overrides: string[]): RunConfig {
@@ -19,4 +19,25 @@ export function loadConfigFile(file: string, overrides: string[]): RunConfig {
   const r = validateConfig(applyOverrides(parsed, overrides));
   if (!r.ok) throw new ConfigError(file, r.issues);
   return r.config;
+}
+
+/** Before training on `c` (from `file`): the user's files it names must be there (`validate` checks only the text). */
+export function requireNamedFiles(c: RunConfig, file: string): void {
+  const missing = missingFiles(c);
+  if (missing.length) throw new ConfigError(file, missing);
+}
+
+/**
+ * The user's files the config names (data set, labels, weights) that are not there, relative to
+ * the working directory as the trainer reads them: caught before a run is created for them. Whether
+ * a file that is there holds what it should is only known when it is read.
+ */
+export function missingFiles(c: RunConfig): ConfigIssue[] {
+  const named: [string, string | undefined][] = [];
+  if (c.data.source === 'idx' || c.data.source === 'cifar10' || c.data.source === 'folder') named.push(['data.path', c.data.path]);
+  if (c.data.source === 'idx') named.push(['data.labels', c.data.labels]);
+  if (c.evaluation.extractor === 'inception') named.push(['evaluation.inceptionWeights', c.evaluation.inceptionWeights]);
+  return named
+    .filter(([, p]) => p !== undefined && p !== '' && !fs.existsSync(p))
+    .map(([path, p]) => ({ path, expected: 'an existing file or folder (relative paths are taken from the working directory)', found: `${JSON.stringify(p)}, which is not there` }));
 }

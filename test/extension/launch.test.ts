@@ -160,20 +160,29 @@ test('start: progress arrives; stop: the run is stopped with a checkpoint; resum
 test('a crashing trainer ends the job failed with its message; a refused config too', async () => {
   const l = launcher();
   const runs = runsDir();
+  // A data file that is there but is not what it should be: found only when the trainer reads it.
+  const garbage = path.join(work, 'not-images.idx');
+  fs.writeFileSync(garbage, 'not an IDX file');
   const job = l.launch({
     config,
     runsDir: runs,
-    set: ['data.source=idx', `data.path=${path.join(work, 'no-such-images.idx')}`, 'model.type=unet', 'model.channelMults=[1]'],
+    set: ['data.source=idx', `data.path=${garbage}`, 'model.type=unet', 'model.channelMults=[1]'],
   });
   const finished = await waitFor(l, 'finished', job);
   const outcome = await job.done;
   assert.equal(finished.status, 'failed');
-  assert.match(finished.error ?? '', /no-such-images\.idx: file not found/);
+  assert.match(finished.error ?? '', /not-images\.idx: .*IDX/);
   assert.deepEqual([outcome.status, outcome.exitCode], ['failed', 1]);
   assert.ok(job.runDir);
   const r = record(job.runDir);
   assert.equal(r.status, 'failed');
-  assert.match(r.error?.message ?? '', /file not found/);
+  assert.match(r.error?.message ?? '', /IDX/);
+
+  // A data file that is not there: refused before a run is made for it.
+  const missing = await l.launch({ config, runsDir: runs, set: ['data.source=idx', `data.path=${path.join(work, 'no-such-images.idx')}`, 'model.type=unet', 'model.channelMults=[1]'] }).done;
+  assert.deepEqual([missing.status, missing.exitCode], ['failed', 2]);
+  assert.match(missing.error ?? '', /data\.path: expected an existing file or folder .*no-such-images\.idx", which is not there/);
+  assert.equal(fs.readdirSync(runs).length, 1, 'no run made for the missing file');
 
   // Invalid config: no run directory at all; the trainer's stderr is the message.
   const bad = l.launch({ config, runsDir: runs, set: ['data.source=idx'] });

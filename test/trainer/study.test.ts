@@ -42,6 +42,7 @@ test('bad flags are refused before any run starts, naming the flag and what was 
     [['--steps', 'many'], /--steps: expected an integer >= 1, found "many"/],
     [['--out', 'a-file'], /--out: a-file is a file, expected a folder/],
     [['--runs', 'a-file'], /--runs: a-file is a file, expected a folder/],
+    [['--set', 'data.source=folder', '--set', 'data.path=no-such-images', '--set', 'model.type=unet'], /data\.path: expected an existing file or folder .*"no-such-images", which is not there/],
     [['--thresholds', '3,x'], /--thresholds: expected comma-separated numbers, found "3,x"/],
     [[], /--metric: fd_lenet needs evaluation, which needs image data; .*toy2d\.json trains on toy2d \(use --metric loss\)/],
   ];

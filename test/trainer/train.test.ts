@@ -235,6 +235,27 @@ test('the CLI rejects a --stop-at-step that is not a step, before creating a run
   assert.equal(fs.existsSync(path.join(dir, 'runs')), false);
 });
 
+test('the CLI refuses a config naming a user file that is not there, before creating a run; validate checks only the text', () => {
+  const dir = tmp();
+  const cases: [string[], RegExp][] = [
+    [['data.source=folder', 'data.path=no-such-folder'], /data\.path: expected an existing file or folder .*"no-such-folder", which is not there/],
+    [['data.source=idx', `data.path=${cli}`, 'data.labels=no-such-labels.idx'], /data\.labels: expected an existing file or folder .*"no-such-labels\.idx", which is not there/],
+    [['evaluation.extractor=inception', 'evaluation.inceptionWeights=no-such-weights.pth'], /evaluation\.inceptionWeights: expected an existing file or folder .*"no-such-weights\.pth"/],
+  ];
+  for (const [set, message] of cases) {
+    const args = ['train', '--config', path.join(root, 'configs/mnist-immiscible.json'), '--runs', path.join(dir, 'runs'), ...set.flatMap((s) => ['--set', s])];
+    const r = spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /mnist-immiscible\.json: invalid config/);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(fs.existsSync(path.join(dir, 'runs')), false);
+  const file = path.join(dir, 'elsewhere.json');
+  fs.writeFileSync(file, JSON.stringify({ data: { source: 'folder', path: 'on-the-gpu-server' } }));
+  const v = spawnSync(process.execPath, [cli, 'validate', file], { cwd: dir, encoding: 'utf8' });
+  assert.equal(v.status, 0, v.stderr);
+});
+
 test('immiscible sample writes its grid into a folder it makes, atomically', () => {
   const dir = tmp();
   const t = spawnSync(process.execPath, [cli, 'train', '--config', path.join(root, 'configs/toy2d.json'), '--runs', path.join(dir, 'runs'), '--set', 'training.steps=3', '--set', 'training.sampleEvery=0'], { encoding: 'utf8' });

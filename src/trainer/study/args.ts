@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunConfig } from '../../core/config/types';
 import { BASELINE_MODE, STUDY_MODES, type StudyMode } from '../../core/study/format';
-import { loadConfigFile } from '../configFile';
+import { loadConfigFile, requireNamedFiles } from '../configFile';
 
 export const STUDY_USAGE =
   'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME]';
@@ -94,6 +94,7 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
   const set = [...(values.set ?? [])];
   const withSteps = stepsFlag !== undefined ? [...set, `training.steps=${stepsFlag}`] : set;
   const config = loadConfigFile(values.config, withSteps);
+  requireNamedFiles(config, values.config);
   for (const mode of modes) loadConfigFile(values.config, [...withSteps, `assignment.mode=${mode}`]);
   const steps = config.training.steps;
   const metric = values.metric ?? defaultMetric(config);
