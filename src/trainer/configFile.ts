@@ -36,7 +36,7 @@ export function missingFiles(c: RunConfig): ConfigIssue[] {
   const named: [string, string | undefined][] = [];
   if (c.data.source === 'idx' || c.data.source === 'cifar10' || c.data.source === 'folder') named.push(['data.path', c.data.path]);
   if (c.data.source === 'idx') named.push(['data.labels', c.data.labels]);
-  if (c.evaluation.extractor === 'inception') named.push(['evaluation.inceptionWeights', c.evaluation.inceptionWeights]);
+  if (c.evaluation.every > 0 && c.evaluation.extractor === 'inception') named.push(['evaluation.inceptionWeights', c.evaluation.inceptionWeights]);
   return named
     .filter(([, p]) => p !== undefined && p !== '' && !fs.existsSync(p))
     .map(([path, p]) => ({ path, expected: 'an existing file or folder (relative paths are taken from the working directory)', found: `${JSON.stringify(p)}, which is not there` }));

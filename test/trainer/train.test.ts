@@ -240,7 +240,7 @@ test('the CLI refuses a config naming a user file that is not there, before crea
   const cases: [string[], RegExp][] = [
     [['data.source=folder', 'data.path=no-such-folder'], /data\.path: expected an existing file or folder .*"no-such-folder", which is not there/],
     [['data.source=idx', `data.path=${cli}`, 'data.labels=no-such-labels.idx'], /data\.labels: expected an existing file or folder .*"no-such-labels\.idx", which is not there/],
-    [['evaluation.extractor=inception', 'evaluation.inceptionWeights=no-such-weights.pth'], /evaluation\.inceptionWeights: expected an existing file or folder .*"no-such-weights\.pth"/],
+    [['evaluation.every=100', 'evaluation.extractor=inception', 'evaluation.inceptionWeights=no-such-weights.pth'], /evaluation\.inceptionWeights: expected an existing file or folder .*"no-such-weights\.pth"/],
   ];
   for (const [set, message] of cases) {
     const args = ['train', '--config', path.join(root, 'configs/mnist-immiscible.json'), '--runs', path.join(dir, 'runs'), ...set.flatMap((s) => ['--set', s])];
