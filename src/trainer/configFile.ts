@@ -1,6 +1,6 @@
 /** Reads, overrides and validates a config file; every problem names the file and the field. */
 import * as fs from 'node:fs';
-import { applyOverrides, ConfigError, validateConfig, type ConfigIssue } from '../core/config/validate';
+import { applyOverrides, ConfigError, readsDataPath, validateConfig, type ConfigIssue } from '../core/config/validate';
 import type { RunConfig } from '../core/config/types';
 
 export function loadConfigFile(file: string, overrides: string[]): RunConfig {
@@ -34,7 +34,7 @@ export function requireNamedFiles(c: RunConfig, file: string): void {
  */
 export function missingFiles(c: RunConfig): ConfigIssue[] {
   const named: [string, string | undefined][] = [];
-  if (c.data.source === 'idx' || c.data.source === 'cifar10' || c.data.source === 'folder') named.push(['data.path', c.data.path]);
+  if (readsDataPath(c.data.source)) named.push(['data.path', c.data.path]);
   if (c.data.source === 'idx') named.push(['data.labels', c.data.labels]);
   if (c.evaluation.every > 0 && c.evaluation.extractor === 'inception') named.push(['evaluation.inceptionWeights', c.evaluation.inceptionWeights]);
   return named

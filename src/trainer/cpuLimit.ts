@@ -83,7 +83,7 @@ export function cgroupCpuQuota(root = '/', read: Read = readIfThere): CpuQuota |
         if (cpus !== null) best = tighter(best, { cpus, file });
       }
     } else if (controllers.split(',').includes('cpu')) {
-      for (const mount of [path.join(base, controllers), path.join(base, 'cpu'), path.join(base, 'cpu,cpuacct')]) {
+      for (const mount of new Set([path.join(base, controllers), path.join(base, 'cpu'), path.join(base, 'cpu,cpuacct')])) {
         for (const dir of upward(mount, group)) {
           const file = path.join(dir, 'cpu.cfs_quota_us');
           const quota = read(file);

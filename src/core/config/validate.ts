@@ -168,10 +168,14 @@ function crossCheckObjective(c: RunConfig, issues: ConfigIssue[]): void {
   });
 }
 
+/** Whether data.source reads the user's files from data.path. */
+export function readsDataPath(source: RunConfig['data']['source']): boolean {
+  return source === 'idx' || source === 'cifar10' || source === 'folder';
+}
+
 /** Rules that involve more than one field. */
 function crossCheck(c: RunConfig, issues: ConfigIssue[]): void {
-  const needsPath = c.data.source === 'idx' || c.data.source === 'cifar10' || c.data.source === 'folder';
-  if (needsPath && !c.data.path)
+  if (readsDataPath(c.data.source) && !c.data.path)
     issues.push({ path: 'data.path', expected: `a file or folder path (required when data.source is "${c.data.source}")`, found: 'nothing' });
   if (c.data.source === 'toy2d' && c.model.type !== 'mlp')
     issues.push({ path: 'model.type', expected: '"mlp" (data.source "toy2d" is 2-D points)', found: describe(c.model.type) });

@@ -34,14 +34,13 @@ function modelLine(c: RunConfig): string {
 function assignmentLine(c: RunConfig): string {
   const a = c.assignment;
   if (a.mode === 'none') return 'none (random noise)';
-  // Configs written before knnOn existed drew kNN's candidates on the CPU.
   if (a.mode === 'knn') return `knn, cost ${a.cost}, k ${a.k}${a.knnOn === 'backend' ? ', candidates drawn on the backend (Philox)' : ''}`;
   return `${a.mode}, cost ${a.cost}`;
 }
 
-/** Configs written before the objective field existed are DDPM runs. */
+/** Readers fill in `objective` for configs written before it (readRunConfig); absent, it is DDPM too. */
 function objectiveLine(c: RunConfig): string {
-  const objective = (c.objective as RunConfig['objective'] | undefined) ?? 'ddpm';
+  const objective = c.objective;
   if (objective === 'flow') return `flow matching: ${c.flow.timeSampling} times, sampler ${c.sampling.sampler}`;
   if (objective === 'consistency') return `consistency training: curriculum ${c.consistency.s0} to ${c.consistency.s1} intervals, sampler ${c.sampling.sampler}`;
   return `diffusion: T ${c.diffusion.timesteps}, ${c.diffusion.schedule} schedule`;

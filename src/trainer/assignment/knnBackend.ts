@@ -72,6 +72,7 @@ function nearestOfImages(x: Float32Array, i0: number, m: number, k: number, d: n
  * distances wins, as in one pass. The noise [1, d] and distances [1, k].
  */
 function nearestInGroups(x: Float32Array, i: number, k: number, d: number, stream: PhiloxStream, per: number): [tf.Tensor2D, tf.Tensor2D] {
+  const xs = tf.tensor2d(x.subarray(i * d, (i + 1) * d), [1, d]);
   const chosen: tf.Tensor2D[] = [];
   const nearest: tf.Tensor1D[] = [];
   const dists: tf.Tensor1D[] = [];
@@ -80,7 +81,7 @@ function nearestInGroups(x: Float32Array, i: number, k: number, d: number, strea
       const n = Math.min(per, k - c0);
       const [noise, min, dist] = tf.tidy(() => {
         const cand = philoxNormalTensor(stream, i * k + c0, n, d);
-        const dv = tf.sum(tf.squaredDifference(cand, tf.tensor2d(x.subarray(i * d, (i + 1) * d), [1, d])), 1) as tf.Tensor1D;
+        const dv = tf.sum(tf.squaredDifference(cand, xs), 1) as tf.Tensor1D;
         return [tf.gather(cand, tf.reshape(tf.argMin(dv), [1])) as tf.Tensor2D, tf.reshape(tf.min(dv), [1]) as tf.Tensor1D, dv];
       });
       chosen.push(noise);
@@ -92,7 +93,7 @@ function nearestInGroups(x: Float32Array, i: number, k: number, d: number, strea
       tf.reshape(tf.concat(dists, 0), [1, k]) as tf.Tensor2D,
     ]);
   } finally {
-    tf.dispose([...chosen, ...nearest, ...dists]);
+    tf.dispose([xs, ...chosen, ...nearest, ...dists]);
   }
 }
 

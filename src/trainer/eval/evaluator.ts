@@ -3,7 +3,7 @@
  * fixed noise (evaluation.seed), features from the configured extractor, Frechet distance to the
  * cached reference statistics and, with evaluation.kid, KID against reference features.
  */
-import type { EvaluationConfig, RunConfig } from '../../core/config/types';
+import type { RunConfig } from '../../core/config/types';
 import type { EvalLine } from '../../core/run/format';
 import type { ImageDataset } from '../data/types';
 import { drawSamples } from '../sample/render';
@@ -17,11 +17,6 @@ import { frechetDistance } from '../metrics/frechet';
 import { kernelInceptionDistance } from '../metrics/kid';
 import { referenceStats } from '../metrics/refStats';
 import { FeatureStats } from '../metrics/stats';
-
-/** The evaluation section, with the defaults for configs written before it existed. */
-export function evaluationOf(config: RunConfig): EvaluationConfig {
-  return config.evaluation ?? { every: 0, samples: 500, referenceSamples: 10000, extractor: 'lenet', kid: false, seed: 4321 };
-}
 
 export interface EvaluatorOptions {
   config: RunConfig;
@@ -45,7 +40,7 @@ export class Evaluator {
   ) {}
 
   static async create(o: EvaluatorOptions): Promise<Evaluator> {
-    const ev = evaluationOf(o.config);
+    const ev = o.config.evaluation;
     const extractor = await loadExtractor(o.extractor ?? ev.extractor, { inceptionWeights: ev.inceptionWeights });
     try {
       const t0 = performance.now();
@@ -81,7 +76,7 @@ export class Evaluator {
   async evaluate(model: Denoiser, weights: Weights, schedule: Schedule, step: number): Promise<EvalLine[]> {
     const t0 = performance.now();
     const { config, ds, extractor } = this;
-    const ev = evaluationOf(config);
+    const ev = config.evaluation;
     const m = this.samples;
     const labels = config.model.classConditional ? Int32Array.from({ length: m }, (_, i) => i % ds.numClasses) : null;
     const { samples: pixels, nfe } = await drawSamples(model, weights, schedule, config, ds, { count: m, seed: ev.seed, labels });

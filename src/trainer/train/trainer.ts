@@ -28,7 +28,7 @@ import { MIN_POOLED_PAIRS, NormalPool } from '../noise/normalPool';
 import { cpuBudget, describeCpuBudget } from '../cpuLimit';
 import { microSlice } from './microBatch';
 import { Rng, type RngState } from '../rng';
-import { Evaluator, evaluationOf } from '../eval/evaluator';
+import { Evaluator } from '../eval/evaluator';
 import { renderSamples } from '../sample/render';
 import { adamStep, learningRate } from './adam';
 import { assignNoise, assignNoiseAsync, solveHere, type AssignedNoise, type AsyncSolve, type DrawAt } from './assignNoise';
@@ -312,7 +312,7 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       emit(makeEvent('sample', runId, { step, file }));
     };
 
-    const evalEvery = evaluationOf(config).every;
+    const evalEvery = config.evaluation.every;
     if (evalEvery > 0 && ds.kind === 'image') evaluator = await Evaluator.create({ config, ds, log: (m) => log('info', m) });
     let lastEval = -1;
     const evaluate = async (): Promise<void> => {
