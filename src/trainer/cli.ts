@@ -23,10 +23,16 @@ import { fdCommand } from './metrics/fdCommand';
 import { evalCommand, EVAL_USAGE } from './eval/evalCommand';
 import { lsaCommand } from './assignment/lsaCommand';
 import { studyCommand, STUDY_USAGE, StudyUsageError } from './study/studyCommand';
+import { submitCommand, SUBMIT_USAGE } from './submitCommand';
+import { stopCommand } from './stopCommand';
+import { SlurmError } from '../core/slurm/slurmCommands';
+import { queuedRunProblem } from '../core/slurm/slurmRun';
 
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
   immiscible train --resume RUN_DIR
+  ${SUBMIT_USAGE}
+  immiscible stop RUN_DIR
   immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm|euler|dopri5|onestep|multistep] [--eta E] [--seed S] [--checkpoint STEP]
   immiscible lsa --cost FILE --n B
   ${EVAL_USAGE}
@@ -58,6 +64,9 @@ async function trainCommand(argv: string[]): Promise<number> {
     if (summary.record.status === 'completed') throw new UsageError(`${values.resume}: run already completed`);
     // Two trainers writing one run would interleave its logs and checkpoints.
     if (isRunBeingTrained(summary.record)) throw new UsageError(beingTrained(values.resume, summary.record));
+    // A queued run is its Slurm job's to train (the job's own trainer passes: SLURM_JOB_ID).
+    const queued = await queuedRunProblem(values.resume, summary.record, process.env.SLURM_JOB_ID);
+    if (queued) throw new UsageError(queued);
     run = RunWriter.open(values.resume);
     writtenConfig = readRunConfigAsWritten(values.resume);
     config = resolveRunConfig(values.resume, writtenConfig);
@@ -99,6 +108,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'train':
         return await trainCommand(rest);
+      case 'submit':
+        return await submitCommand(rest);
+      case 'stop':
+        return await stopCommand(rest);
       case 'sample':
         return await sampleCommand(rest);
       case 'eval':
@@ -131,6 +144,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       process.stderr.write(e.message + '\n');
       return 2;
+    }
+    if (e instanceof SlurmError) {
+      process.stderr.write(`immiscible: ${e.message}\n`);
+      return 1;
     }
     if (e instanceof UsageError || e instanceof StudyUsageError || (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       process.stderr.write(`immiscible: ${(e as Error).message}\n${USAGE}\n`);

@@ -12,7 +12,7 @@ export interface RunListEvents {
   onShow(view: ViewSettings['view'], runIds: string[]): void;
 }
 
-const STATUSES = ['running', 'completed', 'stopped', 'failed', 'dead', 'broken', 'created'];
+const STATUSES = ['running', 'queued', 'completed', 'stopped', 'failed', 'dead', 'broken', 'created'];
 /** Every row and group header is this tall (px), so the rows in view follow from the scroll offset. */
 const ROW_HEIGHT = 22;
 const MARGIN_ROWS = 15;

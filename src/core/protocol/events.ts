@@ -20,7 +20,9 @@ export type TrainerEvent =
   | (Base & { type: 'checkpoint'; step: number; dir: string })
   | (Base & { type: 'eval'; step: number; metric: string; value: number })
   | (Base & { type: 'log'; level: 'info' | 'warn' | 'error'; message: string })
-  | (Base & { type: 'finished'; status: RunStatus; step: number; error: string | null });
+  | (Base & { type: 'finished'; status: RunStatus; step: number; error: string | null })
+  /** From `immiscible submit`: the run is queued as a batch job, which will train it elsewhere. */
+  | (Base & { type: 'submitted'; runDir: string; scheduler: 'slurm'; jobId: string });
 
 export type TrainerEventType = TrainerEvent['type'];
 
@@ -30,7 +32,7 @@ export function makeEvent<T extends TrainerEventType>(type: T, runId: string, pa
   return { v: PROTOCOL_VERSION, time: new Date().toISOString(), runId, type, ...payload } as unknown as TrainerEvent;
 }
 
-const TYPES: readonly TrainerEventType[] = ['started', 'progress', 'sample', 'checkpoint', 'eval', 'log', 'finished'];
+const TYPES: readonly TrainerEventType[] = ['started', 'progress', 'sample', 'checkpoint', 'eval', 'log', 'finished', 'submitted'];
 
 /** Parses one stdout line; returns null for anything that is not one of our events. */
 export function parseEvent(line: string): TrainerEvent | null {

@@ -14,9 +14,24 @@ export const RUN_FILES = {
   log: 'train.log',
   samples: 'samples',
   checkpoints: 'checkpoints',
+  slurmScript: 'slurm-job.sh',
 } as const;
 
-export type RunStatus = 'created' | 'running' | 'stopped' | 'completed' | 'failed';
+export const slurmOutputName = (jobId: string): string => `slurm-${jobId}.out`;
+
+/** `queued`: submitted to a batch scheduler (RunRecord.scheduler), whose job has not started the trainer yet. */
+export type RunStatus = 'created' | 'queued' | 'running' | 'stopped' | 'completed' | 'failed';
+
+/** The Slurm job that trains (or trained) the run, written by `immiscible submit`. */
+export interface SlurmJob {
+  kind: 'slurm';
+  jobId: string;
+  submittedAt: string;
+  /** The job script in the run directory (RUN_FILES.slurmScript); the job's output is `slurm-<jobId>.out` beside it. */
+  script: string;
+  /** What was passed to sbatch besides the job name and output file. */
+  sbatchArgs: string[];
+}
 
 export interface RunRecord {
   formatVersion: number;
@@ -39,6 +54,8 @@ export interface RunRecord {
   step: number;
   totalSteps: number;
   error: { message: string; stack?: string } | null;
+  /** Absent or null for a run trained by a process started directly (terminal, extension, study). */
+  scheduler?: SlurmJob | null;
 }
 
 export interface AssignmentStats {

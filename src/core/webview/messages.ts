@@ -6,7 +6,7 @@
 
 export const DASHBOARD_PROTOCOL = 1;
 
-export type RunState = 'created' | 'running' | 'stopped' | 'completed' | 'failed' | 'broken' | 'dead';
+export type RunState = 'created' | 'queued' | 'running' | 'stopped' | 'completed' | 'failed' | 'broken' | 'dead';
 
 /** What the panel's run list needs of one run: small, sent for every run in the folder. */
 export interface DashboardRun {
@@ -136,7 +136,7 @@ const runGuard = shape({
   id: str,
   name: str,
   group: str,
-  status: oneOf('created', 'running', 'stopped', 'completed', 'failed', 'broken', 'dead'),
+  status: oneOf('created', 'queued', 'running', 'stopped', 'completed', 'failed', 'broken', 'dead'),
   step: num,
   totalSteps: num,
   mode: str,

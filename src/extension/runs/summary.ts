@@ -95,6 +95,8 @@ export function runDescription(i: DescribeInput): string {
   if (i.best) parts.push(`best ${i.best.metric} ${formatLoss(i.best.value)} @${i.best.step}`);
   // No relative age here: the node is not rebuilt as the clock moves, so it would go stale.
   if (i.status === 'dead') parts.push('trainer gone');
+  const job = r.scheduler?.kind === 'slurm' ? r.scheduler : null;
+  if (job && (i.status === 'queued' || i.status === 'running')) parts.push(`Slurm job ${job.jobId}`);
   if (i.status === 'failed' && r.error) parts.push(truncate(r.error.message, 80));
   return parts.join(' · ');
 }
@@ -119,6 +121,7 @@ export function runTooltip(i: TooltipInput): string {
       lines.push(`run.json says running, but the trainer is gone (last heartbeat ${r.updatedAt})`);
     lines.push(runDescription(i));
     if (r.group) lines.push(`group: ${r.group}`);
+    if (r.scheduler?.kind === 'slurm') lines.push(`Slurm job ${r.scheduler.jobId}, submitted ${r.scheduler.submittedAt}${r.scheduler.sbatchArgs.length ? ` with ${r.scheduler.sbatchArgs.join(' ')}` : ''}`);
     if (r.error) lines.push(`error: ${r.error.message}`);
   }
   if (i.metricsTornTail) lines.push('metrics.jsonl ends in a torn line (being written, or a crash)');

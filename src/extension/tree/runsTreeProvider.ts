@@ -16,6 +16,7 @@ export type TreeNode = GroupElement | RunElement | ChildElement;
 
 const STATUS_ICON: Record<RunNode['status'], [string, string | undefined]> = {
   created: ['circle-outline', undefined],
+  queued: ['clock', 'charts.purple'],
   running: ['sync~spin', 'charts.blue'],
   stopped: ['debug-pause', 'charts.yellow'],
   completed: ['pass', 'charts.green'],

@@ -206,7 +206,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
       truncateLines<EvalLine>(run, RUN_FILES.eval, step);
       log('info', `resumed from checkpoint at step ${step}`);
     } else {
-      if (o.resume) log('warn', 'no checkpoint found: starting from step 0');
+      // A run queued by `submit` has never started: step 0 is expected there, not a lost checkpoint.
+      if (o.resume) log(run.current.startedAt === null ? 'info' : 'warn', run.current.startedAt === null ? 'starting from step 0' : 'no checkpoint found: starting from step 0');
       step = 0;
       const initRng = new Rng(config.seed);
       state = freshModelState(model, initRng);

@@ -1,0 +1,77 @@
+/**
+ * Slurm's client commands (sbatch, squeue, scontrol, scancel), run as processes. Every call names
+ * the command and passes its own error text on, so a missing client or a refused job reads as
+ * such. SLURM_CONF and the like come from the environment, as for the user's own commands.
+ */
+import { execFile } from 'node:child_process';
+
+export interface SlurmEnv {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Slurm's job states; a job unknown to squeue (purged after MinJobAge) is `null` below. */
+export type SlurmJobState = 'PENDING' | 'RUNNING' | 'COMPLETING' | 'SUSPENDED' | 'CONFIGURING' | 'REQUEUED' | 'RESIZING' | 'COMPLETED' | 'CANCELLED' | 'FAILED' | 'TIMEOUT' | 'NODE_FAIL' | 'PREEMPTED' | 'OUT_OF_MEMORY' | 'BOOT_FAIL' | 'DEADLINE' | (string & {});
+
+const WAITING_OR_ACTIVE = new Set(['PENDING', 'RUNNING', 'COMPLETING', 'SUSPENDED', 'CONFIGURING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'SIGNALING', 'STAGE_OUT', 'STOPPED', 'RESV_DEL_HOLD']);
+
+/** A job that may still start or is running: not yet ended. */
+export const jobMayRun = (state: SlurmJobState | null): boolean => state !== null && WAITING_OR_ACTIVE.has(state);
+
+export class SlurmError extends Error {}
+
+function run(cmd: string, args: string[], o: SlurmEnv): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env: o.env ?? process.env, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new SlurmError(`${cmd} not found: Slurm's client commands (sbatch, squeue, scancel) must be on PATH`));
+        return;
+      }
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+/** `sbatch --parsable` prints `JOBID` or `JOBID;CLUSTER`. */
+export function parseSbatchOutput(stdout: string): string | null {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  const m = /^(\d+)(;\S+)?$/.exec(line.trim());
+  return m ? m[1] : null;
+}
+
+/** Submits a batch script; returns the job id. Throws SlurmError with sbatch's own reason. */
+export async function sbatch(script: string, args: string[], o: SlurmEnv & { cwd?: string } = {}): Promise<string> {
+  const r = await run('sbatch', ['--parsable', ...args, script], o);
+  const id = r.code === 0 ? parseSbatchOutput(r.stdout) : null;
+  if (id === null) throw new SlurmError(`sbatch refused the job: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`);
+  return id;
+}
+
+/** Lets a job submitted with `--hold` start. */
+export async function releaseJob(jobId: string, o: SlurmEnv = {}): Promise<void> {
+  const r = await run('scontrol', ['release', jobId], o);
+  if (r.code !== 0) throw new SlurmError(`scontrol release ${jobId} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+}
+
+/**
+ * The job's state, or null when Slurm no longer knows it (ended long enough ago to be purged).
+ * `-t all` keeps ended jobs visible for MinJobAge, so a cancelled job reads CANCELLED, not null.
+ */
+export async function jobState(jobId: string, o: SlurmEnv = {}): Promise<SlurmJobState | null> {
+  const r = await run('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T'], o);
+  const state = r.stdout.trim().split('\n')[0]?.trim() ?? '';
+  if (r.code === 0 && state) return state;
+  if (r.code === 0 || /invalid job id/i.test(r.stderr)) return null;
+  throw new SlurmError(`squeue failed for job ${jobId}: ${r.stderr.trim() || `exit ${r.code}`}`);
+}
+
+/**
+ * Cancels a job. A pending one is taken off the queue; a running one is sent SIGTERM only
+ * (`--full` reaches the batch step, which is the trainer itself through `exec`), so the trainer
+ * ends its step and writes a checkpoint instead of being killed after KillWait.
+ */
+export async function scancel(jobId: string, running: boolean, o: SlurmEnv = {}): Promise<void> {
+  const args = running ? ['--signal=TERM', '--full', jobId] : [jobId];
+  const r = await run('scancel', args, o);
+  if (r.code !== 0) throw new SlurmError(`scancel ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+}

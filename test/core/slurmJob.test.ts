@@ -1,0 +1,95 @@
+/** The Slurm job script, the sbatch argument rules, and settling a queued run whose job ended. */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sbatchArgProblem, shellQuote, slurmJobScript } from '../../src/core/slurm/jobScript';
+import { jobMayRun, parseSbatchOutput } from '../../src/core/slurm/slurmCommands';
+import { settleQueuedRun } from '../../src/core/slurm/slurmRun';
+import { RunWriter } from '../../src/core/run/writer';
+import { readRunRecord } from '../../src/core/run/reader';
+import { validateConfig } from '../../src/core/config/validate';
+import type { RunConfig } from '../../src/core/config/types';
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-slurmjob-'));
+
+test('shellQuote: bash reads every word back unchanged', () => {
+  const words = ['plain', 'with space', "it's", 'a"b', '$HOME', '`id`', 'tab\there', 'new\nline', '', '*', '!x', 'é ü'];
+  const r = spawnSync('bash', ['-c', `printf '%s\\0' ${words.map(shellQuote).join(' ')}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\0').slice(0, -1), words);
+});
+
+test('the job script runs the trainer in the submit directory with the run to resume, quoted', () => {
+  const dir = tmp();
+  const cwd = path.join(dir, "where the 'data' is");
+  const runDir = path.join(dir, 'runs $x', 'r1');
+  fs.mkdirSync(cwd, { recursive: true });
+  fs.mkdirSync(runDir, { recursive: true });
+  // A real program in the trainer's place, reporting what it was given.
+  const trainer = path.join(dir, 'report args.js');
+  fs.writeFileSync(trainer, 'process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), electron: process.env.ELECTRON_RUN_AS_NODE ?? null }))');
+  for (const electronAsNode of [false, true]) {
+    const script = path.join(dir, 'job.sh');
+    fs.writeFileSync(script, slurmJobScript({ node: process.execPath, trainer, runDir, runId: 'r1', cwd, electronAsNode }));
+    const r = spawnSync('bash', [script], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { argv: ['train', '--resume', runDir], cwd, electron: electronAsNode ? '1' : null });
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('sbatch options: ours are refused, the user\'s pass, a bare word is explained', () => {
+  assert.equal(sbatchArgProblem('--time=10'), null);
+  assert.equal(sbatchArgProblem('--gres=gpu:1'), null);
+  assert.equal(sbatchArgProblem('-pgpu'), null);
+  assert.match(sbatchArgProblem('--output=x.out') ?? '', /--output is set by immiscible submit/);
+  assert.match(sbatchArgProblem('-ox.out') ?? '', /-o is set by immiscible submit/);
+  assert.match(sbatchArgProblem('--job-name=x') ?? '', /--job-name/);
+  assert.match(sbatchArgProblem('10') ?? '', /expected an sbatch option starting with "-", found "10"/);
+});
+
+test('sbatch --parsable output: a job id, with or without its cluster', () => {
+  assert.equal(parseSbatchOutput('123\n'), '123');
+  assert.equal(parseSbatchOutput('123;cluster-a\n'), '123');
+  assert.equal(parseSbatchOutput('sbatch: warning: x\n77\n'), '77');
+  assert.equal(parseSbatchOutput('Submitted batch job 5\n'), null);
+  assert.equal(parseSbatchOutput(''), null);
+  assert.equal(jobMayRun('PENDING'), true);
+  assert.equal(jobMayRun('RUNNING'), true);
+  assert.equal(jobMayRun('CANCELLED'), false);
+  assert.equal(jobMayRun('COMPLETED'), false);
+  assert.equal(jobMayRun(null), false);
+});
+
+function queuedRun(dir: string): string {
+  const v = validateConfig({ data: { source: 'toy2d' }, model: { type: 'mlp' } });
+  assert.ok(v.ok);
+  const w = RunWriter.create(dir, v.config as RunConfig, 'q');
+  w.update({ status: 'queued', scheduler: { kind: 'slurm', jobId: '41', submittedAt: new Date().toISOString(), script: 'slurm-job.sh', sbatchArgs: [] } });
+  return w.dir;
+}
+
+test('a queued run whose job ended before starting it is settled: cancelled -> stopped, otherwise failed naming the job', () => {
+  const dir = tmp();
+  const run = queuedRun(dir);
+  assert.equal(settleQueuedRun(run, 'PENDING')?.status, 'queued', 'a waiting job keeps it queued');
+  assert.equal(settleQueuedRun(run, 'RUNNING')?.status, 'queued', 'its trainer is starting');
+  assert.equal(settleQueuedRun(run, 'CANCELLED')?.status, 'stopped');
+  assert.equal(readRunRecord(run).record?.error, null);
+
+  const gone = queuedRun(dir);
+  const r = settleQueuedRun(gone, null);
+  assert.equal(r?.status, 'failed');
+  assert.equal(r?.error?.message, `Slurm job 41 is no longer known to Slurm before the trainer started; see ${path.join(gone, 'slurm-41.out')}`);
+  const failed = queuedRun(dir);
+  assert.match(settleQueuedRun(failed, 'NODE_FAIL')?.error?.message ?? '', /^Slurm job 41 ended NODE_FAIL before the trainer started/);
+
+  // A trainer that started meanwhile owns the run: never overwritten.
+  const started = queuedRun(dir);
+  RunWriter.open(started).update({ status: 'running', pid: 5 });
+  assert.equal(settleQueuedRun(started, 'COMPLETED')?.status, 'running');
+  fs.rmSync(dir, { recursive: true, force: true });
+});

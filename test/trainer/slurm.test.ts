@@ -1,0 +1,148 @@
+/**
+ * Runs trained by Slurm jobs, on a real one-node Slurm (test/fixtures/slurmCluster.ts): submit,
+ * the queued run, stop (off the queue, or SIGTERM to the trainer), resubmit from the checkpoint,
+ * and sbatch's refusals. Skips, saying why, where Slurm is not installed; fails instead under
+ * IMMISCIBLE_EXPECT_SLURM=1 (CI installs it).
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { listCheckpoints, readMetrics, readRunRecord } from '../../src/core/run/reader';
+import { parseEvent } from '../../src/core/protocol/events';
+import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
+
+const root = path.resolve(__dirname, '../..');
+const cli = path.join(root, 'dist/trainer.js');
+const why = slurmUnavailable();
+if (why && process.env.IMMISCIBLE_EXPECT_SLURM === '1') throw new Error(`IMMISCIBLE_EXPECT_SLURM=1 but ${why}`);
+const skip = why ? `skipped: ${why}` : false;
+
+let cluster: SlurmCluster;
+let dir: string;
+before(async () => {
+  if (skip) return;
+  cluster = await startSlurm();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-slurm-runs-'));
+  fs.writeFileSync(
+    path.join(dir, 'toy.json'),
+    JSON.stringify({
+      backend: 'wasm',
+      data: { source: 'toy2d', count: 1024 },
+      model: { type: 'mlp', hidden: 16, layers: 2 },
+      diffusion: { timesteps: 50 },
+      assignment: { mode: 'linear' },
+      training: { steps: 400, batchSize: 16, sampleEvery: 0, checkpointEvery: 0 },
+      evaluation: { every: 0 },
+    }),
+  );
+});
+after(async () => {
+  if (skip) return;
+  await cluster.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function immiscible(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [cli, ...args], { cwd: dir, env: cluster.env, encoding: 'utf8', timeout: 60_000 });
+}
+
+async function until(what: string, ok: () => boolean, ms = 90_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function submit(args: string[]): { runDir: string; jobId: string } {
+  const r = immiscible(['submit', ...args]);
+  assert.equal(r.status, 0, r.stderr);
+  const e = parseEvent(r.stdout.trim());
+  assert.ok(e?.type === 'submitted', r.stdout);
+  return { runDir: e.runDir, jobId: e.jobId };
+}
+
+const status = (run: string): string | undefined => readRunRecord(run).record?.status;
+
+test('a submitted run is queued, named by its job, and trained to the end by that job', { skip, timeout: 180_000 }, async () => {
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--name', 'on-slurm']);
+  assert.equal(path.dirname(runDir), path.join(dir, 'runs'));
+  const queued = readRunRecord(runDir).record;
+  assert.ok(queued?.status === 'queued' || queued?.status === 'running' || queued?.status === 'completed');
+  assert.deepEqual(queued?.scheduler && { ...queued.scheduler, submittedAt: '' }, { kind: 'slurm', jobId, submittedAt: '', script: 'slurm-job.sh', sbatchArgs: [] });
+  await until('the job to complete the run', () => status(runDir) === 'completed');
+  const rec = readRunRecord(runDir).record;
+  assert.equal(rec?.step, 400);
+  assert.equal(rec?.pid, null);
+  assert.equal(rec?.scheduler?.jobId, jobId, 'the record keeps its job');
+  assert.deepEqual(
+    readMetrics(runDir).metrics.map((m) => m.step),
+    Array.from({ length: 400 }, (_, i) => i + 1),
+  );
+  const out = fs.readFileSync(path.join(runDir, `slurm-${jobId}.out`), 'utf8');
+  assert.match(out, /"type":"finished","status":"completed","step":400/, 'the job\'s output is beside the run');
+  assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), new RegExp(`queued as Slurm job ${jobId}; its output: slurm-${jobId}.out[\\s\\S]*starting from step 0`));
+});
+
+test('a pending job: a direct resume is refused, stop takes it off the queue, a resubmission trains the run', { skip, timeout: 180_000 }, async () => {
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--sbatch=--begin=now+1hour']);
+  assert.equal(status(runDir), 'queued');
+  assert.deepEqual(readRunRecord(runDir).record?.scheduler?.sbatchArgs, ['--begin=now+1hour']);
+  const direct = immiscible(['train', '--resume', runDir]);
+  assert.equal(direct.status, 2);
+  assert.match(direct.stderr, new RegExp(`queued as Slurm job ${jobId} \\(PENDING\\), which will train it; cancel that job first`));
+  const again = immiscible(['submit', '--resume', runDir]);
+  assert.equal(again.status, 2, 'one job per run');
+  assert.equal(status(runDir), 'queued');
+
+  const stop = immiscible(['stop', runDir]);
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.match(stop.stdout, new RegExp(`Slurm job ${jobId} taken off the queue; the run is stopped`));
+  assert.equal(status(runDir), 'stopped');
+  assert.equal(spawnSync('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim(), 'CANCELLED');
+
+  const { jobId: second } = submit(['--resume', runDir]);
+  assert.notEqual(second, jobId);
+  await until('the resubmitted job to complete the run', () => status(runDir) === 'completed');
+  assert.equal(readMetrics(runDir).metrics.length, 400);
+});
+
+test('stop on a running job: the trainer checkpoints and stops; a resubmission continues with each step once', { skip, timeout: 180_000 }, async () => {
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=100000']);
+  await until('the trainer to train past step 20', () => status(runDir) === 'running' && readMetrics(runDir).metrics.length > 20);
+  const stop = immiscible(['stop', runDir]);
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.match(stop.stdout, new RegExp(`SIGTERM sent to Slurm job ${jobId}`));
+  await until('the trainer to stop', () => status(runDir) === 'stopped');
+  const at = readRunRecord(runDir).record?.step ?? 0;
+  assert.ok(at > 20);
+  assert.deepEqual(
+    listCheckpoints(runDir).map((c) => c.step),
+    [at],
+    'a checkpoint at the stop',
+  );
+  assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), /SIGTERM: stopping after this step and writing a checkpoint/);
+
+  submit(['--resume', runDir]);
+  await until('the resubmitted job to train 30 steps further', () => readMetrics(runDir).metrics.length >= at + 30);
+  assert.equal(immiscible(['stop', runDir]).status, 0);
+  await until('the second stop', () => status(runDir) === 'stopped');
+  const steps = readMetrics(runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i + 1), 'each step once');
+  assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), new RegExp(`resumed from checkpoint at step ${at}`));
+});
+
+test('sbatch refusing the job leaves no run behind and says why; our own options are refused before anything', { skip, timeout: 60_000 }, async () => {
+  const before = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
+  const r = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--sbatch=--cpus-per-task=4096']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /immiscible: sbatch refused the job: sbatch: error: .*/);
+  const own = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--sbatch=--output=mine.out']);
+  assert.equal(own.status, 2);
+  assert.match(own.stderr, /--sbatch: --output is set by immiscible submit/);
+  const after = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
+  assert.deepEqual(after, before);
+});
