@@ -1,6 +1,6 @@
 /** Activation: the Runs view, the launcher and the commands of Immiscible Lab. */
 import * as vscode from 'vscode';
-import { launchPaired, launchRun } from './commands/launch';
+import { launchPaired, launchRun, launchRunOnSlurm } from './commands/launch';
 import { launchStudy, reattachStudies } from './commands/study';
 import { deleteRun, openRunFolder, resumeRun, showRunOutput, stopRun } from './commands/runActions';
 import { RunConfigProvider, restoreConfig, selectBackend, showConfigDiff, toggleAssignmentCommand } from './commands/configCommands';
@@ -43,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): void {
     reattachStudies(s);
   }
   register('immiscible.launchRun', (s) => launchRun(s));
+  register('immiscible.launchRunOnSlurm', (s) => launchRunOnSlurm(s));
   register('immiscible.launchPaired', (s) => launchPaired(s));
   register('immiscible.launchStudy', (s) => launchStudy(s));
   register('immiscible.stopRun', (s, n) => stopRun(s, n));

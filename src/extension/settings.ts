@@ -9,6 +9,8 @@ export interface Settings {
   nodeExecutable: string;
   gitTracking: 'commit' | 'off';
   concurrentRuns: number;
+  /** sbatch options for runs launched on Slurm (`--partition=gpu`, `--gres=gpu:1`, `--time=120`). */
+  slurmSbatchArgs: string[];
 }
 
 export function readSettings(): Settings {
@@ -20,6 +22,7 @@ export function readSettings(): Settings {
     nodeExecutable: c.get<string>('nodeExecutable', ''),
     gitTracking: c.get<'commit' | 'off'>('gitTracking', 'commit'),
     concurrentRuns: c.get<number>('concurrentRuns', 1),
+    slurmSbatchArgs: c.get<string[]>('slurm.sbatchArgs', []),
   };
 }
 

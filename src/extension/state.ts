@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../core/run/format';
+import { readRunRecord } from '../core/run/reader';
+import { slurmJobOf } from '../core/slurm/slurmRun';
 import { writeJsonAtomic } from '../core/run/fsAtomic';
 import { trackRunConfig } from './git/configTracker';
 import { RunLauncher, type RunJob } from './launch';
@@ -85,6 +87,10 @@ export class ExtensionState implements vscode.Disposable {
     l.on('stderr', (job, line) => chan(job)?.appendLine(line));
     l.on('sample', (job, e) => chan(job)?.appendLine(`sample grid at step ${e.step}: ${e.file}`));
     l.on('checkpoint', (job, e) => chan(job)?.appendLine(`checkpoint at step ${e.step}`));
+    l.on('submitted', (job, e) => {
+      this.tree.refresh([e.runDir]);
+      chan(job)?.appendLine(`queued as Slurm job ${e.jobId}: ${e.runDir} (the job's output: slurm-${e.jobId}.out there)`);
+    });
     l.on('finished', (job, e) => {
       chan(job)?.appendLine(`${e.status} at step ${e.step}${e.error ? `: ${e.error}` : ''}`);
       this.status.finished(job.runId ?? '');
@@ -93,10 +99,10 @@ export class ExtensionState implements vscode.Disposable {
     });
   }
 
-  /** After a reload: follow runs whose trainer still lives; settle those that died. */
+  /** After a reload: follow runs whose trainer still lives (or whose Slurm job waits); settle those that died. */
   private reattachLiveRuns(): void {
     for (const run of this.model.runs) {
-      if (run.record?.status !== 'running') continue;
+      if (run.record?.status !== 'running' && run.record?.status !== 'queued') continue;
       try {
         this.launcher.reattach(run.dir);
       } catch (e) {
@@ -112,9 +118,19 @@ export class ExtensionState implements vscode.Disposable {
     return job;
   }
 
+  /** Submits a run as a Slurm job; followed (queued, then training) like a local one. */
+  submit(o: LaunchOptions & { sbatchArgs: string[] }): RunJob {
+    const job = this.launcher.submit({ config: o.config, runsDir: this.runsDir, name: o.name, set: o.set, sbatchArgs: o.sbatchArgs });
+    this.follow(job, `Slurm: ${o.name}`);
+    return job;
+  }
+
+  /** A run that a Slurm job trained goes back to Slurm, with the sbatch options it had; others resume here. */
   resume(runDir: string): RunJob {
-    const job = this.launcher.resume(runDir);
-    this.follow(job, `Resuming ${this.model.getRun(runDir)?.label ?? path.basename(runDir)}`);
+    const label = this.model.getRun(runDir)?.label ?? path.basename(runDir);
+    const slurm = slurmJobOf(readRunRecord(runDir).record);
+    const job = slurm ? this.launcher.submitResume(runDir, { sbatchArgs: slurm.sbatchArgs }) : this.launcher.resume(runDir);
+    this.follow(job, slurm ? `Slurm: resubmitting ${label}` : `Resuming ${label}`);
     return job;
   }
 
@@ -128,6 +144,9 @@ export class ExtensionState implements vscode.Disposable {
     void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
       token.onCancellationRequested(() => this.launcher.stop(job));
       let last = 0;
+      const offSubmitted = this.launcher.on('submitted', (j, e) => {
+        if (j === job) progress.report({ message: `queued as Slurm job ${e.jobId}` });
+      });
       const off = this.launcher.on('progress', (j, e) => {
         if (j !== job) return;
         const pct = (100 * e.step) / Math.max(1, e.totalSteps);
@@ -136,6 +155,7 @@ export class ExtensionState implements vscode.Disposable {
       });
       return job.done.finally(() => {
         off();
+        offSubmitted();
         offStarted();
       });
     });

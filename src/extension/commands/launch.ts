@@ -1,5 +1,7 @@
 /** Launch Run and Launch Paired Comparison: pick a config, ask for overrides, start trainers. */
+import * as vscode from 'vscode';
 import type { AssignmentMode } from '../../core/config/types';
+import { sbatchArgProblem } from '../../core/slurm/jobScript';
 import type { ExtensionState } from '../state';
 import { pickConfig } from './configPicker';
 import { askInteger, askOne, askText } from './prompts';
@@ -20,20 +22,50 @@ function backendOverride(state: ExtensionState): string[] {
   return b === 'auto' ? [] : [`backend=${b}`];
 }
 
-export async function launchRun(state: ExtensionState): Promise<void> {
+interface RunChoice {
+  file: string;
+  name: string;
+  set: string[];
+}
+
+async function askRun(state: ExtensionState, title: string): Promise<RunChoice | undefined> {
   const s = state.settings();
-  const picked = await pickConfig(state.extensionPath, s.defaultConfig, 'Launch Run');
-  if (!picked) return;
+  const picked = await pickConfig(state.extensionPath, s.defaultConfig, title);
+  if (!picked) return undefined;
   const { config, file } = picked;
   const name = await askText('Run name', config.name || file.replace(/^.*[\\/]/, '').replace(/(\.immiscible)?\.json$/, ''));
-  if (name === undefined) return;
+  if (name === undefined) return undefined;
   const seed = await askInteger('Seed', config.seed, 0);
-  if (seed === undefined) return;
+  if (seed === undefined) return undefined;
   const steps = await askInteger('Training steps', config.training.steps, 1);
-  if (steps === undefined) return;
+  if (steps === undefined) return undefined;
   const mode = await askMode(config.assignment.mode, true);
-  if (!mode) return;
-  state.launch({ config: file, name, set: [`seed=${seed}`, `training.steps=${steps}`, `assignment.mode=${mode}`, ...backendOverride(state)] });
+  if (!mode) return undefined;
+  return { file, name, set: [`seed=${seed}`, `training.steps=${steps}`, `assignment.mode=${mode}`, ...backendOverride(state)] };
+}
+
+export async function launchRun(state: ExtensionState): Promise<void> {
+  const r = await askRun(state, 'Launch Run');
+  if (r) state.launch({ config: r.file, name: r.name, set: r.set });
+}
+
+/** Options are words separated by spaces, each one sbatch option (`--time=120`, not `--time 120`). */
+export function parseSbatchArgs(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean);
+}
+
+export async function launchRunOnSlurm(state: ExtensionState): Promise<void> {
+  const r = await askRun(state, 'Launch Run on Slurm');
+  if (!r) return;
+  const text = await askText('sbatch options (immiscible.slurm.sbatchArgs by default)', state.settings().slurmSbatchArgs.join(' '));
+  if (text === undefined) return;
+  const sbatchArgs = parseSbatchArgs(text);
+  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null);
+  if (bad) {
+    void vscode.window.showErrorMessage(`sbatch options: ${bad}`);
+    return;
+  }
+  state.submit({ config: r.file, name: r.name, set: r.set, sbatchArgs });
 }
 
 export async function launchPaired(state: ExtensionState): Promise<void> {

@@ -21,10 +21,12 @@ export async function runArg(state: ExtensionState, arg: TreeNode | undefined, f
 }
 
 export async function stopRun(state: ExtensionState, arg?: TreeNode): Promise<void> {
-  const run = await runArg(state, arg, (r) => r.status === 'running', 'Stop Run');
+  const run = await runArg(state, arg, (r) => r.status === 'running' || r.status === 'queued', 'Stop Run');
   if (!run) return;
+  const job = run.record?.scheduler?.kind === 'slurm' ? run.record.scheduler.jobId : null;
   if (!state.launcher.stop(run.dir)) void vscode.window.showWarningMessage(`${run.label}: no live trainer process to stop.`);
-  else state.channel(run.id, run.label).appendLine('stop requested (SIGTERM): the trainer finishes its step and writes a checkpoint');
+  else if (job && run.status === 'queued') state.channel(run.id, run.label).appendLine(`stop requested: Slurm job ${job} leaves the queue`);
+  else state.channel(run.id, run.label).appendLine(`stop requested (SIGTERM${job ? ` through scancel, Slurm job ${job}` : ''}): the trainer finishes its step and writes a checkpoint`);
 }
 
 export async function resumeRun(state: ExtensionState, arg?: TreeNode): Promise<void> {
@@ -40,8 +42,8 @@ export async function resumeRun(state: ExtensionState, arg?: TreeNode): Promise<
 export async function deleteRun(state: ExtensionState, arg?: TreeNode): Promise<void> {
   const run = await runArg(state, arg, () => true, 'Delete Run');
   if (!run) return;
-  if (run.status === 'running') {
-    void vscode.window.showWarningMessage(`${run.label} is training: stop it first.`);
+  if (run.status === 'running' || run.status === 'queued') {
+    void vscode.window.showWarningMessage(`${run.label} is ${run.status === 'queued' ? 'queued on Slurm' : 'training'}: stop it first.`);
     return;
   }
   const ok = await vscode.window.showWarningMessage(`Move run "${run.label}" (${run.id}) to the trash?`, { modal: true }, 'Move to Trash');

@@ -6,6 +6,7 @@
  * host picks a live run up again with `reattach`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeEvent, parseEvent, type TrainerEvent, type TrainerEventType } from '../../core/protocol/events';
 import { RUN_FILES, type RunStatus } from '../../core/run/format';
@@ -13,10 +14,13 @@ import { readRunRecord } from '../../core/run/reader';
 import { RunWriter } from '../../core/run/writer';
 import { beingTrained, DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
 import { EventsFollower, LineBuffer, fileSize } from './follow';
+import { jobState } from '../../core/slurm/slurmCommands';
+import { settleQueuedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
 
 export type EventOf<T extends TrainerEventType> = Extract<TrainerEvent, { type: T }>;
 
-export type JobKind = 'launch' | 'resume' | 'reattach';
+/** `submit`: `immiscible submit` queues a Slurm job, which the launcher then follows like a reattached run. */
+export type JobKind = 'launch' | 'resume' | 'reattach' | 'submit';
 export type JobState = 'queued' | 'running' | 'finished';
 
 export interface RunOutcome {
@@ -38,6 +42,8 @@ export interface RunJob {
   readonly runDir: string | null;
   readonly runId: string | null;
   readonly pid: number | null;
+  /** The Slurm job training the run, once known. */
+  readonly slurmJobId: string | null;
   readonly done: Promise<RunOutcome>;
 }
 
@@ -52,6 +58,8 @@ export interface LauncherEvents {
   stderr: (job: RunJob, line: string) => void;
   /** queued -> running -> finished. */
   state: (job: RunJob) => void;
+  /** A Slurm job was queued for the run (`submit`): the launcher follows it from here. */
+  submitted: (job: RunJob, e: EventOf<'submitted'>) => void;
 }
 
 export interface LaunchRequest {
@@ -60,6 +68,11 @@ export interface LaunchRequest {
   name?: string;
   /** `key=value` overrides, as `--set`. */
   set?: string[];
+}
+
+/** sbatch options (`--time=60`), each passed as `--sbatch=OPTION`. */
+export interface SlurmRequest {
+  sbatchArgs: string[];
 }
 
 export interface RunLauncherOptions {
@@ -86,6 +99,13 @@ interface Job extends RunJob {
   runDir: string | null;
   runId: string | null;
   pid: number | null;
+  slurmJobId: string | null;
+  /** Trains elsewhere (a Slurm job): not counted against the local concurrency limit. */
+  remote: boolean;
+  /** A squeue query in flight, so checks never overlap. */
+  asking: boolean;
+  /** Where a submitted run's new events begin in events.jsonl (a resubmitted run has older ones). */
+  eventsOffset: number;
   args: string[];
   runsDir: string | null;
   child: ChildProcess | null;
@@ -120,6 +140,7 @@ export class RunLauncher {
     finished: new Set(),
     stderr: new Set(),
     state: new Set(),
+    submitted: new Set(),
   };
 
   constructor(private readonly o: RunLauncherOptions) {
@@ -153,6 +174,37 @@ export class RunLauncher {
     return this.enqueue(this.newJob('launch', args, null, path.resolve(r.runsDir)));
   }
 
+  /**
+   * Submits a new run as a Slurm job (`immiscible submit`), then follows it: `queued` until the
+   * job starts, then the trainer's events from events.jsonl, until it finishes or its job ends.
+   * Not held behind the local concurrency limit: it trains on the cluster.
+   */
+  submit(r: LaunchRequest & SlurmRequest): RunJob {
+    const args = ['submit', '--config', r.config, '--runs', r.runsDir];
+    if (r.name !== undefined) args.push('--name', r.name);
+    for (const s of r.set ?? []) args.push('--set', s);
+    for (const a of r.sbatchArgs) args.push(`--sbatch=${a}`);
+    const job = this.newJob('submit', args, null, path.resolve(r.runsDir));
+    job.remote = true;
+    return this.enqueue(job);
+  }
+
+  /** Resubmits a stopped (or failed) run as a Slurm job, which continues it from its latest checkpoint. */
+  submitResume(runDir: string, r: SlurmRequest): RunJob {
+    const dir = path.resolve(runDir);
+    const existing = this.jobFor(dir);
+    if (existing) return existing;
+    const s = readRunRecord(dir);
+    if (!s.record) throw new Error(`cannot resubmit: ${s.recordError}`);
+    if (s.record.status === 'completed') throw new Error(`${dir}: run already completed`);
+    if (isRunBeingTrained(s.record, { isAlive: this.isAlive })) throw new Error(beingTrained(dir, s.record));
+    const job = this.newJob('submit', ['submit', '--resume', dir, ...r.sbatchArgs.map((a) => `--sbatch=${a}`)], dir, null);
+    job.runId = s.record.id;
+    job.remote = true;
+    job.eventsOffset = fileSize(path.join(dir, RUN_FILES.events));
+    return this.enqueue(job);
+  }
+
   /** Continues a stopped (or dead) run from its latest checkpoint. */
   resume(runDir: string): RunJob {
     const dir = path.resolve(runDir);
@@ -173,6 +225,12 @@ export class RunLauncher {
    */
   stop(target: string | RunJob): boolean {
     const job = typeof target === 'string' ? this.jobFor(path.resolve(target)) : this.queue.find((j) => j === target) ?? [...this.active].find((j) => j === target);
+    // `submit` still running: the job is not known yet; stopped as soon as it is.
+    if (job?.kind === 'submit' && !job.slurmJobId && job.state !== 'finished') {
+      job.stopPending = true;
+      return true;
+    }
+    if (this.stopSlurm(job, typeof target === 'string' ? path.resolve(target) : target.runDir)) return true;
     if (job?.state === 'queued') {
       this.queue.splice(this.queue.indexOf(job), 1);
       this.finish(job, { status: 'stopped', step: null, error: null, exitCode: null, signal: null, cancelled: true });
@@ -202,6 +260,27 @@ export class RunLauncher {
   }
 
   /**
+   * A run whose Slurm job may still train it: the job leaves the queue (the run becomes
+   * `stopped`) or its trainer gets SIGTERM through scancel. Answers at once; what Slurm says
+   * arrives through the job's checks, an error through `stderr`.
+   */
+  private stopSlurm(job: Job | undefined, dir: string | null): boolean {
+    if (!dir || (job && job.kind === 'submit' && !job.slurmJobId)) return false;
+    const r = readRunRecord(dir).record;
+    if (!slurmJobOf(r) || (r?.status !== 'queued' && r?.status !== 'running')) return false;
+    stopSlurmRun(dir, { env: this.o.env }).then(
+      () => {
+        if (job) this.checkReattached(job);
+      },
+      (e: Error) => {
+        if (job) this.emit('stderr', job, e.message);
+        else process.emitWarning(e.message);
+      },
+    );
+    return true;
+  }
+
+  /**
    * Follows a run some other process started (another launcher, a window since closed, a
    * terminal): tails its events.jsonl and reports the same callbacks until `finished`. A run
    * whose trainer is gone and whose heartbeat is stale is marked `failed`, never left `running`.
@@ -218,7 +297,10 @@ export class RunLauncher {
     const job = this.newJob('reattach', [], dir, null);
     job.runId = s.record.id;
     job.pid = s.record.pid;
-    if (s.record.status !== 'running') {
+    job.slurmJobId = slurmJobOf(s.record)?.jobId ?? null;
+    job.remote = job.slurmJobId !== null;
+    const followed = s.record.status === 'running' || (s.record.status === 'queued' && slurmJobOf(s.record) !== null);
+    if (!followed) {
       job.state = 'finished';
       job.resolve({ status: s.record.status, step: s.record.step, error: s.record.error?.message ?? null, exitCode: null, signal: null, cancelled: false });
       return job;
@@ -226,11 +308,17 @@ export class RunLauncher {
     job.state = 'running';
     this.active.add(job);
     this.emit('state', job);
+    this.follow(job, dir, offset);
+    return job;
+  }
+
+  /** Tails the run's events from `offset` and checks its trainer (or Slurm job) every period. */
+  private follow(job: Job, dir: string, offset: number): void {
     job.follower = new EventsFollower(dir, { offset, onEvent: (e) => this.onEvent(job, e), pollMs: Math.min(1000, this.checkIntervalMs) });
     job.timer = setInterval(() => this.checkReattached(job), this.checkIntervalMs);
+    this.holdLoop();
     // Checked at once too: a run found dead and stale is settled without waiting a period.
     queueMicrotask(() => this.checkReattached(job));
-    return job;
   }
 
   /**
@@ -265,6 +353,10 @@ export class RunLauncher {
       runDir,
       runId: null,
       pid: null,
+      slurmJobId: null,
+      remote: false,
+      asking: false,
+      eventsOffset: 0,
       done,
       args,
       runsDir,
@@ -288,7 +380,12 @@ export class RunLauncher {
   }
 
   private pump(): void {
-    while (!this.disposed && this.active.size < this.maxConcurrent && this.queue.length) {
+    for (const job of this.queue.filter((j) => j.remote)) {
+      this.queue.splice(this.queue.indexOf(job), 1);
+      this.spawnJob(job);
+    }
+    const local = (): number => [...this.active].filter((j) => !j.remote).length;
+    while (!this.disposed && local() < this.maxConcurrent && this.queue.length) {
       const job = this.queue.shift() as Job;
       this.spawnJob(job);
     }
@@ -353,7 +450,7 @@ export class RunLauncher {
     if (job.state === 'finished') return;
     if (!job.gotEvent) {
       job.gotEvent = true;
-      if (job.stopPending) job.child?.kill('SIGTERM');
+      if (job.stopPending && job.kind !== 'submit') job.child?.kill('SIGTERM');
     }
     if (!job.runId) job.runId = e.runId;
     if (!job.runDir) job.runDir = e.type === 'started' ? path.resolve(e.runDir) : job.runsDir ? path.join(job.runsDir, e.runId) : null;
@@ -373,11 +470,16 @@ export class RunLauncher {
       case 'log':
         this.emit('log', job, e);
         break;
+      case 'submitted':
+        job.slurmJobId = e.jobId;
+        job.runDir = path.resolve(e.runDir);
+        this.emit('submitted', job, e);
+        break;
       case 'finished':
         job.finishedEvent = e;
         this.emit('finished', job, e);
-        // A reattached run is done here; a spawned one when its process has exited.
-        if (job.kind === 'reattach') this.finish(job, { status: e.status, step: e.step, error: e.error, exitCode: null, signal: null, cancelled: false });
+        // A followed run is done here; a spawned one when its process has exited.
+        if (job.kind === 'reattach' || (job.kind === 'submit' && !job.child)) this.finish(job, { status: e.status, step: e.step, error: e.error, exitCode: null, signal: null, cancelled: false });
         break;
     }
   }
@@ -385,6 +487,14 @@ export class RunLauncher {
   private onChildExit(job: Job, code: number | null, signal: NodeJS.Signals | null): void {
     // Once disposed, a run belongs to whichever host reattaches to it next, not to us.
     if (this.disposed) return;
+    // `submit` has queued the job and ended: from here the run is followed on disk.
+    if (job.kind === 'submit' && job.slurmJobId && job.runDir && code === 0) {
+      job.child = null;
+      job.pid = null;
+      this.follow(job, job.runDir, job.eventsOffset);
+      if (job.stopPending) this.stopSlurm(job, job.runDir);
+      return;
+    }
     const f = job.finishedEvent;
     if (f) {
       this.finish(job, { status: f.status, step: f.step, error: f.error, exitCode: code, signal, cancelled: false });
@@ -436,12 +546,42 @@ export class RunLauncher {
     if (job.state === 'finished' || this.disposed) return;
     job.follower?.readNew();
     if (job.state !== 'running') return;
+    if (job.slurmJobId !== null) {
+      const r = readRunRecord(job.runDir as string).record;
+      if (r?.status === 'queued') {
+        this.askSlurm(job);
+        return;
+      }
+      // Its trainer started: on this host its pid tells, elsewhere its heartbeat.
+      if (r?.status === 'running') job.pid = r.host === os.hostname() ? r.pid : null;
+    }
     if (job.pid !== null && this.isAlive(job.pid)) return;
     // The process is gone; anything it wrote is read above. Settle from run.json.
     const outcome = this.settleDeadRun(job, job.pid, false);
     if (outcome.status === 'running') return; // heartbeat still fresh: wait for it to go stale
     this.emitFinished(job, outcome.status, outcome.step, outcome.error);
     this.finish(job, { ...outcome, exitCode: null, signal: null, cancelled: false });
+  }
+
+  /** A queued run's job: once Slurm says it ended without starting the trainer, the run is settled. */
+  private askSlurm(job: Job): void {
+    if (job.asking) return;
+    job.asking = true;
+    jobState(job.slurmJobId as string, { env: this.o.env })
+      .then((state) => {
+        if (job.state === 'finished' || this.disposed) return;
+        const r = settleQueuedRun(job.runDir as string, state);
+        if (!r || r.status === 'queued' || r.status === 'running') return;
+        // The trainer may have started and ended between two checks: its events say so.
+        job.follower?.readNew();
+        if ((job as RunJob).state === 'finished') return;
+        this.emitFinished(job, r.status, r.step, r.error?.message ?? null);
+        this.finish(job, { status: r.status, step: r.step, error: r.error?.message ?? null, exitCode: null, signal: null, cancelled: false });
+      })
+      .catch((e: Error) => this.emit('stderr', job, e.message))
+      .finally(() => {
+        job.asking = false;
+      });
   }
 
   private finish(job: Job, outcome: RunOutcome): void {

@@ -1,0 +1,162 @@
+/**
+ * The launcher with runs trained by Slurm jobs, on a real one-node Slurm and the real bundled
+ * trainer: submit and follow to the end, stop a queued and a running job, a job cancelled by
+ * hand, a resubmission, a reload (reattach) while queued, and sbatch's refusal.
+ */
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RunLauncher, type EventOf, type RunJob } from '../../src/extension/launch/launcher';
+import { listCheckpoints, readMetrics, readRunRecord } from '../../src/core/run/reader';
+import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TRAINER = path.join(ROOT, 'dist', 'trainer.js');
+const why = slurmUnavailable();
+if (why && process.env.IMMISCIBLE_EXPECT_SLURM === '1') throw new Error(`IMMISCIBLE_EXPECT_SLURM=1 but ${why}`);
+const skip = why ? `skipped: ${why}` : false;
+
+let cluster: SlurmCluster;
+let work = '';
+let config = '';
+const launchers: RunLauncher[] = [];
+
+before(async () => {
+  if (skip) return;
+  assert.ok(fs.existsSync(TRAINER), `${TRAINER} missing: run node scripts/build.mjs`);
+  cluster = await startSlurm();
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-launch-slurm-'));
+  config = path.join(work, 'tiny.json');
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      name: 'tiny',
+      backend: 'wasm',
+      data: { source: 'toy2d', count: 1024 },
+      model: { type: 'mlp', hidden: 16, layers: 1 },
+      diffusion: { timesteps: 50 },
+      training: { steps: 300, batchSize: 16, sampleEvery: 0, checkpointEvery: 0 },
+      evaluation: { every: 0 },
+    }),
+  );
+});
+
+after(async () => {
+  if (skip) return;
+  for (const l of launchers) l.dispose();
+  await cluster.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function launcher(): RunLauncher {
+  const l = new RunLauncher({ trainerJs: TRAINER, cwd: work, env: cluster.env, checkIntervalMs: 200, maxConcurrent: 1 });
+  launchers.push(l);
+  return l;
+}
+
+const runs = (): string => path.join(work, 'runs');
+
+/** The job's `submitted` event; fails with the job's outcome if it ends without one. */
+function submitted(l: RunLauncher, job: RunJob): Promise<EventOf<'submitted'>> {
+  return new Promise((resolve, reject) => {
+    const off = l.on('submitted', (j, e) => {
+      if (j !== job) return;
+      off();
+      resolve(e);
+    });
+    void job.done.then((o) => reject(new Error(`ended without submitting: ${JSON.stringify(o)}`)));
+  });
+}
+
+async function until(what: string, ok: () => boolean, ms = 90_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('submit: queued, then the trainer\'s events from the cluster, to completed', { skip, timeout: 120_000 }, async () => {
+  const l = launcher();
+  const job = l.submit({ config, runsDir: runs(), name: 'slurm-a', sbatchArgs: ['--time=10'] });
+  const started = new Promise<EventOf<'started'>>((resolve) => l.on('started', (j, e) => j === job && resolve(e)));
+  const e = await submitted(l, job);
+  assert.equal(job.slurmJobId, e.jobId);
+  assert.equal(job.runDir, e.runDir);
+  assert.deepEqual(readRunRecord(e.runDir).record?.scheduler?.sbatchArgs, ['--time=10']);
+  assert.equal((await started).step, 0);
+  const outcome = await job.done;
+  assert.deepEqual({ status: outcome.status, step: outcome.step, error: outcome.error }, { status: 'completed', step: 300, error: null });
+  assert.equal(readRunRecord(e.runDir).record?.status, 'completed');
+});
+
+test('a queued job does not hold back a local launch; Stop takes it off the queue; a job cancelled by hand is settled too', { skip, timeout: 120_000 }, async () => {
+  const l = launcher();
+  const waiting = l.submit({ config, runsDir: runs(), name: 'pending', sbatchArgs: ['--begin=now+1hour'] });
+  const e = await submitted(l, waiting);
+  const local = l.launch({ config, runsDir: runs(), name: 'local', set: ['training.steps=50'] });
+  assert.equal(local.state, 'running', 'the concurrency limit counts local trainers only');
+  assert.equal((await local.done).status, 'completed');
+  assert.equal(readRunRecord(e.runDir).record?.status, 'queued');
+
+  assert.equal(l.stop(e.runDir), true);
+  const stopped = await waiting.done;
+  assert.deepEqual({ status: stopped.status, step: stopped.step }, { status: 'stopped', step: 0 });
+  assert.equal(readRunRecord(e.runDir).record?.status, 'stopped');
+
+  const byHand = l.submit({ config, runsDir: runs(), name: 'by-hand', sbatchArgs: ['--begin=now+1hour'] });
+  const h = await submitted(l, byHand);
+  assert.equal(spawnSync('scancel', [h.jobId], { env: cluster.env }).status, 0);
+  assert.equal((await byHand.done).status, 'stopped', 'a plain scancel of a pending job is noticed through squeue');
+  assert.equal(readRunRecord(h.runDir).record?.status, 'stopped');
+});
+
+test('Stop on a running job: checkpoint and stopped; resubmitted, it continues to the end with each step once', { skip, timeout: 180_000 }, async () => {
+  const l = launcher();
+  const job = l.submit({ config, runsDir: runs(), name: 'long', set: ['training.steps=3000'], sbatchArgs: [] });
+  const e = await submitted(l, job);
+  await until('30 steps on the cluster', () => readMetrics(e.runDir).metrics.length > 30);
+  assert.equal(l.stop(e.runDir), true);
+  const out = await job.done;
+  assert.equal(out.status, 'stopped');
+  const at = out.step ?? 0;
+  assert.deepEqual(
+    listCheckpoints(e.runDir).map((c) => c.step),
+    [at],
+  );
+  const again = l.submitResume(e.runDir, { sbatchArgs: readRunRecord(e.runDir).record?.scheduler?.sbatchArgs ?? [] });
+  const s = await submitted(l, again);
+  assert.notEqual(s.jobId, e.jobId);
+  const resumed = new Promise<EventOf<'started'>>((resolve) => l.on('started', (j, ev) => j === again && resolve(ev)));
+  assert.equal((await resumed).step, at, 'the old run\'s events are not replayed: the new start is the one seen');
+  const done = await again.done;
+  assert.deepEqual({ status: done.status, step: done.step }, { status: 'completed', step: 3000 });
+  const steps = readMetrics(e.runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: 3000 }, (_, i) => i + 1));
+});
+
+test('after a reload a queued run is followed again; sbatch\'s refusal fails the launch with its reason and no run', { skip, timeout: 120_000 }, async () => {
+  const first = launcher();
+  const job = first.submit({ config, runsDir: runs(), name: 'reload', sbatchArgs: ['--begin=now+1hour'] });
+  const e = await submitted(first, job);
+  await until('the submit process to end', () => readRunRecord(e.runDir).record?.status === 'queued');
+  first.dispose();
+  const second = launcher();
+  const followed = second.reattach(e.runDir);
+  assert.equal(followed.state, 'running');
+  assert.equal(followed.slurmJobId, e.jobId);
+  // Let the job start now: the second launcher sees the trainer's events through to the end.
+  assert.equal(spawnSync('scontrol', ['update', `JobId=${e.jobId}`, 'StartTime=now'], { env: cluster.env, encoding: 'utf8' }).status, 0);
+  const out = await followed.done;
+  assert.deepEqual({ status: out.status, step: out.step }, { status: 'completed', step: 300 });
+
+  const before = fs.readdirSync(runs()).sort();
+  const refused = second.submit({ config, runsDir: runs(), name: 'too-big', sbatchArgs: ['--cpus-per-task=4096'] });
+  const r = await refused.done;
+  assert.equal(r.status, 'failed');
+  assert.match(r.error ?? '', /sbatch refused the job: sbatch: error: /);
+  assert.deepEqual(fs.readdirSync(runs()).sort(), before);
+});
