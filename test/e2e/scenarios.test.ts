@@ -19,7 +19,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
 import { RUN_FILES } from '../../src/core/run/format';
+import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
 import {
   ACTIVITY_ICON,
   TIMEOUTS,
@@ -127,6 +129,7 @@ interface RunRecordLike {
   step: number;
   totalSteps: number;
   pid: number | null;
+  scheduler?: { jobId: string; sbatchArgs: string[] } | null;
   [k: string]: unknown;
 }
 
@@ -231,8 +234,17 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   let launched: Launched | null = null;
   let pairedDone = false;
 
+  // A real one-node Slurm for the Launch Run on Slurm scenario: VS Code (and so the extension
+  // host) inherits its SLURM_CONF, as on a cluster's login node.
+  const noSlurm = slurmUnavailable();
+  let slurm: SlurmCluster | null = null;
+
   before(
     async () => {
+      if (!noSlurm) {
+        slurm = await startSlurm();
+        process.env.SLURM_CONF = slurm.env.SLURM_CONF;
+      }
       h = await startHarness();
       process.stderr.write(`[e2e] start-up timings (s): ${JSON.stringify(h.timings)}\n`);
     },
@@ -241,6 +253,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
 
   after(async () => {
     await h?.close();
+    await slurm?.stop();
   });
 
   /** The extension host's record of our activation failing, if it did. */
@@ -1016,5 +1029,52 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.equal(rec.status, 'completed');
     assert.equal(rec.pid, null);
     assert.ok(fs.existsSync(path.join(dir, 'report.md')), 'no report.md');
+  });
+  scenario('Launch Run on Slurm: queued with its job id, Stop takes it off the queue, Resume resubmits it and it trains to completed', TIMEOUTS.run + 120_000, async () => {
+    if (noSlurm) {
+      process.stderr.write(`[e2e] Slurm scenario skipped: ${noSlurm}\n`);
+      return;
+    }
+    const { page, workspace } = h;
+    const name = 'on-slurm';
+    // The Runs view in sight (run alone, no earlier scenario has opened it).
+    if (!(await page.locator('.part.sidebar .pane-header h3.title', { hasText: 'Runs' }).first().isVisible())) await page.locator(ACTIVITY_ICON).click();
+    await runCommand(page, 'Immiscible: Launch Run on Slurm...');
+    await pickRow(page, 'Launch Run on Slurm', 'tiny.immiscible.json');
+    await fillInputBox(page, 'Run name', name);
+    assert.equal(await acceptInputBox(page, 'Seed'), '0');
+    assert.equal(await acceptInputBox(page, 'Training steps'), '300');
+    await pickRow(page, 'Assignment mode', 'none');
+    // Held by a start time an hour away, as a busy cluster would: the run waits in the queue.
+    assert.equal(await fillInputBox(page, /^sbatch options/, '--begin=now+1hour'), '', 'immiscible.slurm.sbatchArgs is empty by default');
+
+    const runDir = await waitFor(`the run directory of ${name}`, () => runDirByName(workspace, name), 30_000);
+    const queued = await waitStatus(runDir, 'queued');
+    const job = queued.scheduler?.jobId ?? '';
+    assert.ok(job, 'run.json names the job');
+    const row = runRow(page, name);
+    await row.locator('.codicon-clock').waitFor({ state: 'visible', timeout: 15_000 });
+    await waitFor(`the row description "Slurm job ${job}"`, async () => (await row.innerText()).includes(`Slurm job ${job}`), 10_000);
+    await row.click();
+    await h.screenshot('slurm-queued');
+
+    await inlineAction(page, row, 'Stop Run');
+    await waitStatus(runDir, 'stopped');
+    await row.locator('.codicon-debug-pause').waitFor({ state: 'visible', timeout: 15_000 });
+    const state = (id: string): string => spawnSync('squeue', ['-h', '-t', 'all', '-j', id, '-o', '%T'], { env: process.env, encoding: 'utf8' }).stdout.trim();
+    assert.equal(state(job), 'CANCELLED');
+
+    // Resume sends it back to Slurm with the options it had; the cluster then starts it.
+    await inlineAction(page, row, 'Resume Run');
+    const again = await waitStatus(runDir, 'queued', 30_000, (r) => r.scheduler?.jobId !== job);
+    const second = again.scheduler as { jobId: string; sbatchArgs: string[] };
+    assert.deepEqual(second.sbatchArgs, ['--begin=now+1hour']);
+    assert.equal(state(second.jobId), 'PENDING');
+    assert.equal(spawnSync('scontrol', ['update', `JobId=${second.jobId}`, 'StartTime=now'], { env: process.env }).status, 0);
+    await row.locator('.codicon-pass').waitFor({ state: 'visible', timeout: TIMEOUTS.run });
+    const done = runRecord(runDir);
+    assert.equal(done.status, 'completed');
+    assert.equal(done.step, 300);
+    assert.ok(fs.existsSync(path.join(runDir, `slurm-${second.jobId}.out`)), 'the job output beside the run');
   });
 });
