@@ -160,3 +160,21 @@ test('after a reload a queued run is followed again; sbatch\'s refusal fails the
   assert.match(r.error ?? '', /sbatch refused the job: sbatch: error: /);
   assert.deepEqual(fs.readdirSync(runs()).sort(), before);
 });
+
+test('a job that fails before its trainer starts fails the run, naming the job and its output', { skip, timeout: 120_000 }, async () => {
+  // Submitted from a folder that is gone by the time the job starts (a scratch space cleaned up).
+  const from = fs.mkdtempSync(path.join(work, 'gone-'));
+  const l = new RunLauncher({ trainerJs: TRAINER, cwd: from, env: cluster.env, checkIntervalMs: 200 });
+  launchers.push(l);
+  const job = l.submit({ config, runsDir: runs(), name: 'no-cwd', sbatchArgs: ['--begin=now+1hour'] });
+  const e = await submitted(l, job);
+  await until('the submit process to end', () => readRunRecord(e.runDir).record?.status === 'queued');
+  fs.rmSync(from, { recursive: true });
+  assert.equal(spawnSync('scontrol', ['update', `JobId=${e.jobId}`, 'StartTime=now'], { env: cluster.env }).status, 0);
+  const out = await job.done;
+  assert.equal(out.status, 'failed');
+  const output = path.join(e.runDir, `slurm-${e.jobId}.out`);
+  assert.equal(out.error, `Slurm job ${e.jobId} ended FAILED before the trainer started; see ${output}`);
+  assert.match(fs.readFileSync(output, 'utf8'), /immiscible: cannot enter .*gone-.*, where the run was submitted from/);
+  assert.equal(readRunRecord(e.runDir).record?.status, 'failed');
+});

@@ -325,3 +325,24 @@ test('a run written before newer config keys compares on what differs, and a bad
   assert.match(node(model, broken).tooltip, new RegExp(`config: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid config`));
   assert.match(node(model, broken).tooltip, /training\.batchSize: expected an integer >= 1 and <= 65536, found the string "big"/);
 });
+
+test('a run queued on Slurm: its status, job id in the description and tooltip, and its job output as a child', () => {
+  const root = tmp();
+  const [dir] = generateRuns(root, { runs: 1, metricsLines: 0 });
+  const r = readRecord(dir);
+  writeRecord(dir, { ...r, status: 'queued', step: 0, pid: null, scheduler: { kind: 'slurm', jobId: '41', submittedAt: '2026-11-27T18:00:00.000Z', script: 'slurm-job.sh', sbatchArgs: ['--time=10'] } });
+  const model = new RunsTreeModel(root);
+  model.refresh();
+  const n = node(model, dir);
+  assert.equal(n.status, 'queued');
+  assert.match(n.description, /· Slurm job 41$/);
+  assert.match(n.tooltip, /Slurm job 41, submitted 2026-11-27T18:00:00.000Z with --time=10/);
+  const out = n.children.find((c) => c.kind === 'jobOutput');
+  assert.deepEqual(out && { path: out.path, description: out.description }, { path: path.join(dir, 'slurm-41.out'), description: 'job 41 · slurm-41.out' });
+
+  // Done: the job id leaves the description; the output stays a child.
+  writeRecord(dir, { ...readRecord(dir), status: 'completed' });
+  model.refresh([dir]);
+  assert.doesNotMatch(node(model, dir).description, /Slurm/);
+  assert.ok(node(model, dir).children.some((c) => c.kind === 'jobOutput'));
+});

@@ -31,7 +31,7 @@ export function slurmJobScript(i: JobScriptInput): string {
     '# exec: the trainer itself receives scancel\'s SIGTERM (bash would hold it until its child',
     '# exits), finishes its step, writes a checkpoint and marks the run stopped.',
     ...(i.electronAsNode ? ['export ELECTRON_RUN_AS_NODE=1'] : []),
-    `cd ${q(i.cwd)}`,
+    `cd ${q(i.cwd)} || { echo "immiscible: cannot enter ${i.cwd.replace(/["$`\\]/g, '\\$&')}, where the run was submitted from" >&2; exit 1; }`,
     `exec ${q(i.node)} ${q(i.trainer)} train --resume ${q(i.runDir)}`,
     '',
   ].join('\n');

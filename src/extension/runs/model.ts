@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import type { RunConfig } from '../../core/config/types';
 import {
   RUN_FILES,
+  slurmOutputName,
   type CheckpointInfo,
   type MetricsLine,
   type RunRecord,
@@ -40,7 +41,9 @@ export type RunChildNode =
   | (ChildBase & { kind: 'metrics'; bytes: number; tornTail: boolean })
   | (ChildBase & { kind: 'samples'; count: number; latest: SampleInfo | null })
   | (ChildBase & { kind: 'checkpoints'; count: number; latest: CheckpointInfo | null })
-  | (ChildBase & { kind: 'log' });
+  | (ChildBase & { kind: 'log' })
+  /** The output file of the Slurm job that trains (or trained) the run. */
+  | (ChildBase & { kind: 'jobOutput' });
 
 /** A node is rebuilt (a new object) whenever what it shows changed, and never mutated. */
 export interface RunNode {
@@ -449,6 +452,9 @@ export class RunsTreeModel {
           description: latestCheckpoint ? `${plural(checkpoints.length, 'checkpoint')} · latest step ${latestCheckpoint.step}` : 'none yet',
         },
         { kind: 'log', label: 'log', path: path.join(dir, RUN_FILES.log), description: RUN_FILES.log },
+        ...(r?.scheduler?.kind === 'slurm'
+          ? [{ kind: 'jobOutput' as const, label: 'Slurm output', path: path.join(dir, slurmOutputName(r.scheduler.jobId)), description: `job ${r.scheduler.jobId} · ${slurmOutputName(r.scheduler.jobId)}` }]
+          : []),
       ];
     };
     return new LazyRunNode(fields, tooltip, children);

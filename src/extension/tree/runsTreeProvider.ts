@@ -31,6 +31,7 @@ const CHILD_ICON: Record<RunChildNode['kind'], string> = {
   samples: 'file-media',
   checkpoints: 'save-all',
   log: 'output',
+  jobOutput: 'server-environment',
 };
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNode> {
