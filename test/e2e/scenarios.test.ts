@@ -941,13 +941,18 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
   })()`;
 
   /** Launch Study on the tiny config: none and linear (picked by default), 1 seed, `steps` a run. */
-  const launchTinyStudy = async (page: Page, steps: number): Promise<void> => {
+  /** Where sbatch is on PATH (as for the extension host, which inherits it), Launch Study asks where to train. */
+  const sbatchOnPath = (process.env.PATH ?? '').split(path.delimiter).some((d) => d !== '' && fs.existsSync(path.join(d, 'sbatch')));
+
+  const launchTinyStudy = async (page: Page, steps: number, where: 'This machine' | 'Slurm' = 'This machine'): Promise<void> => {
     await runCommand(page, 'Immiscible: Launch Study...');
     await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
     const modes = await quickInput(page, /^Modes to compare/);
     await modes.locator('input.input').press('Enter');
     assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
     assert.equal(await fillInputBox(page, 'Training steps per run', String(steps)), '300');
+    if (sbatchOnPath) await pickRow(page, "Where the study's runs train", where);
+    if (where === 'Slurm') assert.equal(await fillInputBox(page, /^sbatch options/, '--time=10'), '');
   };
 
   // After the light theme scenario (code-server does not switch back): this one asserts no colours.
@@ -1076,5 +1081,27 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.equal(done.status, 'completed');
     assert.equal(done.step, 300);
     assert.ok(fs.existsSync(path.join(runDir, `slurm-${second.jobId}.out`)), 'the job output beside the run');
+  });
+  scenario('Launch Study on Slurm: both runs queued as jobs at once, trained on the cluster, the report opens', TIMEOUTS.run + 60_000, async () => {
+    if (noSlurm || !sbatchOnPath) {
+      process.stderr.write(`[e2e] Slurm study scenario skipped: ${noSlurm || 'sbatch is not on PATH'}\n`);
+      return;
+    }
+    const { page, workspace } = h;
+    const studies = path.join(workspace, 'studies');
+    const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
+    await runCommand(page, 'View: Close All Editors');
+    await launchTinyStudy(page, 100, 'Slurm');
+    await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run });
+    const created = fs.readdirSync(studies).filter((d) => !before.includes(d));
+    assert.equal(created.length, 1, `new study folders: ${created.join(', ')}`);
+    const study = readJson(path.join(studies, created[0], 'study.json')) as { status: string; argv: string[]; runs: { runDir: string }[] };
+    assert.equal(study.status, 'completed');
+    assert.ok(study.argv.includes('--slurm') && study.argv.includes('--sbatch=--time=10'), `argv: ${study.argv.join(' ')}`);
+    for (const e of study.runs) {
+      const r = runRecord(e.runDir);
+      assert.equal(r.status, 'completed');
+      assert.deepEqual(r.scheduler?.sbatchArgs, ['--time=10'], `${e.runDir}: trained by a Slurm job`);
+    }
   });
 });

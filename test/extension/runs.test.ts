@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { RunsTreeModel, type RunNode } from '../../src/extension/runs/model';
 import { RunsWatcher } from '../../src/extension/runs/watch';
 import { isDeadRun } from '../../src/core/run/liveness';
-import { readLastJsonLine } from '../../src/extension/runs/tail';
+import { readLastJsonLine } from '../../src/core/run/tail';
 import { RUN_FILES, sampleFileName, type MetricsLine, type RunRecord } from '../../src/core/run/format';
 import { fixtureRecord, generateRuns, metricsLine } from '../../bench/bench-tree-fixtures';
 import { DashboardRunList } from '../../src/extension/dashboard/runList';

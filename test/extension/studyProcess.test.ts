@@ -19,6 +19,11 @@ test('studyArgs: the flags of immiscible study', () => {
   ]);
 });
 
+test('studyArgs on Slurm: --slurm and each sbatch option', () => {
+  assert.deepEqual(studyArgs({ config: 'c.json', modes: ['none', 'linear'], seeds: 1, runsDir: 'runs', outDir: 'o', slurm: { sbatchArgs: ['--time=10', '--gres=gpu:1'] } }).slice(-3), ['--slurm', '--sbatch=--time=10', '--sbatch=--gres=gpu:1']);
+  assert.ok(!studyArgs({ config: 'c.json', modes: ['none', 'linear'], seeds: 1, runsDir: 'runs', outDir: 'o' }).includes('--slurm'));
+});
+
 test('StudyProcess follows a real study to its report; progress reads "run i of n"', { timeout: 180_000 }, async () => {
   assert.ok(fs.existsSync(trainerJs), 'dist/trainer.js missing: run npm run build');
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-study-ext-'));

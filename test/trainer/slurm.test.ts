@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -145,4 +145,47 @@ test('sbatch refusing the job leaves no run behind and says why; our own options
   assert.match(own.stderr, /--sbatch: --output is set by immiscible submit/);
   const after = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
   assert.deepEqual(after, before);
+});
+
+test('study --slurm: every run a job, all queued at once, and the same results as the study run here', { skip, timeout: 240_000 }, async () => {
+  const flags = ['--config', 'toy.json', '--seeds', '2', '--steps', '200', '--metric', 'loss'];
+  const here = immiscible(['study', ...flags, '--out', 'study-here', '--runs', 'runs-here']);
+  assert.equal(here.status, 0, here.stderr);
+  const onSlurm = immiscible(['study', ...flags, '--out', 'study-slurm', '--runs', 'runs-slurm', '--slurm', '--sbatch=--time=10']);
+  assert.equal(onSlurm.status, 0, onSlurm.stderr);
+  const read = (d: string): { status: string; runs: { status: string; runDir: string; attempts: number }[]; results: { thresholds: unknown } } =>
+    JSON.parse(fs.readFileSync(path.join(dir, d, 'study.json'), 'utf8'));
+  const s = read('study-slurm');
+  assert.equal(s.status, 'completed');
+  for (const e of s.runs) {
+    assert.equal(e.status, 'completed');
+    const r = readRunRecord(e.runDir).record;
+    assert.deepEqual(r?.scheduler?.sbatchArgs, ['--time=10'], 'each run trained by its own job');
+  }
+  // Seeded runs: the cluster changes where they train, not what they learn.
+  assert.deepEqual(s.results.thresholds, read('study-here').results.thresholds);
+  const events = onSlurm.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  assert.equal(events.filter((e) => e.type === 'run-started').length, 4);
+  assert.equal(events.filter((e) => e.type === 'run-finished').length, 4);
+  assert.equal(events.at(-1)?.type, 'study-finished');
+});
+
+test('study --slurm stopped while its jobs wait: every job leaves the queue; the same command again resubmits and completes', { skip, timeout: 240_000 }, async () => {
+  const flags = ['--config', 'toy.json', '--seeds', '1', '--steps', '100', '--metric', 'loss', '--out', 'study-stop', '--runs', 'runs-stop'];
+  const study = spawn(process.execPath, [cli, 'study', ...flags, '--sbatch=--begin=now+1hour'], { cwd: dir, env: cluster.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  study.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((r) => study.on('exit', (code) => r(code)));
+  const rec = (): { status: string; runs: { status: string; runDir: string | null }[] } => JSON.parse(fs.readFileSync(path.join(dir, 'study-stop', 'study.json'), 'utf8'));
+  await until('both runs queued', () => fs.existsSync(path.join(dir, 'study-stop', 'study.json')) && rec().runs.every((e) => e.runDir !== null && status(e.runDir) === 'queued'));
+  study.kill('SIGINT');
+  assert.equal(await exited, 130, out);
+  assert.equal(rec().status, 'stopped');
+  for (const e of rec().runs) assert.equal(status(e.runDir as string), 'stopped');
+  assert.equal(spawnSync('squeue', ['-h', '-o', '%i'], { env: cluster.env, encoding: 'utf8' }).stdout.trim(), '', 'no job left in the queue');
+
+  const again = immiscible(['study', ...flags, '--slurm']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(rec().status, 'completed');
+  for (const e of rec().runs) assert.equal(readMetrics(e.runDir as string).metrics.length, 100);
 });

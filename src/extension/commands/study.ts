@@ -3,6 +3,7 @@
  * `immiscible study` detached in the workspace with its progress in a notification, and open
  * report.md when it is done. The runs appear in the Runs tree under the study's name.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DashboardPanel } from '../dashboard/panel';
@@ -11,7 +12,9 @@ import type { StudyEvent } from '../../core/protocol/studyEvents';
 import { findRunningStudies, StudyFollower } from '../study/studyFollower';
 import { progressMessage, StudyProcess, type StudyOutcome, type StudyProcessOptions, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
-import { askInteger, askMany } from './prompts';
+import { askInteger, askMany, askOne, askText } from './prompts';
+import { parseSbatchArgs } from './launch';
+import { sbatchArgProblem } from '../../core/slurm/jobScript';
 
 const MODES = [
   { label: 'none', description: 'the baseline: plain diffusion, always included', picked: true },
@@ -38,6 +41,8 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
   if (seeds === undefined) return;
   const steps = await askInteger('Training steps per run', config.training.steps, 1);
   if (steps === undefined) return;
+  const slurm = await askWhere(state);
+  if (slurm === undefined) return;
   const name = slug(config.name || path.basename(file).replace(/(\.immiscible)?\.json$/, ''));
   const request: StudyRequest = {
     config: file,
@@ -49,8 +54,36 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
     name,
     metric: config.data.source === 'toy2d' ? 'loss' : undefined,
     set: s.backend === 'auto' ? [] : [`backend=${s.backend}`],
+    ...(slurm ? { slurm } : {}),
   };
   runStudy(state, request);
+}
+
+/** Where the runs train: here one after another, or (where sbatch is on PATH) all at once as Slurm jobs. Null: here. */
+async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[] } | null | undefined> {
+  if (!onPath('sbatch')) return null;
+  const where = await askOne(
+    [
+      { label: 'This machine', description: 'one run after another' },
+      { label: 'Slurm', description: 'every run a job, all queued at once' },
+    ],
+    { title: 'Where the study\'s runs train' },
+  );
+  if (!where) return undefined;
+  if (where.label === 'This machine') return null;
+  const text = await askText('sbatch options (immiscible.slurm.sbatchArgs by default)', state.settings().slurmSbatchArgs.join(' '));
+  if (text === undefined) return undefined;
+  const sbatchArgs = parseSbatchArgs(text);
+  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null);
+  if (bad) {
+    void vscode.window.showErrorMessage(`sbatch options: ${bad}`);
+    return undefined;
+  }
+  return { sbatchArgs };
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d !== '' && fs.existsSync(path.join(d, cmd)));
 }
 
 /** Starts (or resumes: the same request) a study and follows it in a notification. */

@@ -25,7 +25,7 @@ import { listCheckpoints, listRunDirs, listSamples, readRunConfig, readRunRecord
 import { DEFAULT_STALE_MS, isDeadRun, isPidAlive } from '../../core/run/liveness';
 import { runDescription, runTooltip, type BestMetric } from './summary';
 import { readJsonLines } from '../../core/run/fsAtomic';
-import { readLastJsonLine, statFingerprint } from './tail';
+import { readLastJsonLine, statFingerprint } from '../../core/run/tail';
 
 /** `broken`: run.json unreadable; `dead`: run.json says running but the trainer is gone. */
 export type RunNodeStatus = RunStatus | 'broken' | 'dead';

@@ -17,6 +17,8 @@ export interface StudyRequest {
   /** Default: the config's evaluation metric (fd_lenet). */
   metric?: string;
   set?: string[];
+  /** Every run a Slurm job, all queued at once. */
+  slurm?: { sbatchArgs: string[] };
 }
 
 export interface StudyProcessOptions {
@@ -40,6 +42,7 @@ export function studyArgs(r: StudyRequest): string[] {
   if (r.name) args.push('--name', r.name);
   if (r.metric) args.push('--metric', r.metric);
   for (const s of r.set ?? []) args.push('--set', s);
+  if (r.slurm) args.push('--slurm', ...r.slurm.sbatchArgs.map((a) => `--sbatch=${a}`));
   return args;
 }
 

@@ -9,9 +9,10 @@ import { parseArgs } from 'node:util';
 import type { RunConfig } from '../../core/config/types';
 import { BASELINE_MODE, STUDY_MODES, type StudyMode } from '../../core/study/format';
 import { loadConfigFile, requireNamedFiles } from '../configFile';
+import { sbatchArgProblem } from '../../core/slurm/jobScript';
 
 export const STUDY_USAGE =
-  'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME]';
+  'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME] [--slurm] [--sbatch=OPTION ...]';
 
 export class StudyUsageError extends Error {}
 
@@ -32,6 +33,9 @@ export interface StudyArgs {
   evaluationEvery: number;
   /** True when the config had evaluation off and the study chose `evaluationEvery`. */
   evaluationDefaulted: boolean;
+  /** Every run a Slurm job, all queued at once (`--slurm`, or any `--sbatch`). */
+  slurm: boolean;
+  sbatchArgs: string[];
 }
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
@@ -81,12 +85,19 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
         set: { type: 'string', multiple: true, default: [] },
         thresholds: { type: 'string' },
         metric: { type: 'string' },
+        slurm: { type: 'boolean', default: false },
+        sbatch: { type: 'string', multiple: true, default: [] },
       },
     }));
   } catch (e) {
     throw new StudyUsageError((e as Error).message);
   }
   if (!values.config) throw new StudyUsageError('study needs --config FILE');
+  const sbatchArgs = [...(values.sbatch ?? [])];
+  for (const a of sbatchArgs) {
+    const problem = sbatchArgProblem(a);
+    if (problem) throw new StudyUsageError(`--sbatch: ${problem}`);
+  }
   const modes = parseModes(values.modes ?? '');
   const nSeeds = int('seeds', values.seeds, 1) as number;
   const stepsFlag = int('steps', values.steps, 1);
@@ -121,6 +132,8 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
     metric,
     evaluationEvery,
     evaluationDefaulted,
+    slurm: values.slurm === true || sbatchArgs.length > 0,
+    sbatchArgs,
   };
 }
 

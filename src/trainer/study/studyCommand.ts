@@ -9,44 +9,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseEvent } from '../../core/protocol/events';
-import { makeStudyEvent, type StudyEvent } from '../../core/protocol/studyEvents';
+import { makeStudyEvent } from '../../core/protocol/studyEvents';
 import { appendJsonLine, writeFileAtomic } from '../../core/run/fsAtomic';
 import type { RunStatus } from '../../core/run/format';
-import { listRunDirs, readRunRecord } from '../../core/run/reader';
+import { readRunRecord } from '../../core/run/reader';
 import { beingTrained, isRunBeingTrained } from '../../core/run/liveness';
-import { analyzeStudy, readRunCurve } from '../../core/study/analyze';
+import { analyzeStudy } from '../../core/study/analyze';
 import { fmt } from '../../core/study/conclusion';
-import { STUDY_FILES, type StudyRecord, type StudyRunEntry } from '../../core/study/format';
-import { parseStudyArgs, runOverrides, StudyUsageError, type StudyArgs } from './args';
+import { STUDY_FILES, type StudyRunEntry } from '../../core/study/format';
+import { parseStudyArgs, runOverrides, StudyUsageError } from './args';
 import { PLOT_FILES, studyPlots } from './plots';
 import { checkSameStudy, newStudyRecord, readStudyRecord, saveStudyRecord, studyRunningNow } from './record';
 import { renderReport } from './report';
+import { findCreatedRun, finalValue, type Ctx } from './context';
+import { runOnSlurm } from './slurmStudy';
 
 export { STUDY_USAGE, StudyUsageError } from './args';
-
-interface Ctx {
-  a: StudyArgs;
-  rec: StudyRecord;
-  tty: boolean;
-  emit: (e: StudyEvent) => void;
-  say: (line: string) => void;
-  save: () => void;
-  stopping: { requested: boolean; child: ReturnType<typeof spawn> | null };
-}
-
-/** A run this study created before it was interrupted, though study.json had not yet recorded it. */
-function findCreatedRun(c: Ctx, e: StudyRunEntry): string | null {
-  for (const dir of listRunDirs(c.a.runsDir)) {
-    const r = readRunRecord(dir).record;
-    if (r && r.name === e.name && r.group === c.a.name && r.createdAt >= c.rec.startedAt) return dir;
-  }
-  return null;
-}
-
-function finalValue(c: Ctx, e: StudyRunEntry): number | null {
-  if (!e.runDir) return null;
-  return readRunCurve({ mode: e.mode, seed: e.seed, runDir: e.runDir }, c.a.metric).final?.value ?? null;
-}
 
 async function runOne(c: Ctx, e: StudyRunEntry): Promise<RunStatus> {
   const total = c.rec.runs.length;
@@ -190,6 +168,7 @@ export async function studyCommand(argv: string[]): Promise<number> {
     c.stopping.requested = true;
     c.say(`${sig}: stopping the current run after its step (it writes a checkpoint); run the same command again to resume`);
     c.stopping.child?.kill(sig);
+    c.stopping.onStop?.();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -206,15 +185,21 @@ export async function studyCommand(argv: string[]): Promise<number> {
       c.emit(makeStudyEvent('study-log', a.name, { level: 'info', message: msg }));
       c.say(msg);
     }
-    for (const e of rec.runs) {
-      if (c.stopping.requested) break;
-      const status = e.status === 'completed' ? 'completed' : await runOne(c, e);
-      e.status = status === 'completed' ? 'completed' : e.status;
-      if (status === 'failed' || status === 'stopped') {
-        rec.status = status === 'failed' ? 'failed' : 'stopped';
-        break;
+    if (a.slurm) {
+      // All at once on the cluster; the study ends as its worst run.
+      await runOnSlurm(c);
+      if (rec.runs.some((e) => e.status === 'failed')) rec.status = 'failed';
+      else if (rec.runs.some((e) => e.status !== 'completed')) rec.status = 'stopped';
+    } else
+      for (const e of rec.runs) {
+        if (c.stopping.requested) break;
+        const status = e.status === 'completed' ? 'completed' : await runOne(c, e);
+        e.status = status === 'completed' ? 'completed' : e.status;
+        if (status === 'failed' || status === 'stopped') {
+          rec.status = status === 'failed' ? 'failed' : 'stopped';
+          break;
+        }
       }
-    }
     if (c.stopping.requested && rec.status === 'running') rec.status = 'stopped';
     if (rec.status !== 'running') {
       rec.endedAt = new Date().toISOString();
