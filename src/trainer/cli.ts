@@ -3,16 +3,14 @@
  * On a terminal it shows a progress bar; otherwise it prints one JSON event per line on stdout
  * (the protocol in src/core/protocol) for the extension host.
  */
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/config/validate';
-import { loadConfigFile, requireNamedFiles } from './configFile';
+import { loadConfigFile } from './configFile';
 import { intOption, UsageError } from './cliOptions';
 import { configJsonSchema } from '../core/config/schema';
 import type { RunConfig } from '../core/config/types';
 import { RUN_FILES } from '../core/run/format';
-import { readRunConfigAsWritten, readRunRecord, resolveRunConfig } from '../core/run/reader';
-import { beingTrained, isRunBeingTrained } from '../core/run/liveness';
+import { readRunConfigAsWritten, resolveRunConfig } from '../core/run/reader';
 import { RunWriter } from '../core/run/writer';
 import type { TrainerEvent } from '../core/protocol/events';
 import { train } from './train/trainer';
@@ -26,7 +24,7 @@ import { studyCommand, STUDY_USAGE, StudyUsageError } from './study/studyCommand
 import { submitCommand, SUBMIT_USAGE } from './submitCommand';
 import { stopCommand } from './stopCommand';
 import { SlurmError } from '../core/slurm/slurmCommands';
-import { queuedRunProblem } from '../core/slurm/slurmRun';
+import { createRunFromConfig, openRunToContinue } from './runTarget';
 
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
@@ -59,24 +57,12 @@ async function trainCommand(argv: string[]): Promise<number> {
   let config: RunConfig;
   let writtenConfig: unknown;
   if (values.resume) {
-    const summary = readRunRecord(values.resume);
-    if (!summary.record) throw new UsageError(`cannot resume: ${summary.recordError}`);
-    if (summary.record.status === 'completed') throw new UsageError(`${values.resume}: run already completed`);
-    // Two trainers writing one run would interleave its logs and checkpoints.
-    if (isRunBeingTrained(summary.record)) throw new UsageError(beingTrained(values.resume, summary.record));
-    // A queued run is its Slurm job's to train (the job's own trainer passes: SLURM_JOB_ID).
-    const queued = await queuedRunProblem(values.resume, summary.record, process.env.SLURM_JOB_ID);
-    if (queued) throw new UsageError(queued);
-    run = RunWriter.open(values.resume);
+    run = await openRunToContinue(values.resume, process.env.SLURM_JOB_ID, 'resume');
     writtenConfig = readRunConfigAsWritten(values.resume);
     config = resolveRunConfig(values.resume, writtenConfig);
   } else {
     if (!values.config) throw new UsageError('train needs --config FILE or --resume RUN_DIR');
-    config = loadConfigFile(values.config, values.set ?? []);
-    requireNamedFiles(config, values.config);
-    const name = values.name ?? (config.name || path.basename(values.config).replace(/(\.immiscible)?\.json$/, ''));
-    config = { ...config, name };
-    run = RunWriter.create(values.runs ?? 'runs', config, name);
+    ({ run, config } = createRunFromConfig(values.config, values.set ?? [], values.runs ?? 'runs', values.name));
   }
 
   const controller = new AbortController();

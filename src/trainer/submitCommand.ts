@@ -10,14 +10,12 @@ import { parseArgs } from 'node:util';
 import { makeEvent } from '../core/protocol/events';
 import { RUN_FILES, slurmOutputName } from '../core/run/format';
 import { writeFileAtomic } from '../core/run/fsAtomic';
-import { isRunBeingTrained, beingTrained } from '../core/run/liveness';
-import { readRunRecord } from '../core/run/reader';
 import { RunWriter } from '../core/run/writer';
 import { sbatchArgProblem, slurmJobScript } from '../core/slurm/jobScript';
 import { releaseJob, sbatch, scancel } from '../core/slurm/slurmCommands';
-import { queuedRunProblem, settleQueuedRun } from '../core/slurm/slurmRun';
+import { settleQueuedRun } from '../core/slurm/slurmRun';
 import { UsageError } from './cliOptions';
-import { loadConfigFile, requireNamedFiles } from './configFile';
+import { createRunFromConfig, openRunToContinue } from './runTarget';
 
 export const SUBMIT_USAGE = `immiscible submit --config FILE [--runs DIR] [--name NAME] [--set key=value ...] [--sbatch=OPTION ...] [--node PATH]
   immiscible submit --resume RUN_DIR [--sbatch=OPTION ...] [--node PATH]`;
@@ -46,21 +44,10 @@ export async function submitCommand(argv: string[]): Promise<number> {
   let run: RunWriter;
   let fresh = false;
   if (values.resume) {
-    const dir = path.resolve(values.resume);
-    const s = readRunRecord(dir);
-    if (!s.record) throw new UsageError(`cannot submit: ${s.recordError}`);
-    if (s.record.status === 'completed') throw new UsageError(`${dir}: run already completed`);
-    if (isRunBeingTrained(s.record)) throw new UsageError(beingTrained(dir, s.record));
-    const queued = await queuedRunProblem(dir, s.record, undefined);
-    if (queued) throw new UsageError(queued);
-    run = RunWriter.open(dir);
+    run = await openRunToContinue(path.resolve(values.resume), undefined, 'submit');
   } else {
     if (!values.config) throw new UsageError('submit needs --config FILE or --resume RUN_DIR');
-    let config = loadConfigFile(values.config, values.set ?? []);
-    requireNamedFiles(config, values.config);
-    const name = values.name ?? (config.name || path.basename(values.config).replace(/(\.immiscible)?\.json$/, ''));
-    config = { ...config, name };
-    run = RunWriter.create(path.resolve(values.runs ?? 'runs'), config, name);
+    run = createRunFromConfig(values.config, values.set ?? [], path.resolve(values.runs ?? 'runs'), values.name).run;
     fresh = true;
   }
 

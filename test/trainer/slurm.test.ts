@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { listCheckpoints, readMetrics, readRunRecord } from '../../src/core/run/reader';
 import { parseEvent } from '../../src/core/protocol/events';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
+import { jobState, JobStatePoller } from '../../src/core/slurm/slurmCommands';
 
 const root = path.resolve(__dirname, '../..');
 const cli = path.join(root, 'dist/trainer.js');
@@ -188,4 +189,24 @@ test('study --slurm stopped while its jobs wait: every job leaves the queue; the
   assert.equal(again.status, 0, again.stderr);
   assert.equal(rec().status, 'completed');
   for (const e of rec().runs) assert.equal(readMetrics(e.runDir as string).metrics.length, 100);
+});
+
+test('JobStatePoller: the states of many jobs from one squeue call, a job Slurm does not know as null', { skip, timeout: 60_000 }, async () => {
+  // squeue itself, behind a wrapper that counts its calls.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-squeue-'));
+  const log = path.join(bin, 'calls');
+  const real = spawnSync('bash', ['-c', 'command -v squeue'], { encoding: 'utf8' }).stdout.trim();
+  fs.writeFileSync(path.join(bin, 'squeue'), `#!/bin/sh\necho "$@" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+  const env = { ...cluster.env, PATH: `${bin}:${cluster.env.PATH ?? ''}` };
+  const sb = (args: string[]): string => spawnSync('sbatch', ['--parsable', ...args, '--wrap', 'sleep 60'], { env: cluster.env, cwd: dir, encoding: 'utf8' }).stdout.trim();
+  const held = [sb(['--begin=now+1hour']), sb(['--begin=now+1hour'])];
+  const cancelled = sb(['--begin=now+1hour']);
+  assert.equal(spawnSync('scancel', [cancelled], { env: cluster.env }).status, 0);
+  const poller = new JobStatePoller({ env, windowMs: 100 });
+  const states = await Promise.all([...held, cancelled, '999999', held[0]].map((id) => poller.state(id)));
+  assert.deepEqual(states, ['PENDING', 'PENDING', 'CANCELLED', null, 'PENDING']);
+  assert.equal(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one squeue call');
+  assert.equal(await jobState('999999', { env }), null, 'alone, an unknown job is null too');
+  spawnSync('scancel', held, { env: cluster.env });
+  fs.rmSync(bin, { recursive: true, force: true });
 });

@@ -65,6 +65,52 @@ export async function jobState(jobId: string, o: SlurmEnv = {}): Promise<SlurmJo
   throw new SlurmError(`squeue failed for job ${jobId}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }
 
+/** The states of several jobs in one squeue call; a job Slurm no longer knows maps to null. */
+export async function jobStates(jobIds: readonly string[], o: SlurmEnv = {}): Promise<Map<string, SlurmJobState | null>> {
+  const out = new Map<string, SlurmJobState | null>(jobIds.map((id) => [id, null]));
+  if (!jobIds.length) return out;
+  const r = await run('squeue', ['-h', '-t', 'all', '-j', jobIds.join(','), '-o', '%i %T'], o);
+  if (r.code !== 0 && !/invalid job id/i.test(r.stderr)) throw new SlurmError(`squeue failed for jobs ${jobIds.join(',')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  for (const line of r.stdout.split('\n')) {
+    const [id, state] = line.trim().split(/\s+/);
+    if (id && state && out.has(id)) out.set(id, state);
+  }
+  return out;
+}
+
+/**
+ * Asks squeue about many jobs with one call per window: a window following a hundred queued runs
+ * (or a study's) costs the cluster's shared controller one query every few seconds, not a
+ * hundred.
+ */
+export class JobStatePoller {
+  private waiting = new Map<string, { resolve: (s: SlurmJobState | null) => void; reject: (e: Error) => void }[]>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: SlurmEnv & { windowMs?: number } = {}) {}
+
+  state(jobId: string): Promise<SlurmJobState | null> {
+    return new Promise((resolve, reject) => {
+      const list = this.waiting.get(jobId) ?? [];
+      list.push({ resolve, reject });
+      this.waiting.set(jobId, list);
+      this.timer ??= setTimeout(() => void this.flush(), this.o.windowMs ?? 200);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = null;
+    const batch = this.waiting;
+    this.waiting = new Map();
+    try {
+      const states = await jobStates([...batch.keys()], this.o);
+      for (const [id, list] of batch) for (const w of list) w.resolve(states.get(id) ?? null);
+    } catch (e) {
+      for (const list of batch.values()) for (const w of list) w.reject(e as Error);
+    }
+  }
+}
+
 /**
  * Cancels a job. A pending one is taken off the queue; a running one is sent SIGTERM only
  * (`--full` reaches the batch step, which is the trainer itself through `exec`), so the trainer

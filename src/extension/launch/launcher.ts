@@ -14,7 +14,7 @@ import { readRunRecord } from '../../core/run/reader';
 import { RunWriter } from '../../core/run/writer';
 import { beingTrained, DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
 import { EventsFollower, LineBuffer, fileSize } from './follow';
-import { jobState } from '../../core/slurm/slurmCommands';
+import { JobStatePoller } from '../../core/slurm/slurmCommands';
 import { settleQueuedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
 
 export type EventOf<T extends TrainerEventType> = Extract<TrainerEvent, { type: T }>;
@@ -131,6 +131,8 @@ export class RunLauncher {
   private nextId = 1;
   private disposed = false;
   private keepAlive: NodeJS.Timeout | null = null;
+  /** One squeue call for every queued run followed, per check. */
+  private readonly slurm: JobStatePoller;
   private readonly listeners: Listeners = {
     started: new Set(),
     progress: new Set(),
@@ -149,6 +151,7 @@ export class RunLauncher {
     this.staleMs = o.staleMs ?? DEFAULT_STALE_MS;
     this.checkIntervalMs = o.checkIntervalMs ?? 2000;
     this.isAlive = o.isAlive ?? isPidAlive;
+    this.slurm = new JobStatePoller({ env: o.env });
   }
 
   /** Registers a callback; returns a function that removes it. */
@@ -567,7 +570,8 @@ export class RunLauncher {
   private askSlurm(job: Job): void {
     if (job.asking) return;
     job.asking = true;
-    jobState(job.slurmJobId as string, { env: this.o.env })
+    this.slurm
+      .state(job.slurmJobId as string)
       .then((state) => {
         if (job.state === 'finished' || this.disposed) return;
         const r = settleQueuedRun(job.runDir as string, state);

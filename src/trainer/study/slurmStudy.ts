@@ -13,13 +13,14 @@ import { isDeadRun } from '../../core/run/liveness';
 import { readRunRecord } from '../../core/run/reader';
 import { readLastJsonLine } from '../../core/run/tail';
 import { RunWriter } from '../../core/run/writer';
-import { jobMayRun, jobState } from '../../core/slurm/slurmCommands';
+import { jobMayRun, jobState, JobStatePoller } from '../../core/slurm/slurmCommands';
 import { settleQueuedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
 import type { StudyRunEntry } from '../../core/study/format';
 import { runOverrides } from './args';
 import { findCreatedRun, finalValue, type Ctx } from './context';
 
 const POLL_MS = 1000;
+const poller = new JobStatePoller({ windowMs: 50 });
 /** squeue is asked about a queued run at most this often: a cluster's controller is shared. */
 const ASK_MS = 5000;
 
@@ -113,7 +114,8 @@ export async function runOnSlurm(c: Ctx): Promise<void> {
 
   let active = [...followed];
   while (active.length) {
-    for (const f of active) await check(c, f, ref(f.e));
+    // Checked together, so the queued runs' squeue questions go out as one call.
+    await Promise.all(active.map((f) => check(c, f, ref(f.e))));
     active = active.filter((f) => f.e.status === 'running');
     if (active.length) await sleep(POLL_MS);
   }
@@ -127,7 +129,7 @@ async function check(c: Ctx, f: Followed, ref: { index: number; total: number; m
   if (r.status === 'queued' && Date.now() - f.askedAt >= ASK_MS) {
     f.askedAt = Date.now();
     const job = slurmJobOf(r);
-    if (job) r = settleQueuedRun(dir, await jobState(job.jobId).catch(() => 'PENDING')) ?? r;
+    if (job) r = settleQueuedRun(dir, await poller.state(job.jobId).catch(() => 'PENDING')) ?? r;
   }
   if (r.status === 'running' && isDeadRun(r)) {
     // Its node went away (or the job was killed past its grace time): never left `running`.
