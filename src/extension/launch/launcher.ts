@@ -268,7 +268,7 @@ export class RunLauncher {
    * arrives through the job's checks, an error through `stderr`.
    */
   private stopSlurm(job: Job | undefined, dir: string | null): boolean {
-    if (!dir || (job && job.kind === 'submit' && !job.slurmJobId)) return false;
+    if (!dir) return false;
     const r = readRunRecord(dir).record;
     if (!slurmJobOf(r) || (r?.status !== 'queued' && r?.status !== 'running')) return false;
     stopSlurmRun(dir, { env: this.o.env }).then(
