@@ -113,6 +113,52 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     assert.equal(metric, 'fd_lenet', 'an evaluation metric is preferred over the loss');
   });
 
+  it('plots each run\'s best metric against the swept parameter, a line per mode; a category key; runs without a value named', async () => {
+    const fd = (value: number[]): EvalColumns => evalColumns('fd_lenet', [0, 100, 200], value);
+    const runs = [
+      makeRun('n1', { mode: 'none', config: { 'training.lr': 0.001 } }),
+      makeRun('n3', { mode: 'none', config: { 'training.lr': 0.003 } }),
+      makeRun('l1', { mode: 'linear', config: { 'training.lr': 0.001 } }),
+      makeRun('l3', { mode: 'linear', config: { 'training.lr': 0.003 } }),
+      makeRun('l9', { mode: 'linear', config: { 'training.lr': 0.009 } }),
+    ];
+    await d.send(runsMessage(runs));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: runs.map((r) => r.id) });
+    await d.send(seriesMessage(makeSeries('n1', 200, { evals: [fd([90, 50, 40])] })));
+    await d.send(seriesMessage(makeSeries('n3', 200, { evals: [fd([90, 45, 47])] })));
+    await d.send(seriesMessage(makeSeries('l1', 200, { evals: [fd([90, 35, 30])] })));
+    await d.send(seriesMessage(makeSeries('l3', 200, { evals: [fd([90, 33, 36])] })));
+    // l9 has no evaluation yet: left out, and said so.
+    await d.send(seriesMessage(makeSeries('l9', 200)));
+    await d.drawn();
+    type Plot = { key: string; axis: string; categories: string[]; series: { mode: string; points: { x: number; y: number; runId: string }[] }[]; missing: string[] };
+    const plot = (): Promise<Plot> => d.page.evaluate(() => (window as unknown as { immiscibleDashboard: { paramChart: { plot: Plot } } }).immiscibleDashboard.paramChart.plot);
+    let p = await plot();
+    assert.equal(p.key, 'training.lr', 'the swept numeric key, not the seed or the mode');
+    assert.equal(p.axis, 'linear');
+    assert.deepEqual(
+      p.series.map((s) => [s.mode, s.points.map((q) => [q.x, q.y])]),
+      [
+        ['none', [[0.001, 40], [0.003, 45]]],
+        ['linear', [[0.001, 30], [0.003, 33]]],
+      ],
+    );
+    assert.deepEqual(p.missing, ['l9']);
+    assert.match(await d.page.textContent('.param-note') ?? '', /Not plotted \(no fd_lenet yet, or no training\.lr\): l9/);
+
+    // Final instead of best; then the mode itself as a category.
+    await d.page.selectOption('.param-card select[title="Each run\'s value"]', 'final');
+    await d.drawn();
+    p = await plot();
+    assert.deepEqual(p.series[0].points.map((q) => q.y), [40, 47]);
+    await d.page.selectOption('.param-card select[title="Config key (x axis)"]', 'assignment.mode');
+    await d.drawn();
+    p = await plot();
+    assert.equal(p.axis, 'category');
+    assert.deepEqual(p.categories, ['linear', 'none']);
+    assert.deepEqual(p.series.find((s) => s.mode === 'none')?.points.map((q) => q.x), [1, 1]);
+  });
+
   it('appends live data to what it holds instead of replacing it', async () => {
     await d.send(runsMessage([makeRun('live', { status: 'running' })]));
     await d.send({ type: 'show', v: 1, view: 'run', runIds: ['live'] });

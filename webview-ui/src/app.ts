@@ -7,6 +7,7 @@ import { ChartGrid } from './charts';
 import { ConfigTable, SpeedupSummary } from './compareTables';
 import { clear, el, option } from './dom';
 import { Galleries } from './gallery';
+import { ParamChart } from './paramChart';
 import { RunList } from './runList';
 import { DEFAULT_SETTINGS, Store, type ViewSettings } from './store';
 import { loadState, post, saveState } from './vscodeApi';
@@ -22,6 +23,7 @@ export class App {
   private readonly runList: RunList;
   private readonly configTable = new ConfigTable();
   private readonly speedup: SpeedupSummary;
+  readonly paramChart: ParamChart;
   private readonly title = el('h2', { className: 'view-title' });
   private readonly main = el('main', { className: 'view' });
   private readonly xAxis = el('select', { title: 'x axis' }, option('step', 'by step'), option('wallTime', 'by wall time'));
@@ -44,6 +46,7 @@ export class App {
     this.galleries = new Galleries(this.store, (step) => this.patch({ galleryStep: step }, false));
     this.runList = new RunList({ onSettings: (p) => this.patch(p), onShow: (view, ids) => this.show(view, ids) });
     this.speedup = new SpeedupSummary((p) => this.patch(p));
+    this.paramChart = new ParamChart((p) => this.patch(p));
     const csv = el('button', { textContent: 'CSV', title: 'Save the metrics of the shown runs as CSV' });
     csv.addEventListener('click', () => post({ type: 'exportCsv', v: 1, runIds: this.settings.runIds }));
     this.xAxis.addEventListener('change', () => this.patch({ xAxis: this.xAxis.value === 'wallTime' ? 'wallTime' : 'step' }));
@@ -159,6 +162,8 @@ export class App {
       document.body.dataset.view = s.view;
       if (s.view === 'compare') this.main.append(el('div', { className: 'compare-top' }, this.speedup.root, this.configTable.root));
       this.main.append(this.galleries.root, this.charts.root);
+      // After the curves: it summarises each run to one point, for sweeps over many runs.
+      if (s.view === 'compare') this.main.append(this.paramChart.root);
     }
     if (s.view === 'compare') {
       this.configTable.update(ids, this.store);
@@ -166,6 +171,8 @@ export class App {
     }
     this.galleries.update(ids, s.galleryStep);
     this.charts.update(ids, this.store, s);
+    // Drawn once the card is in the page (a chart made detached measures 0x0).
+    if (s.view === 'compare') this.paramChart.update(ids, this.store, s);
     this.lastDrawMs = performance.now() - t0;
   }
 }

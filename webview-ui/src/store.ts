@@ -18,6 +18,10 @@ export interface ViewSettings {
   threshold: number | null;
   baseline: string;
   galleryStep: number | null;
+  /** The compare view's metric-vs-parameter card. */
+  paramKey: string;
+  paramMetric: string;
+  paramSummary: 'best' | 'final';
 }
 
 export const DEFAULT_SETTINGS: ViewSettings = {
@@ -34,6 +38,9 @@ export const DEFAULT_SETTINGS: ViewSettings = {
   threshold: null,
   baseline: '',
   galleryStep: null,
+  paramKey: '',
+  paramMetric: '',
+  paramSummary: 'best',
 };
 
 export type HeldColumns = { [K in keyof MetricColumns]: Column };
