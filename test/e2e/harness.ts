@@ -545,7 +545,13 @@ export async function runCommand(page: Page, title: string, timeoutMs = TIMEOUTS
       if (Date.now() >= end) throw new Error(`F1 did not open the command palette: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    await input.fill(`>${title}`);
+    try {
+      // Short: a webview taking the focus back closes the palette under us; then open it again.
+      await input.fill(`>${title}`, { timeout: 3000 });
+    } catch (e) {
+      if (Date.now() >= end) throw new Error(`the command palette closed before "${title}" could be typed: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
     try {
       await row.waitFor({ state: 'visible', timeout: Math.max(1000, Math.min(5000, end - Date.now())) });
       break;

@@ -1043,7 +1043,9 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     const { page, workspace } = h;
     const name = 'on-slurm';
     // The Runs view in sight, whatever the earlier scenarios left open (by command: a click on the
-    // activity bar icon would close it if it were open).
+    // activity bar icon would close it if it were open); their webviews closed, which can take
+    // the focus back from the command palette.
+    await runCommand(page, 'View: Close All Editors');
     await runCommand(page, 'Immiscible Lab: Focus on Runs View');
     await runCommand(page, 'Immiscible: Launch Run on Slurm...');
     await pickRow(page, 'Launch Run on Slurm', 'tiny.immiscible.json');
