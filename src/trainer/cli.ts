@@ -24,7 +24,7 @@ import { studyCommand, STUDY_USAGE, StudyUsageError } from './study/studyCommand
 import { submitCommand, SUBMIT_USAGE } from './submitCommand';
 import { stopCommand } from './stopCommand';
 import { SlurmError } from '../core/slurm/slurmCommands';
-import { createRunFromConfig, openRunToContinue } from './runTarget';
+import { createRunFromConfig, openRunToContinue, RUN_TARGET_OPTIONS } from './runTarget';
 
 const USAGE = `usage:
   immiscible train --config FILE [--runs DIR] [--name NAME] [--set key=value ...]
@@ -44,11 +44,7 @@ async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string' },
-      resume: { type: 'string' },
-      runs: { type: 'string', default: 'runs' },
-      name: { type: 'string' },
-      set: { type: 'string', multiple: true, default: [] },
+      ...RUN_TARGET_OPTIONS,
       'stop-at-step': { type: 'string' },
     },
   });

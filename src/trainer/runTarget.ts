@@ -11,6 +11,15 @@ import { queuedRunProblem } from '../core/slurm/slurmRun';
 import { UsageError } from './cliOptions';
 import { loadConfigFile, requireNamedFiles } from './configFile';
 
+/** The flags naming that run, shared by `train` and `submit` (node:util parseArgs options). */
+export const RUN_TARGET_OPTIONS = {
+  config: { type: 'string' },
+  resume: { type: 'string' },
+  runs: { type: 'string', default: 'runs' },
+  name: { type: 'string' },
+  set: { type: 'string', multiple: true, default: [] as string[] },
+} as const;
+
 /**
  * Opens `dir` to continue it, or refuses naming why: unreadable, completed, a live trainer on it,
  * or queued for a Slurm job other than `ownJobId` (the job's own trainer passes its SLURM_JOB_ID).

@@ -15,7 +15,7 @@ import { sbatchArgProblem, slurmJobScript } from '../core/slurm/jobScript';
 import { releaseJob, sbatch, scancel } from '../core/slurm/slurmCommands';
 import { settleQueuedRun } from '../core/slurm/slurmRun';
 import { UsageError } from './cliOptions';
-import { createRunFromConfig, openRunToContinue } from './runTarget';
+import { createRunFromConfig, openRunToContinue, RUN_TARGET_OPTIONS } from './runTarget';
 
 export const SUBMIT_USAGE = `immiscible submit --config FILE [--runs DIR] [--name NAME] [--set key=value ...] [--sbatch=OPTION ...] [--node PATH]
   immiscible submit --resume RUN_DIR [--sbatch=OPTION ...] [--node PATH]`;
@@ -24,11 +24,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string' },
-      resume: { type: 'string' },
-      runs: { type: 'string', default: 'runs' },
-      name: { type: 'string' },
-      set: { type: 'string', multiple: true, default: [] },
+      ...RUN_TARGET_OPTIONS,
       sbatch: { type: 'string', multiple: true, default: [] },
       node: { type: 'string' },
     },
