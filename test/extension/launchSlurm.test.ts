@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import { RunLauncher, type EventOf, type RunJob } from '../../src/extension/launch/launcher';
 import { listCheckpoints, readMetrics, readRunRecord } from '../../src/core/run/reader';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
+import { RunWriter } from '../../src/core/run/writer';
+import { validateConfig } from '../../src/core/config/validate';
+import type { RunConfig } from '../../src/core/config/types';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TRAINER = path.join(ROOT, 'dist', 'trainer.js');
@@ -177,4 +180,23 @@ test('a job that fails before its trainer starts fails the run, naming the job a
   assert.equal(out.error, `Slurm job ${e.jobId} ended FAILED before the trainer started; see ${output}`);
   assert.match(fs.readFileSync(output, 'utf8'), /immiscible: cannot enter .*gone-.*, where the run was submitted from/);
   assert.equal(readRunRecord(e.runDir).record?.status, 'failed');
+});
+
+test('a queued run followed where Slurm cannot be asked (no squeue on PATH) stays queued and says so once', { timeout: 30_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'immiscible-noslurm-'));
+  const v = validateConfig({ data: { source: 'toy2d' }, model: { type: 'mlp' } });
+  assert.ok(v.ok);
+  const w = RunWriter.create(dir, v.config as RunConfig, 'synced');
+  w.update({ status: 'queued', scheduler: { kind: 'slurm', jobId: '77', submittedAt: new Date().toISOString(), script: 'slurm-job.sh', sbatchArgs: [] } });
+  const l = new RunLauncher({ trainerJs: TRAINER, cwd: dir, env: { ...process.env, PATH: path.join(dir, 'no-bin') }, checkIntervalMs: 100 });
+  const lines: string[] = [];
+  l.on('stderr', (_j, line) => lines.push(line));
+  const job = l.reattach(w.dir);
+  assert.equal(job.state, 'running');
+  await new Promise((r) => setTimeout(r, 1500));
+  l.dispose();
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.match(lines[0], /^squeue not found: Slurm's client commands .* must be on PATH \(the run stays queued until Slurm can be asked\)$/);
+  assert.equal(readRunRecord(w.dir).record?.status, 'queued');
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -104,6 +104,8 @@ interface Job extends RunJob {
   remote: boolean;
   /** A squeue query in flight, so checks never overlap. */
   asking: boolean;
+  /** squeue's last failure reported, so a machine without Slurm's clients (a synced runs folder) says it once, not every check. */
+  slurmError: string | null;
   /** Where a submitted run's new events begin in events.jsonl (a resubmitted run has older ones). */
   eventsOffset: number;
   args: string[];
@@ -359,6 +361,7 @@ export class RunLauncher {
       slurmJobId: null,
       remote: false,
       asking: false,
+      slurmError: null,
       eventsOffset: 0,
       done,
       args,
@@ -582,7 +585,16 @@ export class RunLauncher {
         this.emitFinished(job, r.status, r.step, r.error?.message ?? null);
         this.finish(job, { status: r.status, step: r.step, error: r.error?.message ?? null, exitCode: null, signal: null, cancelled: false });
       })
-      .catch((e: Error) => this.emit('stderr', job, e.message))
+      .then(
+        () => {
+          job.slurmError = null;
+        },
+        (e: Error) => {
+          if (job.slurmError === e.message) return;
+          job.slurmError = e.message;
+          this.emit('stderr', job, `${e.message} (the run stays queued until Slurm can be asked)`);
+        },
+      )
       .finally(() => {
         job.asking = false;
       });
