@@ -89,6 +89,13 @@ test('a broken or missing run.json is reported, not thrown', () => {
   fs.mkdirSync(d3);
   fs.writeFileSync(path.join(d3, 'run.json'), '{"formatVersion": 1, "id": "x", "status": "running"}');
   assert.match(readRunRecord(d3).recordError ?? '', /numeric "step"/);
+  const d4 = path.join(runs, 'unknownstatus');
+  fs.mkdirSync(d4);
+  fs.writeFileSync(path.join(d4, 'run.json'), '{"formatVersion": 1, "id": "x", "status": "preempted", "step": 3}');
+  assert.equal(
+    readRunRecord(d4).recordError,
+    `${path.join(d4, 'run.json')}: expected "status" to be one of created, queued, running, stopped, completed, failed, found "preempted"`,
+  );
 });
 
 test('samples and complete checkpoints are listed by step', () => {

@@ -20,7 +20,8 @@ export const RUN_FILES = {
 export const slurmOutputName = (jobId: string): string => `slurm-${jobId}.out`;
 
 /** `queued`: submitted to a batch scheduler (RunRecord.scheduler), whose job has not started the trainer yet. */
-export type RunStatus = 'created' | 'queued' | 'running' | 'stopped' | 'completed' | 'failed';
+export const RUN_STATUSES = ['created', 'queued', 'running', 'stopped', 'completed', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** The Slurm job that trains (or trained) the run, written by `immiscible submit`. */
 export interface SlurmJob {

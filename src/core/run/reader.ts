@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   RUN_FILES,
+  RUN_STATUSES,
   stepFromName,
   type CheckpointInfo,
   type EvalLine,
@@ -42,7 +43,10 @@ function recordProblem(v: unknown): string | null {
   const r = v as Record<string, unknown>;
   if (typeof r.formatVersion !== 'number') return 'expected a numeric "formatVersion"';
   if (typeof r.id !== 'string') return 'expected a string "id"';
-  if (typeof r.status !== 'string') return 'expected a string "status"';
+  // A status this reader does not know (hand-edited, or from a newer format) would break every
+  // view that maps statuses to icons and filters: the run is shown broken, naming the field.
+  if (typeof r.status !== 'string' || !(RUN_STATUSES as readonly string[]).includes(r.status))
+    return `expected "status" to be one of ${RUN_STATUSES.join(', ')}, found ${JSON.stringify(r.status)}`;
   if (typeof r.step !== 'number') return 'expected a numeric "step"';
   return null;
 }
