@@ -58,11 +58,7 @@ export async function releaseJob(jobId: string, o: SlurmEnv = {}): Promise<void>
  * `-t all` keeps ended jobs visible for MinJobAge, so a cancelled job reads CANCELLED, not null.
  */
 export async function jobState(jobId: string, o: SlurmEnv = {}): Promise<SlurmJobState | null> {
-  const r = await run('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T'], o);
-  const state = r.stdout.trim().split('\n')[0]?.trim() ?? '';
-  if (r.code === 0 && state) return state;
-  if (r.code === 0 || /invalid job id/i.test(r.stderr)) return null;
-  throw new SlurmError(`squeue failed for job ${jobId}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return (await jobStates([jobId], o)).get(jobId) ?? null;
 }
 
 /** The states of several jobs in one squeue call; a job Slurm no longer knows maps to null. */
@@ -70,7 +66,7 @@ export async function jobStates(jobIds: readonly string[], o: SlurmEnv = {}): Pr
   const out = new Map<string, SlurmJobState | null>(jobIds.map((id) => [id, null]));
   if (!jobIds.length) return out;
   const r = await run('squeue', ['-h', '-t', 'all', '-j', jobIds.join(','), '-o', '%i %T'], o);
-  if (r.code !== 0 && !/invalid job id/i.test(r.stderr)) throw new SlurmError(`squeue failed for jobs ${jobIds.join(',')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  if (r.code !== 0 && !/invalid job id/i.test(r.stderr)) throw new SlurmError(`squeue failed for job${jobIds.length > 1 ? 's' : ''} ${jobIds.join(',')}: ${r.stderr.trim() || `exit ${r.code}`}`);
   for (const line of r.stdout.split('\n')) {
     const [id, state] = line.trim().split(/\s+/);
     if (id && state && out.has(id)) out.set(id, state);

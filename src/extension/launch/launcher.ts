@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeEvent, parseEvent, type TrainerEvent, type TrainerEventType } from '../../core/protocol/events';
-import { RUN_FILES, type RunStatus } from '../../core/run/format';
+import { RUN_FILES, type RunRecord, type RunStatus } from '../../core/run/format';
 import { readRunRecord } from '../../core/run/reader';
 import { RunWriter } from '../../core/run/writer';
 import { beingTrained, DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
@@ -199,12 +199,9 @@ export class RunLauncher {
     const dir = path.resolve(runDir);
     const existing = this.jobFor(dir);
     if (existing) return existing;
-    const s = readRunRecord(dir);
-    if (!s.record) throw new Error(`cannot resubmit: ${s.recordError}`);
-    if (s.record.status === 'completed') throw new Error(`${dir}: run already completed`);
-    if (isRunBeingTrained(s.record, { isAlive: this.isAlive })) throw new Error(beingTrained(dir, s.record));
+    const record = this.continuable(dir, 'resubmit', '');
     const job = this.newJob('submit', ['submit', '--resume', dir, ...r.sbatchArgs.map((a) => `--sbatch=${a}`)], dir, null);
-    job.runId = s.record.id;
+    job.runId = record.id;
     job.remote = true;
     job.eventsOffset = fileSize(path.join(dir, RUN_FILES.events));
     return this.enqueue(job);
@@ -215,13 +212,19 @@ export class RunLauncher {
     const dir = path.resolve(runDir);
     const existing = this.jobFor(dir);
     if (existing) return existing;
-    const s = readRunRecord(dir);
-    if (!s.record) throw new Error(`cannot resume: ${s.recordError}`);
-    if (s.record.status === 'completed') throw new Error(`${dir}: run already completed`);
-    if (isRunBeingTrained(s.record, { isAlive: this.isAlive })) throw new Error(`${beingTrained(dir, s.record)} (or reattach to it)`);
+    const record = this.continuable(dir, 'resume', ' (or reattach to it)');
     const job = this.newJob('resume', ['train', '--resume', dir], dir, null);
-    job.runId = s.record.id;
+    job.runId = record.id;
     return this.enqueue(job);
+  }
+
+  /** The record of a run that may be continued (readable, not completed, no trainer on it), or why not. */
+  private continuable(dir: string, verb: string, beingTrainedHint: string): RunRecord {
+    const s = readRunRecord(dir);
+    if (!s.record) throw new Error(`cannot ${verb}: ${s.recordError}`);
+    if (s.record.status === 'completed') throw new Error(`${dir}: run already completed`);
+    if (isRunBeingTrained(s.record, { isAlive: this.isAlive })) throw new Error(`${beingTrained(dir, s.record)}${beingTrainedHint}`);
+    return s.record;
   }
 
   /**
