@@ -11,6 +11,8 @@ export interface Settings {
   concurrentRuns: number;
   /** sbatch options for runs launched on Slurm (`--partition=gpu`, `--gres=gpu:1`, `--time=120`). */
   slurmSbatchArgs: string[];
+  /** Times a Slurm run's trainer may queue its own next job near the time limit (`submit --resubmit`). */
+  slurmResubmits: number;
 }
 
 export function readSettings(): Settings {
@@ -23,6 +25,7 @@ export function readSettings(): Settings {
     gitTracking: c.get<'commit' | 'off'>('gitTracking', 'commit'),
     concurrentRuns: c.get<number>('concurrentRuns', 1),
     slurmSbatchArgs: c.get<string[]>('slurm.sbatchArgs', []),
+    slurmResubmits: c.get<number>('slurm.resubmits', 0),
   };
 }
 

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sbatchArgProblem, shellQuote, slurmJobScript } from '../../src/core/slurm/jobScript';
+import { resubmitProblem, sbatchArgProblem, shellQuote, slurmJobScript } from '../../src/core/slurm/jobScript';
+import { jobSbatchArgs } from '../../src/core/slurm/queueJob';
 import { jobMayRun, parseSbatchOutput } from '../../src/core/slurm/slurmCommands';
 import { settleQueuedRun } from '../../src/core/slurm/slurmRun';
 import { RunWriter } from '../../src/core/run/writer';
@@ -49,6 +50,27 @@ test('sbatch options: ours are refused, the user\'s pass, a bare word is explain
   assert.match(sbatchArgProblem('-ox.out') ?? '', /-o is set by immiscible submit/);
   assert.match(sbatchArgProblem('--job-name=x') ?? '', /--job-name/);
   assert.match(sbatchArgProblem('10') ?? '', /expected an sbatch option starting with "-", found "10"/);
+});
+
+test('automatic resubmission: the warning signal only while resubmissions are left; a continuation waits for its predecessor instead of the user\'s dependency', () => {
+  const user = ['--time=60', '--dependency=afterok:7', '-dafterok:9', '--gres=gpu:1'];
+  assert.deepEqual(jobSbatchArgs('r', '/runs/r/slurm-%j.out', { sbatchArgs: user, resubmit: { left: 2, warnSeconds: 90 } }), [
+    '--job-name=immiscible-r',
+    '--output=/runs/r/slurm-%j.out',
+    '--signal=B:USR1@90',
+    ...user,
+  ]);
+  assert.deepEqual(jobSbatchArgs('r', 'o', { sbatchArgs: user, resubmit: { left: 0, warnSeconds: 90 }, after: '41' }), [
+    '--job-name=immiscible-r',
+    '--output=o',
+    '--dependency=afterany:41',
+    '--time=60',
+    '--gres=gpu:1',
+  ]);
+  assert.deepEqual(jobSbatchArgs('r', 'o', { sbatchArgs: ['--time=5'], resubmit: null }), ['--job-name=immiscible-r', '--output=o', '--time=5']);
+  assert.match(resubmitProblem(['--time=5', '--signal=USR2@60'], { left: 1 }) ?? '', /--signal is set by --resubmit/);
+  assert.equal(resubmitProblem(['--signal=USR2@60'], { left: 0 }), null, 'without resubmissions the user\'s --signal is theirs');
+  assert.equal(resubmitProblem(['--time=5'], { left: 3 }), null);
 });
 
 test('sbatch --parsable output: a job id, with or without its cluster', () => {

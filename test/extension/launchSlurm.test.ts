@@ -141,6 +141,63 @@ test('Stop on a running job: checkpoint and stopped; resubmitted, it continues t
   assert.deepEqual(steps, Array.from({ length: 3000 }, (_, i) => i + 1));
 });
 
+test('a run that hands itself on to its next job (automatic resubmission) is followed through it, as one job', { skip, timeout: 180_000 }, async () => {
+  const l = launcher();
+  const job = l.submit({ config, runsDir: runs(), name: 'handed-on', set: ['training.steps=100000'], sbatchArgs: ['--time=10'], resubmits: 1 });
+  const e = await submitted(l, job);
+  assert.deepEqual(readRunRecord(e.runDir).record?.scheduler?.resubmit, { left: 1, warnSeconds: 120 });
+  await until('20 steps on the cluster', () => readMetrics(e.runDir).metrics.length > 20);
+  const next = submitted(l, job);
+  const resumed = new Promise<EventOf<'started'>>((resolve) => l.on('started', (j, ev) => j === job && ev.resumed && resolve(ev)));
+  // What Slurm sends before the time limit, sent now.
+  assert.equal(spawnSync('scancel', ['--signal=USR1', '--batch', e.jobId], { env: cluster.env }).status, 0);
+  const n = await next;
+  assert.notEqual(n.jobId, e.jobId);
+  const r = await resumed;
+  assert.ok(r.step > 20);
+  assert.equal(job.state, 'running', 'the hand-off does not end the job');
+  assert.equal(job.slurmJobId, n.jobId);
+  await until('20 steps in the second job', () => readMetrics(e.runDir).metrics.length > r.step + 20);
+  assert.equal(l.stop(e.runDir), true, 'Stop reaches the second job');
+  const out = await job.done;
+  assert.equal(out.status, 'stopped');
+  const steps = readMetrics(e.runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i + 1));
+});
+
+test('a trainer that hands its run on between the launcher\'s two reads of run.json leaves the run followed, not finished', { skip, timeout: 60_000 }, async () => {
+  const v = validateConfig({ data: { source: 'toy2d' }, model: { type: 'mlp' } });
+  assert.ok(v.ok);
+  const w = RunWriter.create(runs(), v.config as RunConfig, 'race');
+  const pending = (): string => spawnSync('sbatch', ['--parsable', '--begin=now+1hour', '--wrap', 'sleep 60'], { env: cluster.env, cwd: work, encoding: 'utf8' }).stdout.trim();
+  const job = (jobId: string): { kind: 'slurm'; jobId: string; submittedAt: string; script: string; sbatchArgs: string[] } => ({ kind: 'slurm', jobId, submittedAt: new Date().toISOString(), script: 'slurm-job.sh', sbatchArgs: [] });
+  const first = pending();
+  w.update({ status: 'running', pid: 2 ** 22 + 1, host: os.hostname(), scheduler: job(first) });
+  const next = pending();
+  // The trainer is seen running, then gone: in between it recorded the next job and exited.
+  let handedOn = false;
+  const l = new RunLauncher({
+    trainerJs: TRAINER,
+    cwd: work,
+    env: cluster.env,
+    checkIntervalMs: 200,
+    isAlive: () => {
+      if (!handedOn) RunWriter.open(w.dir).update({ status: 'queued', pid: null, scheduler: { ...job(next), previousJobs: [first] } });
+      handedOn = true;
+      return false;
+    },
+  });
+  launchers.push(l);
+  const followed = l.reattach(w.dir);
+  await until('the hand-off', () => handedOn);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(followed.state, 'running', 'still followed after the hand-off');
+  assert.equal(readRunRecord(w.dir).record?.status, 'queued', 'not settled as a dead trainer');
+  assert.equal(spawnSync('scancel', [next, first], { env: cluster.env }).status, 0);
+  const out = await followed.done;
+  assert.equal(out.status, 'stopped', 'the next job cancelled: the run is settled from its job');
+});
+
 test('after a reload a queued run is followed again; sbatch\'s refusal fails the launch with its reason and no run', { skip, timeout: 120_000 }, async () => {
   const first = launcher();
   const job = first.submit({ config, runsDir: runs(), name: 'reload', sbatchArgs: ['--begin=now+1hour'] });

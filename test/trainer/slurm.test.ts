@@ -136,6 +136,46 @@ test('stop on a running job: the trainer checkpoints and stops; a resubmission c
   assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), new RegExp(`resumed from checkpoint at step ${at}`));
 });
 
+test('--resubmit: at a real time limit Slurm warns the trainer, which checkpoints and queues the next job; that job continues with each step once', { skip, timeout: 240_000 }, async () => {
+  // A one-minute limit with a 50-s warning: Slurm sends SIGUSR1 at its first time-limit check
+  // after 10 s (it checks about every 30 s). The second job has no resubmission left.
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--name', 'limited', '--set', 'training.steps=1000000', '--sbatch=--time=1', '--resubmit', '1', '--resubmit-warning', '50']);
+  assert.deepEqual(readRunRecord(runDir).record?.scheduler?.resubmit, { left: 1, warnSeconds: 50 });
+  const handedOn = (): boolean => readRunRecord(runDir).record?.scheduler?.previousJobs?.[0] === jobId;
+  await until('the trainer to hand the run on to a second job', handedOn, 150_000);
+  const job = readRunRecord(runDir).record?.scheduler;
+  const second = job?.jobId as string;
+  assert.notEqual(second, jobId);
+  assert.deepEqual({ ...job, submittedAt: '' }, { kind: 'slurm', jobId: second, submittedAt: '', script: 'slurm-job.sh', sbatchArgs: ['--time=1'], resubmit: { left: 0, warnSeconds: 50 }, previousJobs: [jobId] });
+  const log = (): string => fs.readFileSync(path.join(runDir, 'train.log'), 'utf8');
+  await until('the second job to resume the run', () => /resumed from checkpoint at step \d+/.test(log()));
+  const at = Number(/resumed from checkpoint at step (\d+)/.exec(log())?.[1]);
+  assert.match(log(), new RegExp(`SIGUSR1: Slurm job ${jobId} nears its time limit; writing a checkpoint and queueing the run's next job \\(1 resubmission left\\)[\\s\\S]*queued as Slurm job ${second} after job ${jobId} \\(--time=1\\)`));
+  // The first job ended by itself, before its limit, and says so in its own output.
+  assert.equal(spawnSync('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim(), 'COMPLETED');
+  assert.match(fs.readFileSync(path.join(runDir, `slurm-${jobId}.out`), 'utf8'), new RegExp(`"type":"submitted","runDir":"[^"]+","scheduler":"slurm","jobId":"${second}"`));
+  await until('the second job to train 20 steps past the hand-off', () => readMetrics(runDir).metrics.length >= at + 20);
+  assert.equal(immiscible(['stop', runDir]).status, 0);
+  await until('the stop', () => status(runDir) === 'stopped');
+  const steps = readMetrics(runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i + 1), 'each step once across the two jobs');
+});
+
+test('--resubmit: a next job that sbatch refuses leaves the run stopped at its checkpoint, saying why and how to continue', { skip, timeout: 180_000 }, async () => {
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=100000', '--sbatch=--time=10', '--resubmit', '2']);
+  assert.deepEqual(readRunRecord(runDir).record?.scheduler?.resubmit, { left: 2, warnSeconds: 120 });
+  await until('the trainer to train past step 20', () => status(runDir) === 'running' && readMetrics(runDir).metrics.length > 20);
+  // sbatch cannot read a job script that is gone.
+  fs.rmSync(path.join(runDir, 'slurm-job.sh'));
+  // What Slurm sends before the time limit, sent now (to the batch step: the trainer, through exec).
+  assert.equal(spawnSync('scancel', ['--signal=USR1', '--batch', jobId], { env: cluster.env }).status, 0);
+  await until('the trainer to stop', () => status(runDir) === 'stopped');
+  const rec = readRunRecord(runDir).record;
+  assert.match(rec?.error?.message ?? '', new RegExp(`the run could not be handed on to a new job \\(sbatch refused the job: .+\\); continue it with: immiscible submit --resume ${runDir}`));
+  assert.deepEqual(listCheckpoints(runDir).map((c) => c.step), [rec?.step]);
+  assert.equal(rec?.scheduler?.jobId, jobId, 'no other job recorded');
+});
+
 test('sbatch refusing the job leaves no run behind and says why; our own options are refused before anything', { skip, timeout: 60_000 }, async () => {
   const before = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
   const r = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--sbatch=--cpus-per-task=4096']);
@@ -144,6 +184,15 @@ test('sbatch refusing the job leaves no run behind and says why; our own options
   const own = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--sbatch=--output=mine.out']);
   assert.equal(own.status, 2);
   assert.match(own.stderr, /--sbatch: --output is set by immiscible submit/);
+  const signal = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--resubmit', '1', '--sbatch=--signal=USR2@60']);
+  assert.equal(signal.status, 2);
+  assert.match(signal.stderr, /--sbatch: --signal is set by --resubmit/);
+  const warning = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--resubmit-warning', '60']);
+  assert.equal(warning.status, 2);
+  assert.match(warning.stderr, /--resubmit-warning: only with --resubmit N/);
+  const count = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--resubmit=twice']);
+  assert.equal(count.status, 2);
+  assert.match(count.stderr, /--resubmit: expected an integer >= 0, found "twice"/);
   const after = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
   assert.deepEqual(after, before);
 });

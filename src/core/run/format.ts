@@ -30,8 +30,21 @@ export interface SlurmJob {
   submittedAt: string;
   /** The job script in the run directory (RUN_FILES.slurmScript); the job's output is `slurm-<jobId>.out` beside it. */
   script: string;
-  /** What was passed to sbatch besides the job name and output file. */
+  /** What was passed to sbatch besides the job name and output file (and resubmit's --signal). */
   sbatchArgs: string[];
+  /**
+   * Automatic resubmission (`submit --resubmit N`): the job gets SIGUSR1 `warnSeconds` before its
+   * time limit (sbatch --signal=B:USR1@warnSeconds), and its trainer checkpoints and queues the
+   * run's next job itself while `left` > 0. Absent or null: none.
+   */
+  resubmit?: AutoResubmit | null;
+  /** The run's earlier jobs, oldest first; each one's output `slurm-<id>.out` stays beside the run. */
+  previousJobs?: string[];
+}
+
+export interface AutoResubmit {
+  left: number;
+  warnSeconds: number;
 }
 
 export interface RunRecord {

@@ -43,6 +43,13 @@ export function slurmJobScript(i: JobScriptInput): string {
  */
 const RESERVED = ['--output', '-o', '--job-name', '-J', '--parsable', '--wrap'];
 
+/** Why sbatch options cannot go with automatic resubmission (it sets --signal itself), or null. */
+export function resubmitProblem(sbatchArgs: readonly string[], resubmit: { left: number } | null): string | null {
+  if (!resubmit || resubmit.left < 1) return null;
+  const own = sbatchArgs.find((a) => a.startsWith('--signal'));
+  return own ? `--sbatch: ${own.split('=')[0]} is set by --resubmit (SIGUSR1 --resubmit-warning seconds before the time limit); drop one of them` : null;
+}
+
 /** Why a user's sbatch argument cannot be used, or null. */
 export function sbatchArgProblem(arg: string): string | null {
   if (!arg.startsWith('-')) return `expected an sbatch option starting with "-", found ${JSON.stringify(arg)} (write --time=10, not --time 10)`;

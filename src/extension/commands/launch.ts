@@ -1,7 +1,7 @@
 /** Launch Run and Launch Paired Comparison: pick a config, ask for overrides, start trainers. */
 import * as vscode from 'vscode';
 import type { AssignmentMode } from '../../core/config/types';
-import { sbatchArgProblem } from '../../core/slurm/jobScript';
+import { resubmitProblem, sbatchArgProblem } from '../../core/slurm/jobScript';
 import type { ExtensionState } from '../state';
 import { pickConfig } from './configPicker';
 import { askInteger, askOne, askText } from './prompts';
@@ -60,9 +60,10 @@ export async function launchRunOnSlurm(state: ExtensionState): Promise<void> {
   const text = await askText('sbatch options (immiscible.slurm.sbatchArgs by default)', state.settings().slurmSbatchArgs.join(' '));
   if (text === undefined) return;
   const sbatchArgs = parseSbatchArgs(text);
-  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null);
+  const resubmits = state.settings().slurmResubmits;
+  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null) ?? resubmitProblem(sbatchArgs, { left: resubmits });
   if (bad) {
-    void vscode.window.showErrorMessage(`sbatch options: ${bad}`);
+    void vscode.window.showErrorMessage(`sbatch options: ${bad}${bad.includes('--resubmit') ? ` (immiscible.slurm.resubmits is ${resubmits})` : ''}`);
     return;
   }
   state.submit({ config: r.file, name: r.name, set: r.set, sbatchArgs });

@@ -14,7 +14,7 @@ import { progressMessage, StudyProcess, type StudyOutcome, type StudyProcessOpti
 import { pickConfig } from './configPicker';
 import { askInteger, askMany, askOne, askText } from './prompts';
 import { parseSbatchArgs } from './launch';
-import { sbatchArgProblem } from '../../core/slurm/jobScript';
+import { resubmitProblem, sbatchArgProblem } from '../../core/slurm/jobScript';
 
 const MODES = [
   { label: 'none', description: 'the baseline: plain diffusion, always included', picked: true },
@@ -60,7 +60,7 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
 }
 
 /** Where the runs train: here one after another, or (where sbatch is on PATH) all at once as Slurm jobs. Null: here. */
-async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[] } | null | undefined> {
+async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[]; resubmits: number } | null | undefined> {
   if (!onPath('sbatch')) return null;
   const where = await askOne(
     [
@@ -74,12 +74,13 @@ async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[] }
   const text = await askText('sbatch options (immiscible.slurm.sbatchArgs by default)', state.settings().slurmSbatchArgs.join(' '));
   if (text === undefined) return undefined;
   const sbatchArgs = parseSbatchArgs(text);
-  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null);
+  const resubmits = state.settings().slurmResubmits;
+  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null) ?? resubmitProblem(sbatchArgs, { left: resubmits });
   if (bad) {
     void vscode.window.showErrorMessage(`sbatch options: ${bad}`);
     return undefined;
   }
-  return { sbatchArgs };
+  return { sbatchArgs, resubmits };
 }
 
 function onPath(cmd: string): boolean {

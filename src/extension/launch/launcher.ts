@@ -73,7 +73,11 @@ export interface LaunchRequest {
 /** sbatch options (`--time=60`), each passed as `--sbatch=OPTION`. */
 export interface SlurmRequest {
   sbatchArgs: string[];
+  /** `--resubmit N`: new jobs the run may queue itself at its time limits; absent: the run's own setting (none for a new run). */
+  resubmits?: number;
 }
+
+const slurmArgs = (r: SlurmRequest): string[] => [...r.sbatchArgs.map((a) => `--sbatch=${a}`), ...(r.resubmits !== undefined ? ['--resubmit', String(r.resubmits)] : [])];
 
 export interface RunLauncherOptions {
   /** The bundled trainer (dist/trainer.js). */
@@ -188,7 +192,7 @@ export class RunLauncher {
     const args = ['submit', '--config', r.config, '--runs', r.runsDir];
     if (r.name !== undefined) args.push('--name', r.name);
     for (const s of r.set ?? []) args.push('--set', s);
-    for (const a of r.sbatchArgs) args.push(`--sbatch=${a}`);
+    args.push(...slurmArgs(r));
     const job = this.newJob('submit', args, null, path.resolve(r.runsDir));
     job.remote = true;
     return this.enqueue(job);
@@ -200,7 +204,7 @@ export class RunLauncher {
     const existing = this.jobFor(dir);
     if (existing) return existing;
     const record = this.continuable(dir, 'resubmit', '');
-    const job = this.newJob('submit', ['submit', '--resume', dir, ...r.sbatchArgs.map((a) => `--sbatch=${a}`)], dir, null);
+    const job = this.newJob('submit', ['submit', '--resume', dir, ...slurmArgs(r)], dir, null);
     job.runId = record.id;
     job.remote = true;
     job.eventsOffset = fileSize(path.join(dir, RUN_FILES.events));
@@ -568,6 +572,9 @@ export class RunLauncher {
     // The process is gone; anything it wrote is read above. Settle from run.json.
     const outcome = this.settleDeadRun(job, job.pid, false);
     if (outcome.status === 'running') return; // heartbeat still fresh: wait for it to go stale
+    // Its trainer handed the run on to its next job between the two reads of run.json (its
+    // `submitted` event, read at the next check, names the job): followed on, as a queued run.
+    if (outcome.status === 'queued' && job.slurmJobId !== null) return;
     this.emitFinished(job, outcome.status, outcome.step, outcome.error);
     this.finish(job, { ...outcome, exitCode: null, signal: null, cancelled: false });
   }

@@ -18,7 +18,7 @@ export interface StudyRequest {
   metric?: string;
   set?: string[];
   /** Every run a Slurm job, all queued at once. */
-  slurm?: { sbatchArgs: string[] };
+  slurm?: { sbatchArgs: string[]; resubmits?: number };
 }
 
 export interface StudyProcessOptions {
@@ -43,6 +43,7 @@ export function studyArgs(r: StudyRequest): string[] {
   if (r.metric) args.push('--metric', r.metric);
   for (const s of r.set ?? []) args.push('--set', s);
   if (r.slurm) args.push('--slurm', ...r.slurm.sbatchArgs.map((a) => `--sbatch=${a}`));
+  if (r.slurm?.resubmits) args.push('--resubmit', String(r.slurm.resubmits));
   return args;
 }
 

@@ -9,10 +9,10 @@ import { parseArgs } from 'node:util';
 import type { RunConfig } from '../../core/config/types';
 import { BASELINE_MODE, STUDY_MODES, type StudyMode } from '../../core/study/format';
 import { loadConfigFile, requireNamedFiles } from '../configFile';
-import { sbatchArgProblem } from '../../core/slurm/jobScript';
+import { resubmitProblem, sbatchArgProblem } from '../../core/slurm/jobScript';
 
 export const STUDY_USAGE =
-  'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME] [--slurm] [--sbatch=OPTION ...]';
+  'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME] [--slurm] [--sbatch=OPTION ...] [--resubmit N]';
 
 export class StudyUsageError extends Error {}
 
@@ -36,6 +36,8 @@ export interface StudyArgs {
   /** Every run a Slurm job, all queued at once (`--slurm`, or any `--sbatch`). */
   slurm: boolean;
   sbatchArgs: string[];
+  /** `--resubmit N` for each run's job (`immiscible submit`): continued in a new job at its time limit, up to N times. */
+  resubmits: number;
 }
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
@@ -87,6 +89,7 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
         metric: { type: 'string' },
         slurm: { type: 'boolean', default: false },
         sbatch: { type: 'string', multiple: true, default: [] },
+        resubmit: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -98,6 +101,9 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
     const problem = sbatchArgProblem(a);
     if (problem) throw new StudyUsageError(`--sbatch: ${problem}`);
   }
+  const resubmits = int('resubmit', values.resubmit, 0) ?? 0;
+  const conflict = resubmitProblem(sbatchArgs, { left: resubmits });
+  if (conflict) throw new StudyUsageError(conflict);
   const modes = parseModes(values.modes ?? '');
   const nSeeds = int('seeds', values.seeds, 1) as number;
   const stepsFlag = int('steps', values.steps, 1);
@@ -132,8 +138,9 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
     metric,
     evaluationEvery,
     evaluationDefaulted,
-    slurm: values.slurm === true || sbatchArgs.length > 0,
+    slurm: values.slurm === true || sbatchArgs.length > 0 || resubmits > 0,
     sbatchArgs,
+    resubmits,
   };
 }
 

@@ -48,6 +48,13 @@ export interface TrainOptions {
   /** Stop after this step even if the budget is larger (tests of interruption). */
   stopAtStep?: number;
   /**
+   * Asked once the loop stopped early and its checkpoint is written: queues whatever continues
+   * the run elsewhere (the next Slurm job near a time limit) and returns its job id, having
+   * recorded the run as `queued`; null to stop as usual. If it throws, the run stops with that
+   * error named.
+   */
+  handOff?: () => Promise<string | null>;
+  /**
    * The run's config.json as written, which checkpoint hashes cover: a run from before a config
    * key existed lacks it there, and `config` has its default filled in. `config` when absent.
    */
@@ -442,9 +449,24 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     if (done) await saveSamples();
     if (done) await evaluate();
     await saveCheckpoint();
+    let handOffError: string | null = null;
+    if (!done && o.handOff) {
+      // The next job resumes from this step's checkpoint.
+      run.update({ step });
+      try {
+        const jobId = await o.handOff();
+        if (jobId !== null) {
+          emit(makeEvent('submitted', runId, { runDir: run.dir, scheduler: 'slurm', jobId }));
+          return 'queued';
+        }
+      } catch (e) {
+        handOffError = `the run could not be handed on to a new job (${(e as Error).message}); continue it with: immiscible submit --resume ${run.dir}`;
+        log('warn', handOffError);
+      }
+    }
     const status: RunStatus = done ? 'completed' : 'stopped';
-    run.update({ status, step, endedAt: new Date().toISOString(), pid: null });
-    emit(makeEvent('finished', runId, { status, step, error: null }));
+    run.update({ status, step, endedAt: new Date().toISOString(), pid: null, ...(handOffError ? { error: { message: handOffError } } : {}) });
+    emit(makeEvent('finished', runId, { status, step, error: handOffError }));
     return status;
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
