@@ -217,7 +217,16 @@ describe('native kernels on wasm', { skip }, () => {
       await use('wasm');
       const got = train(3);
       want.losses.forEach((l, i) => assert.ok(Math.abs(got.losses[i] - l) <= 1e-4 * Math.abs(l), `step ${i}: native ${got.losses[i]} cpu ${l}`));
-      want.weights.forEach((wv, i) => assert.ok(relErr(got.weights[i], wv) < 1e-3, `weight ${i}: rel err ${relErr(got.weights[i], wv)}`));
+      // Adam moves a weight by about lr per step whatever the gradient's size, so a gradient
+      // entry near zero turns a last-bit difference into a visible one. A zero-initialised layer
+      // holds nothing but such steps (max |w| ~ 0.01 here): its difference is bounded by the
+      // path Adam walked (0.1% of lr x steps), not by its own small scale. Seen on AMD EPYC:
+      // 1.8e-5 absolute, 1.1e-3 relative to a 0.016 max.
+      const pathTol = 1e-3 * 1e-2 * 3;
+      want.weights.forEach((wv, i) => {
+        const maxAbs = relErr(got.weights[i], wv) * Math.max(...Array.from(wv, Math.abs));
+        assert.ok(relErr(got.weights[i], wv) < 1e-3 || maxAbs < pathTol, `weight ${i}: rel err ${relErr(got.weights[i], wv)}, abs ${maxAbs}`);
+      });
       assert.ok(got.losses[2] < got.losses[0], 'the loss should go down');
     });
 
