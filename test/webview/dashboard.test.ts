@@ -159,6 +159,49 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     assert.deepEqual(p.series.find((s) => s.mode === 'none')?.points.map((q) => q.x), [1, 1]);
   });
 
+  it('draws the mean over seeds, one line per setting with its range, when asked', async () => {
+    const fd = (value: number[]): EvalColumns => evalColumns('fd_lenet', [0, 100, 200], value);
+    const runs = [
+      makeRun('n0', { mode: 'none', config: { seed: 0 } }),
+      makeRun('l0', { mode: 'linear', config: { seed: 0 } }),
+      makeRun('n1', { mode: 'none', config: { seed: 1 } }),
+      makeRun('l1', { mode: 'linear', config: { seed: 1 } }),
+    ];
+    await d.send(runsMessage(runs));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: runs.map((r) => r.id) });
+    await d.send(seriesMessage(makeSeries('n0', 200, { evals: [fd([90, 50, 40])] })));
+    await d.send(seriesMessage(makeSeries('n1', 200, { evals: [fd([90, 60, 30])] })));
+    await d.send(seriesMessage(makeSeries('l0', 200, { evals: [fd([90, 40, 20])] })));
+    await d.send(seriesMessage(makeSeries('l1', 200, { evals: [fd([90, 30, 24])] })));
+    await d.drawn();
+    type Lines = { label: string; points: { x: number; y: number }[] }[];
+    const lines = (): Promise<Lines> => d.page.evaluate(() => (window as unknown as { immiscibleDashboard: { charts: { lineData(id: string): Lines } } }).immiscibleDashboard.charts.lineData('eval:fd_lenet'));
+    assert.deepEqual((await lines()).map((l) => l.label), ['n0', 'l0', 'n1', 'l1'], 'one line per run at first');
+    await d.page.check('input[title^="One line per setting"]');
+    await d.drawn();
+    const mean = await lines();
+    assert.deepEqual(
+      mean.map((l) => [l.label, l.points.map((q) => [q.x, q.y])]),
+      [
+        ['assignment.mode=none: mean of 2', [[0, 90], [100, 55], [200, 35]]],
+        ['assignment.mode=linear: mean of 2', [[0, 90], [100, 35], [200, 22]]],
+      ],
+    );
+    const band = await d.page.evaluate(() => {
+      const app = (window as unknown as { immiscibleDashboard: { charts: { datasetLabels(): Record<string, string[]> } } }).immiscibleDashboard;
+      return app.charts.datasetLabels().loss;
+    });
+    assert.deepEqual(band, ['assignment.mode=none: mean of 2', 'assignment.mode=linear: mean of 2'], 'every chart, the loss too');
+    // Live data for one seed redraws its setting's mean.
+    await d.send(seriesMessage({ ...makeSeries('n1', 0), evals: [evalColumns('fd_lenet', [300], [10])] }, true));
+    await d.send(seriesMessage({ ...makeSeries('n0', 0), evals: [evalColumns('fd_lenet', [300], [20])] }, true));
+    await d.drawn();
+    assert.deepEqual((await lines())[0].points.at(-1), { x: 300, y: 15 });
+    await d.page.uncheck('input[title^="One line per setting"]');
+    await d.drawn();
+    assert.equal((await lines()).length, 4);
+  });
+
   it('appends live data to what it holds instead of replacing it', async () => {
     await d.send(runsMessage([makeRun('live', { status: 'running' })]));
     await d.send({ type: 'show', v: 1, view: 'run', runIds: ['live'] });

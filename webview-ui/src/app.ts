@@ -29,6 +29,8 @@ export class App {
   private readonly xAxis = el('select', { title: 'x axis' }, option('step', 'by step'), option('wallTime', 'by wall time'));
   private readonly smoothing = el('input', { type: 'range', min: '0', max: '0.99', step: '0.01', title: 'Smoothing' });
   private readonly logScale = el('input', { type: 'checkbox', title: 'Log scale for loss and evaluation metrics' });
+  private readonly seedMean = el('input', { type: 'checkbox', title: 'One line per setting: the mean over its seeds, with their range (min to max) as a band' });
+  private readonly seedMeanLabel = el('label', {}, this.seedMean, ' mean over seeds');
   private frame = 0;
   private timer = 0;
   /** When the oldest message not yet drawn arrived (0: none). */
@@ -52,6 +54,7 @@ export class App {
     this.xAxis.addEventListener('change', () => this.patch({ xAxis: this.xAxis.value === 'wallTime' ? 'wallTime' : 'step' }));
     this.smoothing.addEventListener('input', () => this.patch({ smoothing: Number(this.smoothing.value) }));
     this.logScale.addEventListener('change', () => this.patch({ logScale: this.logScale.checked }));
+    this.seedMean.addEventListener('change', () => this.patch({ seedMean: this.seedMean.checked }));
     const toolbar = el(
       'div',
       { className: 'toolbar' },
@@ -59,6 +62,7 @@ export class App {
       this.xAxis,
       el('label', { textContent: 'smoothing ' }, this.smoothing),
       el('label', {}, this.logScale, ' log scale'),
+      this.seedMeanLabel,
       csv,
     );
     root.append(this.runList.root, el('div', { className: 'content' }, toolbar, this.main));
@@ -152,6 +156,8 @@ export class App {
     this.xAxis.value = s.xAxis;
     this.smoothing.value = String(s.smoothing);
     this.logScale.checked = s.logScale;
+    this.seedMean.checked = s.seedMean;
+    this.seedMeanLabel.hidden = s.view !== 'compare';
     const names = ids.map((id) => this.store.runById.get(id)?.name ?? id);
     this.title.textContent = ids.length === 0 ? 'No run selected' : s.view === 'compare' ? `Compare ${names.length} runs` : names[0];
 

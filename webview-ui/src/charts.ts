@@ -7,6 +7,7 @@
 import {
   CategoryScale,
   Chart,
+  Filler,
   Legend,
   LinearScale,
   LineController,
@@ -18,13 +19,14 @@ import {
   type ScatterDataPoint,
 } from 'chart.js';
 import { decimateMinMax } from '../../src/core/compare/decimate';
+import { meanOverRuns, seedGroups, type SeedGroup } from '../../src/core/compare/seedMean';
 import { smoothEma } from '../../src/core/compare/smooth';
 import type { MetricColumns } from '../../src/core/webview/messages';
 import { el } from './dom';
 import type { HeldSeries, Store, ViewSettings } from './store';
 import { readPalette, type Palette } from './theme';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip);
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip, Filler);
 
 /**
  * Points a chart draws in all, after decimation: canvas stroking is what a first paint of many
@@ -38,6 +40,8 @@ const MAX_RUNS_WITH_RAW = 4;
 
 interface Line {
   label: string;
+  /** The step of each point: runs are averaged step by step. */
+  step: ArrayLike<number>;
   x: ArrayLike<number>;
   y: ArrayLike<number>;
   dashed?: boolean;
@@ -56,7 +60,7 @@ interface ChartDef {
 
 const metricLine =
   (col: keyof MetricColumns, label = '') =>
-  (s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[] => [{ label, x: s.metrics[xAxis].view(), y: s.metrics[col].view() }];
+  (s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[] => [{ label, step: s.metrics.step.view(), x: s.metrics[xAxis].view(), y: s.metrics[col].view() }];
 
 export const BASE_CHARTS: ChartDef[] = [
   { id: 'loss', title: 'Loss', log: true, smooth: true, linesPerRun: 1, lines: metricLine('loss') },
@@ -68,8 +72,8 @@ export const BASE_CHARTS: ChartDef[] = [
     smooth: false,
     linesPerRun: 2,
     lines: (s, xAxis) => [
-      { label: 'after', x: s.metrics[xAxis].view(), y: s.metrics.distAfter.view() },
-      { label: 'before', x: s.metrics[xAxis].view(), y: s.metrics.distBefore.view(), dashed: true },
+      { label: 'after', step: s.metrics.step.view(), x: s.metrics[xAxis].view(), y: s.metrics.distAfter.view() },
+      { label: 'before', step: s.metrics.step.view(), x: s.metrics[xAxis].view(), y: s.metrics.distBefore.view(), dashed: true },
     ],
   },
   { id: 'assignMs', title: 'Assignment time (ms)', log: false, smooth: true, linesPerRun: 1, lines: metricLine('assignMs') },
@@ -85,7 +89,7 @@ export function evalChart(metric: string): ChartDef {
     linesPerRun: 1,
     lines: (s, xAxis) => {
       const c = s.evals.get(metric);
-      return c ? [{ label: '', x: (xAxis === 'step' ? c.step : c.wallTime).view(), y: c.value.view() }] : [];
+      return c ? [{ label: '', step: c.step.view(), x: (xAxis === 'step' ? c.step : c.wallTime).view(), y: c.value.view() }] : [];
     },
   };
 }
@@ -97,8 +101,10 @@ function points(x: ArrayLike<number>, y: ArrayLike<number>, buckets: number): Sc
   return out;
 }
 
-/** The raw line under a smoothed one: the same colour, mostly transparent. */
-const faded = (colour: string): string => (/^#[0-9a-f]{6}$/i.test(colour) ? `${colour}40` : 'rgba(128,128,128,0.25)');
+/** The raw line under a smoothed one, or a band: the same colour, mostly transparent. */
+const faded = (colour: string, alpha = '40'): string => (/^#[0-9a-f]{6}$/i.test(colour) ? `${colour}${alpha}` : 'rgba(128,128,128,0.25)');
+/** Datasets kept out of the legend: a smoothed line's raw one, a mean's band edges. */
+const unlisted = (label: string): boolean => label.endsWith(' raw') || label.endsWith(' min') || label.endsWith(' max');
 
 type LineDataset = ChartDataset<'line', ScatterDataPoint[]> & { runId: string };
 
@@ -109,6 +115,8 @@ class ChartCard {
   private chartOrNull: Chart<'line', ScatterDataPoint[]> | null = null;
   private versions = new Map<string, number>();
   private key = '';
+  /** The members' data versions the mean lines were drawn from. */
+  private groupVersions = '';
 
   constructor(
     readonly def: ChartDef,
@@ -136,7 +144,7 @@ class ChartCard {
         spanGaps: true,
         elements: { point: { radius: 0 }, line: { borderWidth: 1.5 } },
         interaction: { mode: 'nearest', intersect: false },
-        plugins: { legend: { display: true, labels: { color: p.foreground, boxWidth: 12, font: { family: p.font }, filter: (item) => !item.text.endsWith(' raw') } }, tooltip: { enabled: true } },
+        plugins: { legend: { display: true, labels: { color: p.foreground, boxWidth: 12, font: { family: p.font }, filter: (item) => !unlisted(item.text) } }, tooltip: { enabled: true } },
         scales: {
           x: { type: 'linear', ticks: { color: p.foreground }, grid: { color: p.grid } },
           y: { type: 'linear', ticks: { color: p.foreground }, grid: { color: p.grid } },
@@ -161,17 +169,28 @@ class ChartCard {
     }).observe(box);
   }
 
-  /** Redraws what changed: everything when the run set or a setting changed, else only runs with new data. */
-  update(runIds: readonly string[], store: Store, s: ViewSettings, palette: Palette): void {
-    const key = JSON.stringify([runIds, s.xAxis, s.smoothing, s.logScale]);
+  /**
+   * Redraws what changed: everything when the run set or a setting changed, else only runs with
+   * new data. With `groups` (mean over seeds) one line per group, redrawn when a member's data moved.
+   */
+  update(runIds: readonly string[], store: Store, s: ViewSettings, palette: Palette, groups: readonly SeedGroup[] | null = null): void {
+    const key = JSON.stringify([runIds, s.xAxis, s.smoothing, s.logScale, groups]);
     const all = key !== this.key;
+    if (groups) {
+      const versions = runIds.map((id) => store.series.get(id)?.version ?? -1).join(',');
+      if (!all && versions === this.groupVersions) return;
+      this.key = key;
+      this.groupVersions = versions;
+      this.setAxes(s, palette, all);
+      this.chart.data.datasets = groups.flatMap((g, i) => this.meanDatasets(g, store, s, palette.series(i), bucketsFor(groups.length * this.def.linesPerRun)));
+      this.chart.update('none');
+      return;
+    }
+    this.groupVersions = '';
+    this.setAxes(s, palette, all);
     if (all) {
       this.key = key;
       this.versions = new Map();
-      const log = this.def.log && s.logScale;
-      const opts = this.chart.options.scales as Record<string, { type: string; title?: { display: boolean; text: string; color: string } }>;
-      opts.y.type = log ? 'logarithmic' : 'linear';
-      opts.x.title = { display: true, text: s.xAxis === 'step' ? 'step' : 'wall time (s)', color: palette.foreground };
     }
     const datasets = all ? [] : [...(this.chart.data.datasets as LineDataset[])];
     let dirty = all;
@@ -194,6 +213,38 @@ class ChartCard {
     this.chart.update('none');
   }
 
+  private setAxes(s: ViewSettings, palette: Palette, changed: boolean): void {
+    if (!changed) return;
+    const log = this.def.log && s.logScale;
+    const opts = this.chart.options.scales as Record<string, { type: string; title?: { display: boolean; text: string; color: string } }>;
+    opts.y.type = log ? 'logarithmic' : 'linear';
+    opts.x.title = { display: true, text: s.xAxis === 'step' ? 'step' : 'wall time (s)', color: palette.foreground };
+  }
+
+  /** One group's mean line per line of the chart, over a band from the runs' min to their max. */
+  private meanDatasets(g: SeedGroup, store: Store, s: ViewSettings, colour: string, buckets: number): LineDataset[] {
+    const held = g.runIds.map((id) => store.series.get(id)).filter((h): h is HeldSeries => h !== undefined);
+    if (held.length === 0) return [];
+    const perRun = held.map((h) => this.def.lines(h, s.xAxis));
+    const smoothing = this.def.smooth ? s.smoothing : 0;
+    const smooth = (y: Float64Array): ArrayLike<number> => (smoothing > 0 ? smoothEma(y, smoothing) : y);
+    const out: LineDataset[] = [];
+    const runId = g.runIds.join(',');
+    perRun[0].forEach((line, li) => {
+      const lines = perRun.map((l) => l[li]).filter((l): l is Line => l !== undefined);
+      if (lines.length < held.length) return;
+      const m = meanOverRuns(lines);
+      const label = `${g.label}${line.label ? ` (${line.label})` : ''}: mean of ${lines.length}`;
+      const dash = line.dashed ? [4, 3] : [];
+      if (lines.length > 1) {
+        out.push({ runId, label: `${label} min`, data: points(m.x, smooth(m.lo), buckets), borderColor: 'transparent', pointRadius: 0, fill: false });
+        out.push({ runId, label: `${label} max`, data: points(m.x, smooth(m.hi), buckets), borderColor: 'transparent', backgroundColor: faded(colour, '30'), pointRadius: 0, fill: '-1' });
+      }
+      out.push({ runId, label, data: points(m.x, smooth(m.mean), buckets), borderColor: colour, borderDash: dash, pointRadius: 0, fill: false });
+    });
+    return out;
+  }
+
   private datasetsFor(runId: string, name: string, held: HeldSeries, s: ViewSettings, colour: string, shape: { buckets: number; raw: boolean }): LineDataset[] {
     const out: LineDataset[] = [];
     for (const line of this.def.lines(held, s.xAxis)) {
@@ -209,7 +260,12 @@ class ChartCard {
 
   /** Labels of the lines in the legend (tests read it). */
   labels(): string[] {
-    return (this.chartOrNull?.data.datasets ?? []).map((d) => String(d.label)).filter((l) => !l.endsWith(' raw'));
+    return (this.chartOrNull?.data.datasets ?? []).map((d) => String(d.label)).filter((l) => !unlisted(l));
+  }
+
+  /** The listed lines and their points (tests read it). */
+  lineData(): { label: string; points: ScatterDataPoint[] }[] {
+    return (this.chartOrNull?.data.datasets ?? []).filter((d) => !unlisted(String(d.label))).map((d) => ({ label: String(d.label), points: d.data }));
   }
 
   /** Points currently drawn (tests and the benchmark read it). */
@@ -230,6 +286,7 @@ export class ChartGrid {
   constructor(private readonly onExport: (name: string, dataUrl: string) => void) {}
 
   update(runIds: readonly string[], store: Store, s: ViewSettings): void {
+    const groups = s.view === 'compare' && s.seedMean ? seedGroups(runIds.map((id) => ({ id, config: store.runById.get(id)?.config ?? {} }))) : null;
     const defs = [...BASE_CHARTS, ...store.evalMetrics(runIds).map(evalChart)];
     // Evaluation charts first: they are what a comparison is decided on.
     defs.sort((a, b) => Number(b.id.startsWith('eval:')) - Number(a.id.startsWith('eval:')));
@@ -247,12 +304,16 @@ export class ChartGrid {
         this.cards.set(d.id, card);
       }
       if (this.root.children[i] !== card.root) this.root.insertBefore(card.root, this.root.children[i] ?? null);
-      card.update(runIds, store, s, palette);
+      card.update(runIds, store, s, palette, groups);
     });
   }
 
   datasetLabels(): Record<string, string[]> {
     return Object.fromEntries([...this.cards].map(([id, c]) => [id, c.labels()]));
+  }
+
+  lineData(chartId: string): { label: string; points: ScatterDataPoint[] }[] {
+    return this.cards.get(chartId)?.lineData() ?? [];
   }
 
   pointCounts(): Record<string, number> {

@@ -22,6 +22,8 @@ export interface ViewSettings {
   paramKey: string;
   paramMetric: string;
   paramSummary: 'best' | 'final';
+  /** Compare: one line per setting, the mean over its seeds with their range, instead of one per run. */
+  seedMean: boolean;
 }
 
 export const DEFAULT_SETTINGS: ViewSettings = {
@@ -41,6 +43,7 @@ export const DEFAULT_SETTINGS: ViewSettings = {
   paramKey: '',
   paramMetric: '',
   paramSummary: 'best',
+  seedMean: false,
 };
 
 export type HeldColumns = { [K in keyof MetricColumns]: Column };
