@@ -129,7 +129,8 @@ export class ExtensionState implements vscode.Disposable {
   resume(runDir: string): RunJob {
     const label = this.model.getRun(runDir)?.label ?? path.basename(runDir);
     const slurm = slurmJobOf(readRunRecord(runDir).record);
-    const job = slurm ? this.launcher.submitResume(runDir, { sbatchArgs: slurm.sbatchArgs }) : this.launcher.resume(runDir);
+    // A run that used up its resubmissions gets the setting's again (none set: it keeps its own).
+    const job = slurm ? this.launcher.submitResume(runDir, { sbatchArgs: slurm.sbatchArgs, resubmits: this.settings().slurmResubmits || undefined }) : this.launcher.resume(runDir);
     this.follow(job, slurm ? `Slurm: resubmitting ${label}` : `Resuming ${label}`);
     return job;
   }
