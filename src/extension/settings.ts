@@ -13,6 +13,8 @@ export interface Settings {
   slurmSbatchArgs: string[];
   /** Times a Slurm run's trainer may queue its own next job near the time limit (`submit --resubmit`). */
   slurmResubmits: number;
+  /** Node.js on the compute nodes, when not where this machine's is ('' : the one that submits). */
+  slurmNode: string;
 }
 
 export function readSettings(): Settings {
@@ -26,6 +28,7 @@ export function readSettings(): Settings {
     concurrentRuns: c.get<number>('concurrentRuns', 1),
     slurmSbatchArgs: c.get<string[]>('slurm.sbatchArgs', []),
     slurmResubmits: c.get<number>('slurm.resubmits', 0),
+    slurmNode: c.get<string>('slurm.node', ''),
   };
 }
 

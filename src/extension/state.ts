@@ -120,7 +120,7 @@ export class ExtensionState implements vscode.Disposable {
 
   /** Submits a run as a Slurm job; followed (queued, then training) like a local one. */
   submit(o: LaunchOptions & { sbatchArgs: string[] }): RunJob {
-    const job = this.launcher.submit({ config: o.config, runsDir: this.runsDir, name: o.name, set: o.set, sbatchArgs: o.sbatchArgs, resubmits: this.settings().slurmResubmits || undefined });
+    const job = this.launcher.submit({ config: o.config, runsDir: this.runsDir, name: o.name, set: o.set, sbatchArgs: o.sbatchArgs, resubmits: this.settings().slurmResubmits || undefined, node: this.settings().slurmNode || undefined });
     this.follow(job, `Slurm: ${o.name}`);
     return job;
   }

@@ -84,7 +84,10 @@ async function until(what: string, ok: () => boolean, ms = 90_000): Promise<void
 
 test('submit: queued, then the trainer\'s events from the cluster, to completed', { skip, timeout: 120_000 }, async () => {
   const l = launcher();
-  const job = l.submit({ config, runsDir: runs(), name: 'slurm-a', sbatchArgs: ['--time=10'] });
+  // The compute nodes' Node.js at another path (immiscible.slurm.node): here a link to this one.
+  const nodeOnNodes = path.join(work, 'node-on-nodes');
+  fs.symlinkSync(process.execPath, nodeOnNodes);
+  const job = l.submit({ config, runsDir: runs(), name: 'slurm-a', sbatchArgs: ['--time=10'], node: nodeOnNodes });
   const started = new Promise<EventOf<'started'>>((resolve) => l.on('started', (j, e) => j === job && resolve(e)));
   const e = await submitted(l, job);
   assert.equal(job.slurmJobId, e.jobId);
@@ -94,6 +97,7 @@ test('submit: queued, then the trainer\'s events from the cluster, to completed'
   const outcome = await job.done;
   assert.deepEqual({ status: outcome.status, step: outcome.step, error: outcome.error }, { status: 'completed', step: 300, error: null });
   assert.equal(readRunRecord(e.runDir).record?.status, 'completed');
+  assert.match(fs.readFileSync(path.join(e.runDir, 'slurm-job.sh'), 'utf8'), new RegExp(`\\nexec ${nodeOnNodes} `), 'the job ran the named Node.js');
 });
 
 test('a queued job does not hold back a local launch; Stop takes it off the queue; a job cancelled by hand is settled too', { skip, timeout: 120_000 }, async () => {

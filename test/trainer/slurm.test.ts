@@ -193,6 +193,9 @@ test('sbatch refusing the job leaves no run behind and says why; our own options
   const count = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--resubmit=twice']);
   assert.equal(count.status, 2);
   assert.match(count.stderr, /--resubmit: expected an integer >= 0, found "twice"/);
+  const node = immiscible(['study', '--config', 'toy.json', '--metric', 'loss', '--node', process.execPath]);
+  assert.equal(node.status, 2);
+  assert.match(node.stderr, /--node: only with --slurm/);
   const after = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
   assert.deepEqual(after, before);
 });

@@ -60,7 +60,7 @@ export async function launchStudy(state: ExtensionState): Promise<void> {
 }
 
 /** Where the runs train: here one after another, or (where sbatch is on PATH) all at once as Slurm jobs. Null: here. */
-async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[]; resubmits: number } | null | undefined> {
+async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[]; resubmits: number; node?: string } | null | undefined> {
   if (!onPath('sbatch')) return null;
   const where = await askOne(
     [
@@ -80,7 +80,7 @@ async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[]; 
     void vscode.window.showErrorMessage(`sbatch options: ${bad}`);
     return undefined;
   }
-  return { sbatchArgs, resubmits };
+  return { sbatchArgs, resubmits, ...(state.settings().slurmNode ? { node: state.settings().slurmNode } : {}) };
 }
 
 function onPath(cmd: string): boolean {

@@ -75,9 +75,15 @@ export interface SlurmRequest {
   sbatchArgs: string[];
   /** `--resubmit N`: new jobs the run may queue itself at its time limits; absent: the run's own setting (none for a new run). */
   resubmits?: number;
+  /** Node.js on the compute nodes (`--node`); absent: the one that runs `immiscible submit`. */
+  node?: string;
 }
 
-const slurmArgs = (r: SlurmRequest): string[] => [...r.sbatchArgs.map((a) => `--sbatch=${a}`), ...(r.resubmits !== undefined ? ['--resubmit', String(r.resubmits)] : [])];
+const slurmArgs = (r: SlurmRequest): string[] => [
+  ...r.sbatchArgs.map((a) => `--sbatch=${a}`),
+  ...(r.resubmits !== undefined ? ['--resubmit', String(r.resubmits)] : []),
+  ...(r.node ? ['--node', r.node] : []),
+];
 
 export interface RunLauncherOptions {
   /** The bundled trainer (dist/trainer.js). */

@@ -18,7 +18,7 @@ export interface StudyRequest {
   metric?: string;
   set?: string[];
   /** Every run a Slurm job, all queued at once. */
-  slurm?: { sbatchArgs: string[]; resubmits?: number };
+  slurm?: { sbatchArgs: string[]; resubmits?: number; node?: string };
 }
 
 export interface StudyProcessOptions {
@@ -44,6 +44,7 @@ export function studyArgs(r: StudyRequest): string[] {
   for (const s of r.set ?? []) args.push('--set', s);
   if (r.slurm) args.push('--slurm', ...r.slurm.sbatchArgs.map((a) => `--sbatch=${a}`));
   if (r.slurm?.resubmits) args.push('--resubmit', String(r.slurm.resubmits));
+  if (r.slurm?.node) args.push('--node', r.slurm.node);
   return args;
 }
 

@@ -12,7 +12,7 @@ import { loadConfigFile, requireNamedFiles } from '../configFile';
 import { resubmitProblem, sbatchArgProblem } from '../../core/slurm/jobScript';
 
 export const STUDY_USAGE =
-  'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME] [--slurm] [--sbatch=OPTION ...] [--resubmit N]';
+  'immiscible study --config FILE [--modes none,linear,knn] [--seeds N] [--steps N] [--runs DIR] [--out DIR] [--name NAME] [--set key=value ...] [--thresholds a,b,...] [--metric NAME] [--slurm] [--sbatch=OPTION ...] [--resubmit N] [--node PATH]';
 
 export class StudyUsageError extends Error {}
 
@@ -38,6 +38,8 @@ export interface StudyArgs {
   sbatchArgs: string[];
   /** `--resubmit N` for each run's job (`immiscible submit`): continued in a new job at its time limit, up to N times. */
   resubmits: number;
+  /** `--node PATH` for each run's job: Node.js on the compute nodes. */
+  node: string | null;
 }
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
@@ -90,6 +92,7 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
         slurm: { type: 'boolean', default: false },
         sbatch: { type: 'string', multiple: true, default: [] },
         resubmit: { type: 'string' },
+        node: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -102,6 +105,7 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
     if (problem) throw new StudyUsageError(`--sbatch: ${problem}`);
   }
   const resubmits = int('resubmit', values.resubmit, 0) ?? 0;
+  if (values.node !== undefined && !(values.slurm === true || sbatchArgs.length > 0 || resubmits > 0)) throw new StudyUsageError('--node: only with --slurm (Node.js on the compute nodes)');
   const conflict = resubmitProblem(sbatchArgs, { left: resubmits });
   if (conflict) throw new StudyUsageError(conflict);
   const modes = parseModes(values.modes ?? '');
@@ -141,6 +145,7 @@ export function parseStudyArgs(argv: string[], now = new Date()): StudyArgs {
     slurm: values.slurm === true || sbatchArgs.length > 0 || resubmits > 0,
     sbatchArgs,
     resubmits,
+    node: values.node ?? null,
   };
 }
 

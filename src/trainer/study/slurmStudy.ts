@@ -66,7 +66,7 @@ export async function runOnSlurm(c: Ctx): Promise<void> {
   const total = c.rec.runs.length;
   const ref = (e: StudyRunEntry): { index: number; total: number; mode: StudyRunEntry['mode']; seed: number } => ({ index: e.index, total, mode: e.mode, seed: e.seed });
   const followed: Followed[] = [];
-  const sbatch = [...c.a.sbatchArgs.map((a) => `--sbatch=${a}`), ...(c.a.resubmits > 0 ? ['--resubmit', String(c.a.resubmits)] : [])];
+  const sbatch = [...c.a.sbatchArgs.map((a) => `--sbatch=${a}`), ...(c.a.resubmits > 0 ? ['--resubmit', String(c.a.resubmits)] : []), ...(c.a.node ? ['--node', c.a.node] : [])];
 
   for (const e of c.rec.runs) {
     if (e.status === 'completed' || c.stopping.requested) continue;
