@@ -192,6 +192,16 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
       return app.charts.datasetLabels().loss;
     });
     assert.deepEqual(band, ['assignment.mode=none: mean of 2', 'assignment.mode=linear: mean of 2'], 'every chart, the loss too');
+    // The speedup table, per setting on its mean curve: none's mean (90, 55, 35) reaches 35 at
+    // step 200, linear's (90, 35, 22) at 100.
+    await d.page.fill('.threshold', '35');
+    await d.page.dispatchEvent('.threshold', 'change');
+    await d.drawn();
+    const rows = await d.page.$$eval('.speedup-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    assert.deepEqual(rows, [
+      ['assignment.mode=none (2 runs)', 'none', '200', 'baseline'],
+      ['assignment.mode=linear (2 runs)', 'linear', '100', '2.00x'],
+    ]);
     // Live data for one seed redraws its setting's mean.
     await d.send(seriesMessage({ ...makeSeries('n1', 0), evals: [evalColumns('fd_lenet', [300], [10])] }, true));
     await d.send(seriesMessage({ ...makeSeries('n0', 0), evals: [evalColumns('fd_lenet', [300], [20])] }, true));

@@ -1,5 +1,6 @@
 /** The compare view's tables: config keys that differ, and the steps each run needed to reach a threshold. */
 import { differingKeys } from '../../src/core/compare/configDiff';
+import { meanOverRuns, seedGroups } from '../../src/core/compare/seedMean';
 import { speedupSummary, type Goal } from '../../src/core/compare/threshold';
 import { clear, el, option } from './dom';
 import type { Store, ViewSettings } from './store';
@@ -64,12 +65,23 @@ export class SpeedupSummary {
     clear(this.baseline);
     this.baseline.append(...runs.map((r) => option(r.id, r.name, r.id === baselineId)));
 
-    const series = runIds.map((id) => {
+    const perRun = runIds.map((id) => {
       const held = store.series.get(id);
       const ev = held?.evals.get(metric);
       if (ev) return { runId: id, steps: ev.step.view(), values: ev.value.view() };
       return { runId: id, steps: held?.metrics.step.view() ?? [], values: held?.metrics.loss.view() ?? [] };
     });
+    // Mean over seeds: one row per setting, where its mean curve (the one the charts draw) reaches the threshold.
+    const groups = s.seedMean ? seedGroups(runs) : null;
+    const rowsOf = groups
+      ? groups.map((g, i) => {
+          const members = perRun.filter((x) => g.runIds.includes(x.runId));
+          const m = meanOverRuns(members.map((x) => ({ step: x.steps, x: x.steps, y: x.values })));
+          return { key: `group:${i}`, name: `${g.label} (${g.runIds.length} run${g.runIds.length === 1 ? '' : 's'})`, mode: store.runById.get(g.runIds[0])?.mode ?? '', series: { runId: `group:${i}`, steps: m.x, values: m.mean } };
+        })
+      : perRun.map((x) => ({ key: x.runId, name: store.runById.get(x.runId)?.name ?? x.runId, mode: store.runById.get(x.runId)?.mode ?? '', series: x }));
+    const baselineKey = groups ? `group:${Math.max(0, groups.findIndex((g) => g.runIds.includes(baselineId)))}` : baselineId;
+    const series = rowsOf.map((r) => r.series);
     // Default threshold: the hardest level every run reaches (the worst of the runs' best values).
     const best = series.map((x) => minFinite(x.values));
     const fallback = best.length && best.every(Number.isFinite) ? best.reduce((a, b) => Math.max(a, b)) : NaN;
@@ -77,11 +89,11 @@ export class SpeedupSummary {
     if (document.activeElement !== this.threshold) this.threshold.value = Number.isFinite(threshold) ? String(Number(threshold.toPrecision(4))) : '';
 
     clear(this.table);
-    this.table.append(el('thead', {}, el('tr', {}, ...['run', 'mode', 'steps to reach', 'speedup vs baseline'].map((h) => el('th', { textContent: h })))));
+    this.table.append(el('thead', {}, el('tr', {}, ...[groups ? 'setting (mean over seeds)' : 'run', 'mode', 'steps to reach', 'speedup vs baseline'].map((h) => el('th', { textContent: h })))));
     const body = el('tbody');
     if (Number.isFinite(threshold)) {
-      for (const row of speedupSummary(series, baselineId, threshold, goalOf(metric))) {
-        const r = store.runById.get(row.runId);
+      for (const row of speedupSummary(series, baselineKey, threshold, goalOf(metric))) {
+        const r = rowsOf.find((x) => x.key === row.runId);
         body.append(
           el(
             'tr',
@@ -89,7 +101,7 @@ export class SpeedupSummary {
             el('td', { textContent: r?.name ?? row.runId }),
             el('td', { textContent: r?.mode ?? '' }),
             el('td', { className: 'steps', textContent: row.steps === null ? 'not reached' : String(Math.round(row.steps)) }),
-            el('td', { className: 'ratio', textContent: row.runId === baselineId ? 'baseline' : row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x` }),
+            el('td', { className: 'ratio', textContent: row.runId === baselineKey ? 'baseline' : row.ratio === null ? '-' : `${row.ratio.toFixed(2)}x` }),
           ),
         );
       }
