@@ -207,9 +207,17 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     await d.send(seriesMessage({ ...makeSeries('n0', 0), evals: [evalColumns('fd_lenet', [300], [20])] }, true));
     await d.drawn();
     assert.deepEqual((await lines())[0].points.at(-1), { x: 300, y: 15 });
+    // A third linear seed without an evaluation yet: left out of its setting's fd_lenet, and said so.
+    await d.send(runsMessage([...runs, makeRun('l2', { mode: 'linear', config: { seed: 2 } })]));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: [...runs.map((r) => r.id), 'l2'] });
+    await d.send(seriesMessage(makeSeries('l2', 200)));
+    await d.drawn();
+    assert.deepEqual((await lines()).map((l) => l.label), ['assignment.mode=none: mean of 2', 'assignment.mode=linear: mean of 2 of 3']);
+    const rows3 = await d.page.$$eval('.speedup-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    assert.deepEqual(rows3[1], ['assignment.mode=linear (2 of 3 runs)', 'linear', '100', '2.00x'], 'its loss never stands in for the missing fd_lenet');
     await d.page.uncheck('input[title^="One line per setting"]');
     await d.drawn();
-    assert.equal((await lines()).length, 4);
+    assert.equal((await lines()).length, 4, 'the runs with fd_lenet, one line each');
   });
 
   it('appends live data to what it holds instead of replacing it', async () => {

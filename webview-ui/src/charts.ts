@@ -230,18 +230,20 @@ class ChartCard {
     const smooth = (y: Float64Array): ArrayLike<number> => (smoothing > 0 ? smoothEma(y, smoothing) : y);
     const out: LineDataset[] = [];
     const runId = g.runIds.join(',');
-    perRun[0].forEach((line, li) => {
+    const count = Math.max(...perRun.map((l) => l.length));
+    for (let li = 0; li < count; li++) {
+      // Members without this line yet (no evaluation so far) are left out; the label's count says so.
       const lines = perRun.map((l) => l[li]).filter((l): l is Line => l !== undefined);
-      if (lines.length < held.length) return;
+      const line = lines[0];
       const m = meanOverRuns(lines);
-      const label = `${g.label}${line.label ? ` (${line.label})` : ''}: mean of ${lines.length}`;
+      const label = `${g.label}${line.label ? ` (${line.label})` : ''}: mean of ${lines.length}${lines.length < held.length ? ` of ${held.length}` : ''}`;
       const dash = line.dashed ? [4, 3] : [];
       if (lines.length > 1) {
         out.push({ runId, label: `${label} min`, data: points(m.x, smooth(m.lo), buckets), borderColor: 'transparent', pointRadius: 0, fill: false });
         out.push({ runId, label: `${label} max`, data: points(m.x, smooth(m.hi), buckets), borderColor: 'transparent', backgroundColor: faded(colour, '30'), pointRadius: 0, fill: '-1' });
       }
       out.push({ runId, label, data: points(m.x, smooth(m.mean), buckets), borderColor: colour, borderDash: dash, pointRadius: 0, fill: false });
-    });
+    }
     return out;
   }
 

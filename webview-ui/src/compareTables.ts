@@ -68,16 +68,18 @@ export class SpeedupSummary {
     const perRun = runIds.map((id) => {
       const held = store.series.get(id);
       const ev = held?.evals.get(metric);
-      if (ev) return { runId: id, steps: ev.step.view(), values: ev.value.view() };
-      return { runId: id, steps: held?.metrics.step.view() ?? [], values: held?.metrics.loss.view() ?? [] };
+      if (ev) return { runId: id, steps: ev.step.view(), values: ev.value.view(), hasMetric: true };
+      return { runId: id, steps: held?.metrics.step.view() ?? [], values: held?.metrics.loss.view() ?? [], hasMetric: metric === 'loss' };
     });
     // Mean over seeds: one row per setting, where its mean curve (the one the charts draw) reaches the threshold.
     const groups = s.seedMean ? seedGroups(runs) : null;
     const rowsOf = groups
       ? groups.map((g, i) => {
-          const members = perRun.filter((x) => g.runIds.includes(x.runId));
+          // A member without the metric yet is left out of the mean (never its loss in its place).
+          const members = perRun.filter((x) => g.runIds.includes(x.runId) && x.hasMetric);
           const m = meanOverRuns(members.map((x) => ({ step: x.steps, x: x.steps, y: x.values })));
-          return { key: `group:${i}`, name: `${g.label} (${g.runIds.length} run${g.runIds.length === 1 ? '' : 's'})`, mode: store.runById.get(g.runIds[0])?.mode ?? '', series: { runId: `group:${i}`, steps: m.x, values: m.mean } };
+          const of = members.length < g.runIds.length ? `${members.length} of ${g.runIds.length}` : `${g.runIds.length}`;
+          return { key: `group:${i}`, name: `${g.label} (${of} run${g.runIds.length === 1 ? '' : 's'})`, mode: store.runById.get(g.runIds[0])?.mode ?? '', series: { runId: `group:${i}`, steps: m.x, values: m.mean } };
         })
       : perRun.map((x) => ({ key: x.runId, name: store.runById.get(x.runId)?.name ?? x.runId, mode: store.runById.get(x.runId)?.mode ?? '', series: x }));
     const baselineKey = groups ? `group:${Math.max(0, groups.findIndex((g) => g.runIds.includes(baselineId)))}` : baselineId;
