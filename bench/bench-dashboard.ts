@@ -130,6 +130,26 @@ async function main(): Promise<void> {
       return { sync, frame, steps };
     });
 
+    // Mean over seeds: from ticking the box to the second frame after the page drew the means
+    // (the shown runs form settings by mode and lr, their seeds averaged), and back.
+    const seedMean = await d.page.evaluate(async () => {
+      const box = document.querySelector<HTMLInputElement>('input[title^="One line per setting"]');
+      if (!box) throw new Error('no mean-over-seeds toggle');
+      const app = (window as unknown as { immiscibleDashboard: { settled: boolean; charts: { datasetLabels(): Record<string, string[]> } } }).immiscibleDashboard;
+      // A loop, not a named helper: the bundler would wrap a named function in a helper the page lacks.
+      const out: { ms: number; lines: number }[] = [];
+      for (const on of [true, false]) {
+        const t0 = performance.now();
+        box.checked = on;
+        box.dispatchEvent(new Event('change'));
+        await new Promise((r) => setTimeout(r, 0));
+        while (!app.settled) await new Promise((r) => setTimeout(r, 1));
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        out.push({ ms: performance.now() - t0, lines: app.charts.datasetLabels().loss.length });
+      }
+      return { on: out[0], off: out[1] };
+    });
+
     const cdp = await d.page.context().newCDPSession(d.page);
     await cdp.send('Performance.enable');
     await cdp.send('HeapProfiler.collectGarbage');
@@ -179,6 +199,7 @@ async function main(): Promise<void> {
     console.log(`anchor (chart.js alone, one chart, same points, LTTB decimation): ${anchor.toFixed(0)} ms; dashboard / anchor = ${(paint.ms / anchor).toFixed(2)}`);
     console.log(`points drawn after decimation: ${JSON.stringify(counts.drawn)}`);
     console.log(`slider move (input to next frame, ${slider.frame.length} moves, ${counts.tiles} galleries): median ${sliderMed.toFixed(1)} ms, max ${sliderMax.toFixed(1)} ms (target ${SLIDER_TARGET_MS} ms: ${(sliderMed / SLIDER_TARGET_MS).toFixed(2)}x); handler + layout median ${median(slider.sync).toFixed(1)} ms`);
+    console.log(`mean over seeds: on in ${seedMean.on.ms.toFixed(0)} ms (${seedMean.on.lines} loss lines; anchor ratio ${(seedMean.on.ms / anchor).toFixed(2)}), off again in ${seedMean.off.ms.toFixed(0)} ms (${seedMean.off.lines} lines)`);
     console.log(`JS heap after GC: ${heapMb.toFixed(0)} MiB`);
   } finally {
     await d.close();

@@ -58,10 +58,13 @@ export function meanOverRuns(series: readonly StepSeries[]): MeanSeries {
   if (series.length === 0) return empty;
   const [first, ...rest] = series;
   const at = rest.map(() => 0);
-  const x: number[] = [];
-  const mean: number[] = [];
-  const lo: number[] = [];
-  const hi: number[] = [];
+  // At most the first series' length; filled in place (a chart's series run to 10^5 points).
+  const cap = first.step.length;
+  const x = new Float64Array(cap);
+  const mean = new Float64Array(cap);
+  const lo = new Float64Array(cap);
+  const hi = new Float64Array(cap);
+  let n = 0;
   outer: for (let i = 0; i < first.step.length; i++) {
     const s = first.step[i];
     let sx = first.x[i];
@@ -81,10 +84,11 @@ export function meanOverRuns(series: readonly StepSeries[]): MeanSeries {
       if (o.y[j] < min) min = o.y[j];
       if (o.y[j] > max) max = o.y[j];
     }
-    x.push(sx / series.length);
-    mean.push(sy / series.length);
-    lo.push(min);
-    hi.push(max);
+    x[n] = sx / series.length;
+    mean[n] = sy / series.length;
+    lo[n] = min;
+    hi[n] = max;
+    n++;
   }
-  return { x: Float64Array.from(x), mean: Float64Array.from(mean), lo: Float64Array.from(lo), hi: Float64Array.from(hi) };
+  return { x: x.subarray(0, n), mean: mean.subarray(0, n), lo: lo.subarray(0, n), hi: hi.subarray(0, n) };
 }
