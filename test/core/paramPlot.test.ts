@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parameterKeys, parameterPlot, summarize, type ParamRun } from '../../src/core/compare/paramPlot';
+import { meanAtEachX, parameterKeys, parameterPlot, summarize, type ParamRun } from '../../src/core/compare/paramPlot';
 
 const run = (id: string, mode: string, config: ParamRun['config'], value: number | null): ParamRun => ({ id, name: `n-${id}`, mode, config: { 'assignment.mode': mode, ...config }, value });
 
@@ -50,4 +50,12 @@ test('parameterKeys: differing keys without the name, numeric first', () => {
   ];
   assert.deepEqual(parameterKeys(configs), ['seed', 'assignment.mode']);
   assert.deepEqual(parameterKeys([configs[0]]), [], 'one run: nothing differs');
+});
+
+test('meanAtEachX: the seeds at one x become their mean, min and max, ascending in x', () => {
+  assert.deepEqual(meanAtEachX([{ x: 0.003, y: 30 }, { x: 0.001, y: 40 }, { x: 0.003, y: 36 }, { x: 0.001, y: 44 }, { x: 0.003, y: 33 }]), [
+    { x: 0.001, y: 42, lo: 40, hi: 44, n: 2 },
+    { x: 0.003, y: 33, lo: 30, hi: 36, n: 3 },
+  ]);
+  assert.deepEqual(meanAtEachX([]), []);
 });

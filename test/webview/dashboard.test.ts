@@ -220,6 +220,31 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     assert.equal((await lines()).length, 4, 'the runs with fd_lenet, one line each');
   });
 
+  it('with mean over seeds, metric vs parameter draws each setting\'s mean with its seeds around it', async () => {
+    const fd = (best: number): EvalColumns => evalColumns('fd_lenet', [0, 100], [90, best]);
+    const runs = [
+      makeRun('a', { mode: 'none', config: { seed: 0, 'training.lr': 0.001 } }),
+      makeRun('b', { mode: 'none', config: { seed: 1, 'training.lr': 0.001 } }),
+      makeRun('c', { mode: 'none', config: { seed: 0, 'training.lr': 0.003 } }),
+      makeRun('e', { mode: 'linear', config: { seed: 0, 'training.lr': 0.001 } }),
+    ];
+    await d.send(runsMessage(runs));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: runs.map((r) => r.id) });
+    for (const [id, best] of [['a', 40], ['b', 44], ['c', 30], ['e', 20]] as const) await d.send(seriesMessage(makeSeries(id, 100, { evals: [fd(best)] })));
+    await d.page.check('input[title^="One line per setting"]');
+    await d.page.selectOption('.param-card select[title="Config key (x axis)"]', 'training.lr');
+    await d.drawn();
+    type Means = { mode: string; points: { x: number; y: number; lo: number; hi: number; n: number }[] }[] | null;
+    const means = (): Promise<Means> => d.page.evaluate(() => (window as unknown as { immiscibleDashboard: { paramChart: { means: Means } } }).immiscibleDashboard.paramChart.means);
+    assert.deepEqual(await means(), [
+      { mode: 'none', points: [{ x: 0.001, y: 42, lo: 40, hi: 44, n: 2 }, { x: 0.003, y: 30, lo: 30, hi: 30, n: 1 }] },
+      { mode: 'linear', points: [{ x: 0.001, y: 20, lo: 20, hi: 20, n: 1 }] },
+    ]);
+    await d.page.uncheck('input[title^="One line per setting"]');
+    await d.drawn();
+    assert.equal(await means(), null, 'each run again');
+  });
+
   it('appends live data to what it holds instead of replacing it', async () => {
     await d.send(runsMessage([makeRun('live', { status: 'running' })]));
     await d.send({ type: 'show', v: 1, view: 'run', runIds: ['live'] });

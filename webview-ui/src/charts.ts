@@ -24,7 +24,7 @@ import { smoothEma } from '../../src/core/compare/smooth';
 import type { MetricColumns } from '../../src/core/webview/messages';
 import { el } from './dom';
 import type { HeldSeries, Store, ViewSettings } from './store';
-import { readPalette, type Palette } from './theme';
+import { faded, readPalette, type Palette } from './theme';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, Legend, Tooltip, Filler);
 
@@ -101,8 +101,6 @@ function points(x: ArrayLike<number>, y: ArrayLike<number>, buckets: number): Sc
   return out;
 }
 
-/** The raw line under a smoothed one, or a band: the same colour, mostly transparent. */
-const faded = (colour: string, alpha = '40'): string => (/^#[0-9a-f]{6}$/i.test(colour) ? `${colour}${alpha}` : 'rgba(128,128,128,0.25)');
 /** Datasets kept out of the legend: a smoothed line's raw one, a mean's band edges. */
 const unlisted = (label: string): boolean => label.endsWith(' raw') || label.endsWith(' min') || label.endsWith(' max');
 

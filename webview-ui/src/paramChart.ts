@@ -5,10 +5,10 @@
  */
 import { Chart, type ChartDataset, type ScatterDataPoint } from 'chart.js';
 import { smoothEma } from '../../src/core/compare/smooth';
-import { parameterKeys, parameterPlot, summarize, type ParamPlot, type Summary } from '../../src/core/compare/paramPlot';
+import { meanAtEachX, parameterKeys, parameterPlot, summarize, type MeanPoint, type ParamPlot, type Summary } from '../../src/core/compare/paramPlot';
 import { clear, el, option } from './dom';
 import type { Store, ViewSettings } from './store';
-import { readPalette } from './theme';
+import { faded, readPalette } from './theme';
 
 type PointDataset = ChartDataset<'line', (ScatterDataPoint & { name: string })[]>;
 
@@ -22,6 +22,8 @@ export class ParamChart {
   private chartOrNull: Chart<'line', (ScatterDataPoint & { name: string })[]> | null = null;
   /** What the chart shows (tests read it). */
   plot: ParamPlot | null = null;
+  /** With mean over seeds: each mode's means at each x (tests read it). */
+  means: { mode: string; points: MeanPoint[] }[] | null = null;
   /** The runs' data versions and the settings last drawn: a live run's append redraws, a gallery move does not. */
   private drawnKey = '';
 
@@ -38,7 +40,7 @@ export class ParamChart {
   }
 
   update(runIds: readonly string[], store: Store, s: ViewSettings): void {
-    const drawKey = JSON.stringify([runIds.map((id) => `${id}:${store.series.get(id)?.version ?? -1}`), s.paramKey, s.paramMetric, s.paramSummary, s.smoothing, store.runs.length]);
+    const drawKey = JSON.stringify([runIds.map((id) => `${id}:${store.series.get(id)?.version ?? -1}`), s.paramKey, s.paramMetric, s.paramSummary, s.smoothing, s.seedMean, store.runs.length]);
     if (drawKey === this.drawnKey) return;
     this.drawnKey = drawKey;
     const runs = runIds.map((id) => store.runById.get(id)).filter((r) => r !== undefined);
@@ -66,6 +68,7 @@ export class ParamChart {
     this.plot = plot;
     const missing = plot.missing.map((id) => store.runById.get(id)?.name ?? id);
     this.note.textContent = !key ? 'The compared runs have the same config: nothing to plot against.' : missing.length ? `Not plotted (no ${metric} yet, or no ${key}): ${missing.join(', ')}` : '';
+    this.means = s.seedMean ? plot.series.map((x) => ({ mode: x.mode, points: meanAtEachX(x.points) })) : null;
     this.draw(plot, metric);
   }
 
@@ -96,9 +99,16 @@ export class ParamChart {
     x.ticks.callback = plot.axis === 'category' ? (v) => cats[Number(v)] ?? '' : (v) => String(Number(Number(v).toPrecision(6)));
     x.title = { display: true, text: plot.key, color: p.foreground };
     (chart.options.scales?.y as { title?: unknown }).title = { display: true, text: metric, color: p.foreground };
-    chart.data.datasets = plot.series.map(
-      (s, i): PointDataset => ({ label: s.mode, data: s.points.map((q) => ({ x: q.x, y: q.y, name: q.name })), borderColor: p.series(i), backgroundColor: p.series(i), showLine: plot.axis === 'linear' }),
-    );
+    const means = this.means;
+    chart.data.datasets = means
+      ? // Mean over seeds: a line through each setting's mean, its seeds as faint points around it.
+        plot.series.flatMap((s, i): PointDataset[] => [
+          { label: `${s.mode}: mean over seeds`, data: (means[i]?.points ?? []).map((q) => ({ x: q.x, y: q.y, name: `mean of ${q.n} (${q.lo.toPrecision(4)} to ${q.hi.toPrecision(4)})` })), borderColor: p.series(i), backgroundColor: p.series(i), showLine: plot.axis === 'linear' },
+          { label: `${s.mode} seeds`, data: s.points.map((q) => ({ x: q.x, y: q.y, name: q.name })), borderColor: faded(p.series(i), '66'), backgroundColor: faded(p.series(i), '66'), pointRadius: 2.5, showLine: false },
+        ])
+      : plot.series.map(
+          (s, i): PointDataset => ({ label: s.mode, data: s.points.map((q) => ({ x: q.x, y: q.y, name: q.name })), borderColor: p.series(i), backgroundColor: p.series(i), showLine: plot.axis === 'linear' }),
+        );
     chart.update('none');
   }
 }

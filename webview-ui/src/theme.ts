@@ -27,3 +27,6 @@ export function readPalette(): Palette {
     series: (i) => colours[i % colours.length],
   };
 }
+
+/** The raw line under a smoothed one, a band, a seed around its mean: the same colour, mostly transparent. */
+export const faded = (colour: string, alpha = '40'): string => (/^#[0-9a-f]{6}$/i.test(colour) ? `${colour}${alpha}` : 'rgba(128,128,128,0.25)');

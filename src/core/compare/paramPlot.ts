@@ -76,3 +76,25 @@ export function parameterPlot(runs: readonly ParamRun[], key: string): ParamPlot
   const series = [...byMode].map(([mode, points]) => ({ mode, points: points.sort((a, b) => a.x - b.x || a.runId.localeCompare(b.runId)) }));
   return { key, axis, categories, series, missing };
 }
+
+export interface MeanPoint {
+  x: number;
+  /** The mean of the points at this x; `lo` and `hi` their min and max, `n` how many. */
+  y: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+/** Points at the same x (seeds of one setting, with mean over seeds) as one: mean, min, max; ascending in x. */
+export function meanAtEachX(points: readonly { x: number; y: number }[]): MeanPoint[] {
+  const at = new Map<number, number[]>();
+  for (const q of points) {
+    const ys = at.get(q.x);
+    if (ys) ys.push(q.y);
+    else at.set(q.x, [q.y]);
+  }
+  return [...at]
+    .sort((a, b) => a[0] - b[0])
+    .map(([x, ys]) => ({ x, y: ys.reduce((a, v) => a + v, 0) / ys.length, lo: Math.min(...ys), hi: Math.max(...ys), n: ys.length }));
+}
