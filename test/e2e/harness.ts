@@ -577,6 +577,27 @@ export async function pickRow(page: Page, title: string | RegExp, label: string)
   await row.first().click();
 }
 
+/**
+ * Runs a command that asks for a run, and picks `label`. Retried as a whole: a notification or
+ * a webview taking the focus closes the quick pick under the click (seen on a loaded machine,
+ * the pick's rows "not stable", then gone).
+ */
+export async function commandPick(page: Page, command: string, title: string | RegExp, label: string, timeoutMs = TIMEOUTS.ui): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    await runCommand(page, command);
+    const w = await quickInput(page, title);
+    const row = w.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(label)}$`) }) });
+    try {
+      await row.first().click({ timeout: Math.max(1000, Math.min(5000, end - Date.now())) });
+      return;
+    } catch (e) {
+      if (Date.now() >= end) throw new Error(`"${command}": could not pick "${label}": ${(e as Error).message.split('\n')[0]}`);
+      await page.keyboard.press('Escape');
+    }
+  }
+}
+
 /** Accepts an input box's default value (Enter), once its title reads `title`; returns that value. */
 export async function acceptInputBox(page: Page, title: string | RegExp): Promise<string> {
   const w = await quickInput(page, title);

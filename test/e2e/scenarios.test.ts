@@ -44,6 +44,7 @@ import {
   waitFor,
   type GitSnapshot,
   type Harness,
+  commandPick,
 } from './harness';
 
 function skipReason(): string | false {
@@ -376,8 +377,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.deepEqual(newRefs, [`${ref} ${commit}`]);
 
     // What the user sees: the run's output channel names the ref.
-    await runCommand(page, 'Immiscible: Show Run Output');
-    await pickRow(page, 'Show Run Output', RUN_NAME);
+    await commandPick(page, 'Immiscible: Show Run Output', 'Show Run Output', RUN_NAME);
     const output = page.locator('.part.panel .monaco-editor .view-lines');
     const line = `git: config committed to ${ref} (${commit.slice(0, 10)})`;
     await waitFor(`"${line}" in the output panel`, async () => (await output.innerText()).replace(/\u00a0/g, ' ').includes(line), 15_000);
@@ -813,8 +813,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     await row.locator('.codicon-sync').waitFor({ state: 'visible', timeout: 15_000 });
 
     // The run's output channel says so.
-    await runCommand(page, 'Immiscible: Show Run Output');
-    await pickRow(page, 'Show Run Output', name);
+    await commandPick(page, 'Immiscible: Show Run Output', 'Show Run Output', name);
     await withMaximizedPanel(async () => {
       // The run goes on writing (a line per sample grid): the Output view's own filter keeps the
       // lines that matter in sight, as a user would do.
@@ -839,8 +838,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     process.stderr.write(`[e2e] stopped at ${stopStep}; resumed, run.json step ${resumed.step}, status bar ${shown}\n`);
 
     // Stopped again (Stop Run from the palette this time): the suite stays short.
-    await runCommand(page, 'Immiscible: Stop Run');
-    await pickRow(page, 'Stop Run', name);
+    await commandPick(page, 'Immiscible: Stop Run', 'Stop Run', name);
     const again = await waitStatus(runDir, 'stopped');
     assert.ok(again.step > stopStep, `stopped again at ${again.step}`);
     assert.ok(fs.existsSync(checkpointDir(runDir, again.step)));
