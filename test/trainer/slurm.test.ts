@@ -136,6 +136,22 @@ test('stop on a running job: the trainer checkpoints and stops; a resubmission c
   assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), new RegExp(`resumed from checkpoint at step ${at}`));
 });
 
+test('a job Slurm itself requeues (preemption, scontrol requeue) continues its run from the checkpoint, each step once', { skip, timeout: 180_000 }, async () => {
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=3000']);
+  await until('100 steps', () => readMetrics(runDir).metrics.length >= 100);
+  assert.equal(spawnSync('scontrol', ['requeue', jobId], { env: cluster.env }).status, 0);
+  // The trainer gets SIGTERM, checkpoints and stops; Slurm holds the job back for its credential
+  // lifetime (cred_expire: 120 s by default, 10 s on the test cluster), then starts it again
+  // under the same id, and its trainer resumes the run.
+  await until('the trainer to stop', () => status(runDir) === 'stopped');
+  const at = readRunRecord(runDir).record?.step ?? 0;
+  await until('the requeued job to complete the run', () => status(runDir) === 'completed');
+  assert.equal(readRunRecord(runDir).record?.scheduler?.jobId, jobId, 'the same job');
+  const steps = readMetrics(runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: 3000 }, (_, i) => i + 1));
+  assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), new RegExp(`SIGTERM: stopping after this step[\\s\\S]*resumed from checkpoint at step ${at}`));
+});
+
 test('--resubmit: at a real time limit Slurm warns the trainer, which checkpoints and queues the next job; that job continues with each step once', { skip, timeout: 240_000 }, async () => {
   // A one-minute limit with a 50-s warning: Slurm sends SIGUSR1 at its first time-limit check
   // after 10 s (it checks about every 30 s). The second job has no resubmission left.
