@@ -570,11 +570,15 @@ export async function quickInput(page: Page, title: string | RegExp): Promise<Lo
   return widget;
 }
 
+/** The first row of the quick pick titled `title` whose label is exactly `label`. */
+async function rowLabelled(page: Page, title: string | RegExp, label: string): Promise<Locator> {
+  const w = await quickInput(page, title);
+  return w.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(label)}$`) }) }).first();
+}
+
 /** Clicks the quick pick row whose label is exactly `label`. */
 export async function pickRow(page: Page, title: string | RegExp, label: string): Promise<void> {
-  const w = await quickInput(page, title);
-  const row = w.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(label)}$`) }) });
-  await row.first().click();
+  await (await rowLabelled(page, title, label)).click();
 }
 
 /**
@@ -586,10 +590,9 @@ export async function commandPick(page: Page, command: string, title: string | R
   const end = Date.now() + timeoutMs;
   for (;;) {
     await runCommand(page, command);
-    const w = await quickInput(page, title);
-    const row = w.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRe(label)}$`) }) });
+    const row = await rowLabelled(page, title, label);
     try {
-      await row.first().click({ timeout: Math.max(1000, Math.min(5000, end - Date.now())) });
+      await row.click({ timeout: Math.max(1000, Math.min(5000, end - Date.now())) });
       return;
     } catch (e) {
       if (Date.now() >= end) throw new Error(`"${command}": could not pick "${label}": ${(e as Error).message.split('\n')[0]}`);

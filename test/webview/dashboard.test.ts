@@ -243,6 +243,17 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     await d.page.uncheck('input[title^="One line per setting"]');
     await d.drawn();
     assert.equal(await means(), null, 'each run again');
+    // A run at the same lr with another batch size is another setting: not averaged with the seeds.
+    const other = makeRun('f', { mode: 'none', config: { seed: 0, 'training.lr': 0.001, 'training.batchSize': 64 } });
+    await d.send(runsMessage([...runs, other]));
+    await d.send({ type: 'show', v: 1, view: 'compare', runIds: [...runs.map((r) => r.id), 'f'] });
+    await d.send(seriesMessage(makeSeries('f', 100, { evals: [fd(10)] })));
+    await d.page.check('input[title^="One line per setting"]');
+    await d.page.selectOption('.param-card select[title="Config key (x axis)"]', 'training.lr');
+    await d.drawn();
+    assert.deepEqual((await means())?.[0].points.map((q) => [q.x, q.y, q.n]), [[0.001, 42, 2], [0.001, 10, 1], [0.003, 30, 1]]);
+    await d.page.uncheck('input[title^="One line per setting"]');
+    await d.drawn();
   });
 
   it('appends live data to what it holds instead of replacing it', async () => {

@@ -5,12 +5,31 @@
  */
 import { Chart, type ChartDataset, type ScatterDataPoint } from 'chart.js';
 import { smoothEma } from '../../src/core/compare/smooth';
-import { meanAtEachX, parameterKeys, parameterPlot, summarize, type MeanPoint, type ParamPlot, type Summary } from '../../src/core/compare/paramPlot';
+import { meanAtEachX, parameterKeys, parameterPlot, summarize, type MeanPoint, type ParamPlot, type ParamPoint, type Summary } from '../../src/core/compare/paramPlot';
+import { seedGroups, type SeedGroup } from '../../src/core/compare/seedMean';
 import { clear, el, option } from './dom';
 import type { Store, ViewSettings } from './store';
 import { faded, readPalette } from './theme';
 
 type PointDataset = ChartDataset<'line', (ScatterDataPoint & { name: string })[]>;
+
+/**
+ * Each mode's points averaged per setting (the charts' seed groups), so only seeds of one config
+ * are averaged, never runs that differ in a key other than the plotted one; ascending in x.
+ */
+function settingMeans(plot: ParamPlot, groups: readonly SeedGroup[]): { mode: string; points: MeanPoint[] }[] {
+  const groupOf = new Map(groups.flatMap((g, i) => g.runIds.map((id) => [id, i] as const)));
+  return plot.series.map((series) => {
+    const bySetting = new Map<number | undefined, ParamPoint[]>();
+    for (const q of series.points) {
+      const setting = groupOf.get(q.runId);
+      const pts = bySetting.get(setting);
+      if (pts) pts.push(q);
+      else bySetting.set(setting, [q]);
+    }
+    return { mode: series.mode, points: [...bySetting.values()].flatMap(meanAtEachX).sort((a, b) => a.x - b.x) };
+  });
+}
 
 export class ParamChart {
   readonly root = el('section', { className: 'card param-card' });
@@ -68,7 +87,7 @@ export class ParamChart {
     this.plot = plot;
     const missing = plot.missing.map((id) => store.runById.get(id)?.name ?? id);
     this.note.textContent = !key ? 'The compared runs have the same config: nothing to plot against.' : missing.length ? `Not plotted (no ${metric} yet, or no ${key}): ${missing.join(', ')}` : '';
-    this.means = s.seedMean ? plot.series.map((x) => ({ mode: x.mode, points: meanAtEachX(x.points) })) : null;
+    this.means = s.seedMean ? settingMeans(plot, seedGroups(runs)) : null;
     this.draw(plot, metric);
   }
 

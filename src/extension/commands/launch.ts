@@ -54,18 +54,28 @@ export function parseSbatchArgs(text: string): string[] {
   return text.split(/\s+/).filter(Boolean);
 }
 
-export async function launchRunOnSlurm(state: ExtensionState): Promise<void> {
-  const r = await askRun(state, 'Launch Run on Slurm');
-  if (!r) return;
+/**
+ * Asks for the sbatch options of a run or study on Slurm (immiscible.slurm.sbatchArgs by default)
+ * and checks them against ours and the resubmission setting; undefined when cancelled or refused.
+ */
+export async function askSbatchArgs(state: ExtensionState): Promise<string[] | undefined> {
   const text = await askText('sbatch options (immiscible.slurm.sbatchArgs by default)', state.settings().slurmSbatchArgs.join(' '));
-  if (text === undefined) return;
+  if (text === undefined) return undefined;
   const sbatchArgs = parseSbatchArgs(text);
   const resubmits = state.settings().slurmResubmits;
   const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null) ?? resubmitProblem(sbatchArgs, { left: resubmits });
   if (bad) {
     void vscode.window.showErrorMessage(`sbatch options: ${bad}${bad.includes('--resubmit') ? ` (immiscible.slurm.resubmits is ${resubmits})` : ''}`);
-    return;
+    return undefined;
   }
+  return sbatchArgs;
+}
+
+export async function launchRunOnSlurm(state: ExtensionState): Promise<void> {
+  const r = await askRun(state, 'Launch Run on Slurm');
+  if (!r) return;
+  const sbatchArgs = await askSbatchArgs(state);
+  if (!sbatchArgs) return;
   state.submit({ config: r.file, name: r.name, set: r.set, sbatchArgs });
 }
 

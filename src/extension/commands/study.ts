@@ -12,9 +12,8 @@ import type { StudyEvent } from '../../core/protocol/studyEvents';
 import { findRunningStudies, StudyFollower } from '../study/studyFollower';
 import { progressMessage, StudyProcess, type StudyOutcome, type StudyProcessOptions, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
-import { askInteger, askMany, askOne, askText } from './prompts';
-import { parseSbatchArgs } from './launch';
-import { resubmitProblem, sbatchArgProblem } from '../../core/slurm/jobScript';
+import { askInteger, askMany, askOne } from './prompts';
+import { askSbatchArgs } from './launch';
 
 const MODES = [
   { label: 'none', description: 'the baseline: plain diffusion, always included', picked: true },
@@ -71,16 +70,10 @@ async function askWhere(state: ExtensionState): Promise<{ sbatchArgs: string[]; 
   );
   if (!where) return undefined;
   if (where.label === 'This machine') return null;
-  const text = await askText('sbatch options (immiscible.slurm.sbatchArgs by default)', state.settings().slurmSbatchArgs.join(' '));
-  if (text === undefined) return undefined;
-  const sbatchArgs = parseSbatchArgs(text);
-  const resubmits = state.settings().slurmResubmits;
-  const bad = sbatchArgs.map(sbatchArgProblem).find((p) => p !== null) ?? resubmitProblem(sbatchArgs, { left: resubmits });
-  if (bad) {
-    void vscode.window.showErrorMessage(`sbatch options: ${bad}`);
-    return undefined;
-  }
-  return { sbatchArgs, resubmits, ...(state.settings().slurmNode ? { node: state.settings().slurmNode } : {}) };
+  const sbatchArgs = await askSbatchArgs(state);
+  if (!sbatchArgs) return undefined;
+  const s = state.settings();
+  return { sbatchArgs, resubmits: s.slurmResubmits, ...(s.slurmNode ? { node: s.slurmNode } : {}) };
 }
 
 function onPath(cmd: string): boolean {
