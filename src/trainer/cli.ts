@@ -24,8 +24,7 @@ import { studyCommand, STUDY_USAGE, StudyUsageError } from './study/studyCommand
 import { submitCommand, SUBMIT_USAGE } from './submitCommand';
 import { stopCommand } from './stopCommand';
 import { SlurmError } from '../core/slurm/slurmCommands';
-import { queueNextJob, RESUBMIT_SIGNAL } from '../core/slurm/queueJob';
-import { slurmJobOf } from '../core/slurm/slurmRun';
+import { slurmHandOff } from './slurmHandOff';
 import { createRunFromConfig, openRunToContinue, RUN_TARGET_OPTIONS } from './runTarget';
 
 const USAGE = `usage:
@@ -41,24 +40,6 @@ const USAGE = `usage:
   immiscible validate FILE
   immiscible schema`;
 
-
-/**
- * In the run's own Slurm job with resubmissions left: SIGUSR1 (sent by Slurm before the time
- * limit, `submit --resubmit`) ends the step, writes a checkpoint and queues the next job, which
- * continues the run. Without it Node would take SIGUSR1 as a request to start its inspector.
- */
-function slurmHandOff(run: RunWriter, controller: AbortController): (() => Promise<string | null>) | null {
-  const job = slurmJobOf(run.current);
-  if (!job?.resubmit || job.resubmit.left < 1 || !process.env.SLURM_JOB_ID || process.env.SLURM_JOB_ID !== job.jobId) return null;
-  let warned = false;
-  process.on(RESUBMIT_SIGNAL, () => {
-    if (warned) return;
-    warned = true;
-    run.log(`[info] ${RESUBMIT_SIGNAL}: Slurm job ${job.jobId} nears its time limit; writing a checkpoint and queueing the run's next job (${job.resubmit?.left} resubmission${job.resubmit?.left === 1 ? '' : 's'} left)`);
-    controller.abort();
-  });
-  return async () => (warned ? queueNextJob(run) : null);
-}
 
 async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({

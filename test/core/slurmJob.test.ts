@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resubmitProblem, sbatchArgProblem, shellQuote, slurmJobScript } from '../../src/core/slurm/jobScript';
 import { jobSbatchArgs } from '../../src/core/slurm/queueJob';
-import { jobMayRun, parseSbatchOutput } from '../../src/core/slurm/slurmCommands';
+import { jobMayRun, parseSbatchOutput, parseSlurmDuration } from '../../src/core/slurm/slurmCommands';
 import { settleQueuedRun } from '../../src/core/slurm/slurmRun';
 import { RunWriter } from '../../src/core/run/writer';
 import { readRunRecord } from '../../src/core/run/reader';
@@ -114,4 +114,21 @@ test('a queued run whose job ended before starting it is settled: cancelled -> s
   RunWriter.open(started).update({ status: 'running', pid: 5 });
   assert.equal(settleQueuedRun(started, 'COMPLETED')?.status, 'running');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("parseSlurmDuration reads squeue's %L in each of its shapes, and null for no limit", () => {
+  const cases: [string, number | null][] = [
+    ['45', 45],
+    ['0:56', 56],
+    ['12:00', 720],
+    ['1:02:03', 3723],
+    ['2-01:00:00', 2 * 86400 + 3600],
+    ['0-00:00:07\n', 7],
+    ['UNLIMITED', null],
+    ['NOT_SET', null],
+    ['INVALID', null],
+    ['', null],
+    ['1:2:3:4', null],
+  ];
+  for (const [text, seconds] of cases) assert.equal(parseSlurmDuration(text), seconds, JSON.stringify(text));
 });

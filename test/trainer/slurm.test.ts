@@ -166,7 +166,8 @@ test('--resubmit: at a real time limit Slurm warns the trainer, which checkpoint
   const log = (): string => fs.readFileSync(path.join(runDir, 'train.log'), 'utf8');
   await until('the second job to resume the run', () => /resumed from checkpoint at step \d+/.test(log()));
   const at = Number(/resumed from checkpoint at step (\d+)/.exec(log())?.[1]);
-  assert.match(log(), new RegExp(`SIGUSR1: Slurm job ${jobId} nears its time limit; writing a checkpoint and queueing the run's next job \\(1 resubmission left\\)[\\s\\S]*queued as Slurm job ${second} after job ${jobId} \\(--time=1\\)`));
+  // Slurm's SIGUSR1 or, where it came before the trainer listened, the trainer's own timer.
+  assert.match(log(), new RegExp(`(SIGUSR1: Slurm job ${jobId} nears its time limit|Slurm job ${jobId} is 50 s from its time limit \\(\\d+ s left at start, by squeue\\)); writing a checkpoint and queueing the run's next job \\(1 resubmission left\\)[\\s\\S]*queued as Slurm job ${second} after job ${jobId} \\(--time=1\\)`));
   // The first job ended by itself, before its limit, and says so in its own output.
   assert.equal(spawnSync('squeue', ['-h', '-t', 'all', '-j', jobId, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim(), 'COMPLETED');
   assert.match(fs.readFileSync(path.join(runDir, `slurm-${jobId}.out`), 'utf8'), new RegExp(`"type":"submitted","runDir":"[^"]+","scheduler":"slurm","jobId":"${second}"`));
@@ -175,6 +176,27 @@ test('--resubmit: at a real time limit Slurm warns the trainer, which checkpoint
   await until('the stop', () => status(runDir) === 'stopped');
   const steps = readMetrics(runDir).metrics.map((m) => m.step);
   assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i + 1), 'each step once across the two jobs');
+});
+
+test('--resubmit: without Slurm\'s signal the trainer hands on by the time left that squeue gave it at start', { skip, timeout: 120_000 }, async () => {
+  // The run's job waits (--begin an hour away) while its trainer runs here under that job's id,
+  // as if it were the job: nothing sends it SIGUSR1, so only its timer (59 s left - 55 s warning) can hand on.
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=1000000', '--sbatch=--time=1', '--sbatch=--begin=now+3600', '--resubmit', '2', '--resubmit-warning', '55']);
+  const started = Date.now();
+  const trainer = spawnSync(process.execPath, [cli, 'train', '--resume', runDir], { cwd: dir, env: { ...cluster.env, SLURM_JOB_ID: jobId }, encoding: 'utf8', timeout: 90_000 });
+  const took = (Date.now() - started) / 1000;
+  assert.equal(trainer.status, 0, trainer.stderr);
+  assert.ok(took > 3 && took < 30, `handed on after ${took} s, expected about 5`);
+  const job = readRunRecord(runDir).record?.scheduler;
+  assert.equal(readRunRecord(runDir).record?.status, 'queued');
+  assert.deepEqual(job?.previousJobs, [jobId]);
+  assert.deepEqual(job?.resubmit, { left: 1, warnSeconds: 55 });
+  const log = fs.readFileSync(path.join(runDir, 'train.log'), 'utf8');
+  assert.match(log, new RegExp(`Slurm job ${jobId} is 55 s from its time limit \\((59|60) s left at start, by squeue\\); writing a checkpoint and queueing the run's next job \\(2 resubmissions left\\)`));
+  assert.doesNotMatch(log, /SIGUSR1/);
+  assert.equal(immiscible(['stop', runDir]).status, 0);
+  assert.equal(status(runDir), 'stopped');
+  spawnSync('scancel', [jobId], { env: cluster.env });
 });
 
 test('--resubmit: a next job that sbatch refuses leaves the run stopped at its checkpoint, saying why and how to continue', { skip, timeout: 180_000 }, async () => {

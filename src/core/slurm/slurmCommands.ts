@@ -75,6 +75,24 @@ export async function jobStates(jobIds: readonly string[], o: SlurmEnv = {}): Pr
 }
 
 /**
+ * Seconds in a Slurm duration as squeue's `%L` prints it (`[days-][[hours:]minutes:]seconds`:
+ * `45`, `0:56`, `1:02:03`, `2-01:00:00`), or null for none (`UNLIMITED`, `NOT_SET`, `INVALID`).
+ */
+export function parseSlurmDuration(text: string): number | null {
+  const m = /^(?:(\d+)-)?(?:(?:(\d+):)?(\d+):)?(\d+)$/.exec(text.trim());
+  if (!m) return null;
+  const [days, hours, minutes, seconds] = m.slice(1).map((x) => Number(x ?? 0));
+  return ((days * 24 + hours) * 60 + minutes) * 60 + seconds;
+}
+
+/** Seconds before the job reaches its time limit, or null when it has none. */
+export async function jobTimeLeft(jobId: string, o: SlurmEnv = {}): Promise<number | null> {
+  const r = await run('squeue', ['-h', '-j', jobId, '-o', '%L'], o);
+  if (r.code !== 0) throw new SlurmError(`squeue failed for job ${jobId}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return parseSlurmDuration(r.stdout);
+}
+
+/**
  * Asks squeue about many jobs with one call per window: a window following a hundred queued runs
  * (or a study's) costs the cluster's shared controller one query every few seconds, not a
  * hundred.

@@ -1,0 +1,55 @@
+/**
+ * A run's own Slurm job with resubmissions left (`submit --resubmit`) hands the run on to its next
+ * job before the time limit: the step ends, a checkpoint is written and the next job is queued.
+ *
+ * Two triggers, whichever comes first:
+ * - Slurm's SIGUSR1 (`--signal=B:USR1@warn`), which follows a time limit changed later on;
+ * - a timer at `warn` seconds before the limit squeue gives at start. Slurm checks time limits
+ *   about every 30 s and may signal up to that much early, so with a short limit the signal can
+ *   come in the first second, before Node listens for it; Node then takes it as a request to
+ *   start its inspector and the signal is spent. The timer hands on regardless.
+ */
+import * as inspector from 'node:inspector';
+import type { RunWriter } from '../core/run/writer';
+import { queueNextJob, RESUBMIT_SIGNAL } from '../core/slurm/queueJob';
+import { jobTimeLeft, type SlurmEnv } from '../core/slurm/slurmCommands';
+import { slurmJobOf } from '../core/slurm/slurmRun';
+
+/** Returns the trainer's hand-off (the next job's id once triggered, else null), or null when this process is not the run's job. */
+export function slurmHandOff(run: RunWriter, controller: AbortController, o: SlurmEnv = {}): (() => Promise<string | null>) | null {
+  const job = slurmJobOf(run.current);
+  const env = o.env ?? process.env;
+  if (!job?.resubmit || job.resubmit.left < 1 || !env.SLURM_JOB_ID || env.SLURM_JOB_ID !== job.jobId) return null;
+  const { left, warnSeconds } = job.resubmit;
+  const plan = `writing a checkpoint and queueing the run's next job (${left} resubmission${left === 1 ? '' : 's'} left)`;
+  let triggered = false;
+  let timer: NodeJS.Timeout | null = null;
+  const trigger = (why: string): void => {
+    // A stop asked for first (SIGTERM, SIGINT) stays a stop.
+    if (triggered || controller.signal.aborted) return;
+    triggered = true;
+    if (timer) clearTimeout(timer);
+    run.log(`[info] ${why}; ${plan}`);
+    closeStrayInspector(run);
+    controller.abort();
+  };
+  process.on(RESUBMIT_SIGNAL, () => trigger(`${RESUBMIT_SIGNAL}: Slurm job ${job.jobId} nears its time limit`));
+  jobTimeLeft(job.jobId, o).then(
+    (secondsLeft) => {
+      if (secondsLeft === null || triggered) return;
+      const wait = Math.max(0, secondsLeft - warnSeconds);
+      if (wait === 0) run.log(`[warn] Slurm job ${job.jobId} has ${secondsLeft} s left, within its ${warnSeconds}-s warning: the run is handed on after this step; give the job a time limit well above the warning`);
+      timer = setTimeout(() => trigger(`Slurm job ${job.jobId} is ${warnSeconds} s from its time limit (${secondsLeft} s left at start, by squeue)`), wait * 1000);
+      timer.unref();
+    },
+    (e: Error) => run.log(`[warn] the time left to Slurm job ${job.jobId} is unknown (${e.message}); the run is handed on at Slurm's ${RESUBMIT_SIGNAL} alone`),
+  );
+  return async () => (triggered ? queueNextJob(run, o) : null);
+}
+
+/** A SIGUSR1 that came before the trainer listened opened Node's inspector on a port: close it. */
+function closeStrayInspector(run: RunWriter): void {
+  if (!inspector.url() || process.execArgv.some((a) => a.startsWith('--inspect'))) return;
+  inspector.close();
+  run.log(`[info] closed Node's inspector, which an early ${RESUBMIT_SIGNAL} had opened`);
+}
