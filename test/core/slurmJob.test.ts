@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { resubmitProblem, sbatchArgProblem, shellQuote, slurmJobScript } from '../../src/core/slurm/jobScript';
 import { jobSbatchArgs } from '../../src/core/slurm/queueJob';
 import { jobMayRun, parseSbatchOutput, parseSlurmDuration } from '../../src/core/slurm/slurmCommands';
-import { settleQueuedRun } from '../../src/core/slurm/slurmRun';
+import { jobNotYetSettled, settleQueuedRun, settleStoppedRun } from '../../src/core/slurm/slurmRun';
 import { RunWriter } from '../../src/core/run/writer';
 import { readRunRecord } from '../../src/core/run/reader';
 import { validateConfig } from '../../src/core/config/validate';
@@ -113,6 +113,37 @@ test('a queued run whose job ended before starting it is settled: cancelled -> s
   const started = queuedRun(dir);
   RunWriter.open(started).update({ status: 'running', pid: 5 });
   assert.equal(settleQueuedRun(started, 'COMPLETED')?.status, 'running');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a stopped run whose own job Slurm requeued reads queued again; a job that ended leaves it stopped', () => {
+  const dir = tmp();
+  const stoppedRun = (): string => {
+    const run = queuedRun(dir);
+    RunWriter.open(run).update({ status: 'stopped', step: 120, endedAt: new Date().toISOString() });
+    return run;
+  };
+  for (const state of ['COMPLETED', 'CANCELLED', 'TIMEOUT', null]) {
+    const run = stoppedRun();
+    assert.equal(settleStoppedRun(run, state)?.status, 'stopped', String(state));
+    assert.equal(jobNotYetSettled(state), false, String(state));
+  }
+  for (const state of ['RUNNING', 'COMPLETING']) {
+    assert.equal(settleStoppedRun(stoppedRun(), state)?.status, 'stopped', `${state}: not yet known`);
+    assert.equal(jobNotYetSettled(state), true, state);
+  }
+  for (const state of ['PENDING', 'REQUEUED', 'REQUEUE_HOLD']) {
+    const run = stoppedRun();
+    const r = settleStoppedRun(run, state);
+    assert.deepEqual({ status: r?.status, endedAt: r?.endedAt, step: r?.step, job: r?.scheduler?.jobId }, { status: 'queued', endedAt: null, step: 120, job: '41' }, state);
+    assert.match(fs.readFileSync(path.join(run, 'train.log'), 'utf8'), new RegExp(`Slurm requeued job 41 \\(${state}\\): it continues the run from its checkpoint at step 120`));
+  }
+  // A run trained here, not by Slurm, is never made queued.
+  const v = validateConfig({ data: { source: 'toy2d' }, model: { type: 'mlp' } });
+  assert.ok(v.ok);
+  const local = RunWriter.create(dir, v.config as RunConfig, 'l');
+  local.update({ status: 'stopped' });
+  assert.equal(settleStoppedRun(local.dir, 'PENDING')?.status, 'stopped');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

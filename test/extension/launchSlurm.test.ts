@@ -169,6 +169,30 @@ test('a run that hands itself on to its next job (automatic resubmission) is fol
   assert.deepEqual(steps, Array.from({ length: steps.length }, (_, i) => i + 1));
 });
 
+test('a job Slurm requeues (preemption) is followed through its restart as one job; a stop from a terminal ends it', { skip, timeout: 180_000 }, async () => {
+  const l = launcher();
+  const job = l.submit({ config, runsDir: runs(), name: 'preempted', set: ['training.steps=100000'], sbatchArgs: [] });
+  const e = await submitted(l, job);
+  await until('30 steps on the cluster', () => readMetrics(e.runDir).metrics.length > 30);
+  const requeued = submitted(l, job);
+  const resumed = new Promise<EventOf<'started'>>((resolve) => l.on('started', (j, ev) => j === job && ev.resumed && resolve(ev)));
+  assert.equal(spawnSync('scontrol', ['requeue', e.jobId], { env: cluster.env }).status, 0);
+  // The trainer stops at Slurm's SIGTERM; the job waits to start again under its id.
+  assert.equal((await requeued).jobId, e.jobId);
+  assert.equal(job.state, 'running', 'still followed');
+  assert.equal(readRunRecord(e.runDir).record?.status, 'queued');
+  const at = (await resumed).step;
+  assert.ok(at > 30);
+  await until('20 steps past the restart', () => readMetrics(e.runDir).metrics.length > at + 20);
+  const stop = spawnSync(process.execPath, [TRAINER, 'stop', e.runDir], { env: cluster.env, encoding: 'utf8' });
+  assert.equal(stop.status, 0, stop.stderr);
+  const out = await job.done;
+  assert.equal(out.status, 'stopped', 'a stop of the user\'s own, not a requeue: the job ends');
+  const steps = readMetrics(e.runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: out.step ?? 0 }, (_, i) => i + 1), 'each step once');
+  assert.match(fs.readFileSync(path.join(e.runDir, 'train.log'), 'utf8'), new RegExp(`Slurm requeued job ${e.jobId} \\(\\w+\\): it continues the run from its checkpoint at step ${at}`));
+});
+
 test('a trainer that hands its run on between the launcher\'s two reads of run.json leaves the run followed, not finished', { skip, timeout: 60_000 }, async () => {
   const v = validateConfig({ data: { source: 'toy2d' }, model: { type: 'mlp' } });
   assert.ok(v.ok);

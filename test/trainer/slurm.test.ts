@@ -145,6 +145,12 @@ test('a job Slurm itself requeues (preemption, scontrol requeue) continues its r
   // under the same id, and its trainer resumes the run.
   await until('the trainer to stop', () => status(runDir) === 'stopped');
   const at = readRunRecord(runDir).record?.step ?? 0;
+  // While the job waits to start again, a resubmission would put a second trainer on the run.
+  await until('the job to wait again', () => spawnSync('squeue', ['-h', '-j', jobId, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim() === 'PENDING');
+  const again = immiscible(['submit', '--resume', runDir]);
+  assert.equal(again.status, 2, again.stdout);
+  assert.match(again.stderr, new RegExp(`queued as Slurm job ${jobId} \\(PENDING\\), which will train it`));
+  assert.equal(status(runDir), 'queued', 'the requeued run reads queued again');
   await until('the requeued job to complete the run', () => status(runDir) === 'completed');
   assert.equal(readRunRecord(runDir).record?.scheduler?.jobId, jobId, 'the same job');
   const steps = readMetrics(runDir).metrics.map((m) => m.step);
@@ -259,6 +265,29 @@ test('study --slurm: every run a job, all queued at once, and the same results a
   assert.equal(events.filter((e) => e.type === 'run-started').length, 4);
   assert.equal(events.filter((e) => e.type === 'run-finished').length, 4);
   assert.equal(events.at(-1)?.type, 'study-finished');
+});
+
+test('study --slurm: a run whose job Slurm requeues (preemption) is followed through its restart, and the study completes', { skip, timeout: 240_000 }, async () => {
+  const flags = ['--config', 'toy.json', '--seeds', '1', '--steps', '3000', '--metric', 'loss', '--out', 'study-requeue', '--runs', 'runs-requeue', '--slurm'];
+  const study = spawn(process.execPath, [cli, 'study', ...flags], { cwd: dir, env: cluster.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  study.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  study.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => study.on('exit', (code) => r(code)));
+  const rec = (): { status: string; runs: { status: string; runDir: string | null }[] } => JSON.parse(fs.readFileSync(path.join(dir, 'study-requeue', 'study.json'), 'utf8'));
+  await until('the first run to train 100 steps', () => fs.existsSync(path.join(dir, 'study-requeue', 'study.json')) && rec().runs[0].runDir !== null && readMetrics(rec().runs[0].runDir as string).metrics.length >= 100);
+  const runDir = rec().runs[0].runDir as string;
+  const jobId = readRunRecord(runDir).record?.scheduler?.jobId as string;
+  assert.equal(spawnSync('scontrol', ['requeue', jobId], { env: cluster.env }).status, 0);
+  assert.equal(await exited, 0, err);
+  assert.equal(rec().status, 'completed');
+  for (const e of rec().runs) assert.equal(e.status, 'completed');
+  assert.deepEqual(readMetrics(runDir).metrics.map((m) => m.step), Array.from({ length: 3000 }, (_, i) => i + 1));
+  assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), /SIGTERM: stopping after this step[\s\S]*Slurm requeued job \d+ \(\w+\)[\s\S]*resumed from checkpoint/);
+  assert.match(err + out, new RegExp(`requeued by Slurm as job ${jobId}`));
+  const finished = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string }).filter((e) => e.type === 'run-finished');
+  assert.deepEqual(finished.map((e) => e.status), ['completed', 'completed']);
 });
 
 test('study --slurm stopped while its jobs wait: every job leaves the queue; the same command again resubmits and completes', { skip, timeout: 240_000 }, async () => {

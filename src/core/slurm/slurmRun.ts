@@ -1,6 +1,7 @@
 /**
  * A run trained by a Slurm job: settling a `queued` run whose job ended before the trainer
- * started, stopping either kind, and the one-trainer rule for queued runs.
+ * started and a `stopped` one whose job Slurm requeued, stopping either kind, and the
+ * one-trainer rule for queued runs.
  */
 import * as path from 'node:path';
 import { slurmOutputName, type RunRecord, type SlurmJob } from '../run/format';
@@ -31,6 +32,30 @@ export function settleQueuedRun(dir: string, state: SlurmJobState | null): RunRe
   return w.current;
 }
 
+/** A job Slurm requeued (preemption, `scontrol requeue`, `requeuehold`): it waits to start again. */
+const WAITING_AGAIN = new Set(['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED']);
+/** Still ending after its trainer stopped, or started again before its trainer writes `running`. */
+const NOT_YET_SETTLED = new Set(['RUNNING', 'COMPLETING', 'CONFIGURING', 'SIGNALING', 'STAGE_OUT', 'RESIZING', 'SUSPENDED']);
+
+/** Whether a `stopped` run's job may yet turn out requeued: ask again shortly. */
+export const jobNotYetSettled = (state: SlurmJobState | null): boolean => state !== null && NOT_YET_SETTLED.has(state);
+
+/**
+ * A `stopped` run whose own job Slurm requeued: its trainer checkpointed at Slurm's SIGTERM, and
+ * the job, waiting to start again under its id, will resume it. It reads `queued` again (a stop
+ * of ours leaves the job COMPLETED or CANCELLED, never waiting). Re-reads run.json first.
+ * Returns the record after.
+ */
+export function settleStoppedRun(dir: string, state: SlurmJobState | null): RunRecord | null {
+  const r = readRunRecord(dir).record;
+  const job = slurmJobOf(r);
+  if (!r || r.status !== 'stopped' || !job || state === null || !WAITING_AGAIN.has(state)) return r;
+  const w = RunWriter.open(dir);
+  w.log(`[info] Slurm requeued job ${job.jobId} (${state}): it continues the run from its checkpoint at step ${r.step} when it starts again`);
+  w.update({ status: 'queued', endedAt: null, pid: null });
+  return w.current;
+}
+
 export type SlurmStopResult = 'cancelled' | 'signalled' | 'not-running';
 
 /**
@@ -57,7 +82,7 @@ export async function stopSlurmRun(dir: string, o: SlurmEnv = {}): Promise<Slurm
  */
 export async function queuedRunProblem(dir: string, r: RunRecord, ownJobId: string | undefined, o: SlurmEnv = {}): Promise<string | null> {
   const job = slurmJobOf(r);
-  if (r.status !== 'queued' || !job || ownJobId === job.jobId) return null;
+  if ((r.status !== 'queued' && r.status !== 'stopped') || !job || ownJobId === job.jobId) return null;
   let state: SlurmJobState | null;
   try {
     state = await jobState(job.jobId, o);
@@ -66,6 +91,8 @@ export async function queuedRunProblem(dir: string, r: RunRecord, ownJobId: stri
     // refusing would strand the run.
     return null;
   }
+  // A stopped run whose job Slurm requeued is queued again: that job resumes it.
+  if (r.status === 'stopped' && settleStoppedRun(dir, state)?.status !== 'queued') return null;
   if (!jobMayRun(state)) return null;
   return `${dir}: queued as Slurm job ${job.jobId} (${state}), which will train it; cancel that job first (scancel ${job.jobId}, or Stop in VS Code), then resume`;
 }

@@ -14,8 +14,8 @@ import { readRunRecord } from '../../core/run/reader';
 import { RunWriter } from '../../core/run/writer';
 import { beingTrained, DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
 import { EventsFollower, LineBuffer, fileSize } from './follow';
-import { JobStatePoller } from '../../core/slurm/slurmCommands';
-import { settleQueuedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
+import { JobStatePoller, type SlurmJobState } from '../../core/slurm/slurmCommands';
+import { jobNotYetSettled, settleQueuedRun, settleStoppedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
 
 export type EventOf<T extends TrainerEventType> = Extract<TrainerEvent, { type: T }>;
 
@@ -124,6 +124,13 @@ interface Job extends RunJob {
   follower: EventsFollower | null;
   timer: NodeJS.Timeout | null;
   finishedEvent: EventOf<'finished'> | null;
+  /**
+   * A followed Slurm run's trainer said `stopped` without a stop of ours: Slurm may have requeued
+   * its job (preemption), which resumes the run. Held until squeue tells.
+   */
+  stoppedBySlurm: EventOf<'finished'> | null;
+  /** Stop asked through this launcher: a `stopped` needs no asking Slurm. */
+  stopAsked: boolean;
   stderrTail: string[];
   gotEvent: boolean;
   stopPending: boolean;
@@ -286,6 +293,7 @@ export class RunLauncher {
     if (!dir) return false;
     const r = readRunRecord(dir).record;
     if (!slurmJobOf(r) || (r?.status !== 'queued' && r?.status !== 'running')) return false;
+    if (job) job.stopAsked = true;
     stopSlurmRun(dir, { env: this.o.env }).then(
       () => {
         if (job) this.checkReattached(job);
@@ -383,6 +391,8 @@ export class RunLauncher {
       follower: null,
       timer: null,
       finishedEvent: null,
+      stoppedBySlurm: null,
+      stopAsked: false,
       stderrTail: [],
       gotEvent: false,
       stopPending: false,
@@ -495,6 +505,11 @@ export class RunLauncher {
         this.emit('submitted', job, e);
         break;
       case 'finished':
+        if (e.status === 'stopped' && job.slurmJobId !== null && !job.child && !job.stopAsked) {
+          job.stoppedBySlurm = e;
+          this.askSlurm(job);
+          break;
+        }
         job.finishedEvent = e;
         this.emit('finished', job, e);
         // A followed run is done here; a spawned one when its process has exited.
@@ -565,6 +580,10 @@ export class RunLauncher {
     if (job.state === 'finished' || this.disposed) return;
     job.follower?.readNew();
     if (job.state !== 'running') return;
+    if (job.stoppedBySlurm) {
+      this.askSlurm(job);
+      return;
+    }
     if (job.slurmJobId !== null) {
       const r = readRunRecord(job.runDir as string).record;
       if (r?.status === 'queued') {
@@ -585,7 +604,11 @@ export class RunLauncher {
     this.finish(job, { ...outcome, exitCode: null, signal: null, cancelled: false });
   }
 
-  /** A queued run's job: once Slurm says it ended without starting the trainer, the run is settled. */
+  /**
+   * A queued run's job: once Slurm says it ended without starting the trainer, the run is
+   * settled. A run its trainer stopped without a stop of ours: requeued (followed on, as a queued
+   * run) or done.
+   */
   private askSlurm(job: Job): void {
     if (job.asking) return;
     job.asking = true;
@@ -593,6 +616,7 @@ export class RunLauncher {
       .state(job.slurmJobId as string)
       .then((state) => {
         if (job.state === 'finished' || this.disposed) return;
+        if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, job.stoppedBySlurm, state);
         const r = settleQueuedRun(job.runDir as string, state);
         if (!r || r.status === 'queued' || r.status === 'running') return;
         // The trainer may have started and ended between two checks: its events say so.
@@ -606,6 +630,8 @@ export class RunLauncher {
           job.slurmError = null;
         },
         (e: Error) => {
+          // Slurm cannot say whether it requeued the job: the trainer's word stands.
+          if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, job.stoppedBySlurm, null);
           if (job.slurmError === e.message) return;
           job.slurmError = e.message;
           this.emit('stderr', job, `${e.message} (the run stays queued until Slurm can be asked)`);
@@ -614,6 +640,21 @@ export class RunLauncher {
       .finally(() => {
         job.asking = false;
       });
+  }
+
+  private settleStoppedBySlurm(job: Job, e: EventOf<'finished'>, state: SlurmJobState | null): void {
+    if (job.state === 'finished' || this.disposed) return;
+    const r = settleStoppedRun(job.runDir as string, state);
+    if (r?.status === 'stopped' && jobNotYetSettled(state)) return; // asked again at the next check
+    job.stoppedBySlurm = null;
+    if (r?.status === 'queued' || r?.status === 'running') {
+      this.emit('log', job, makeEvent('log', job.runId ?? '', { level: 'info', message: `Slurm requeued job ${job.slurmJobId}: it continues the run from step ${r.step} when it starts again` }) as EventOf<'log'>);
+      if (r.status === 'queued') this.emit('submitted', job, makeEvent('submitted', job.runId ?? '', { runDir: job.runDir as string, scheduler: 'slurm', jobId: job.slurmJobId as string }) as EventOf<'submitted'>);
+      return;
+    }
+    job.finishedEvent = e;
+    this.emit('finished', job, e);
+    this.finish(job, { status: e.status, step: e.step, error: e.error, exitCode: null, signal: null, cancelled: false });
   }
 
   private finish(job: Job, outcome: RunOutcome): void {

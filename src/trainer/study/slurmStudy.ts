@@ -14,7 +14,7 @@ import { readRunRecord } from '../../core/run/reader';
 import { readLastJsonLine } from '../../core/run/tail';
 import { RunWriter } from '../../core/run/writer';
 import { jobMayRun, jobState, JobStatePoller } from '../../core/slurm/slurmCommands';
-import { settleQueuedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
+import { jobNotYetSettled, settleQueuedRun, settleStoppedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
 import type { StudyRunEntry } from '../../core/study/format';
 import { runOverrides } from './args';
 import { findCreatedRun, finalValue, type Ctx } from './context';
@@ -130,6 +130,18 @@ async function check(c: Ctx, f: Followed, ref: { index: number; total: number; m
     f.askedAt = Date.now();
     const job = slurmJobOf(r);
     if (job) r = settleQueuedRun(dir, await poller.state(job.jobId).catch(() => 'PENDING')) ?? r;
+  }
+  const job = slurmJobOf(r);
+  if (r.status === 'stopped' && job && !c.stopping.requested) {
+    // Stopped by Slurm, not by us: a requeued job (preemption) resumes the run; follow it on.
+    const state = await poller.state(job.jobId).catch(() => null);
+    r = settleStoppedRun(dir, state) ?? r;
+    if (r.status === 'stopped' && jobNotYetSettled(state)) return;
+    if (r.status === 'queued') {
+      const msg = `run ${ref.index + 1}/${ref.total} requeued by Slurm as job ${job.jobId}: ${ref.mode}, seed ${ref.seed}; it continues from step ${r.step}`;
+      c.emit(makeStudyEvent('study-log', c.a.name, { level: 'info', message: msg }));
+      c.say(msg);
+    }
   }
   if (r.status === 'running' && isDeadRun(r)) {
     // Its node went away (or the job was killed past its grace time): never left `running`.
