@@ -938,28 +938,28 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     snap();
   })()`;
 
-  /** Launch Study on the tiny config: none and linear (picked by default), 1 seed, `steps` a run. */
   /** Where sbatch is on PATH (as for the extension host, which inherits it), Launch Study asks where to train. */
   const sbatchOnPath = (process.env.PATH ?? '').split(path.delimiter).some((d) => d !== '' && fs.existsSync(path.join(d, 'sbatch')));
 
-  const launchTinyStudy = async (page: Page, steps: number, where: 'This machine' | 'Slurm' = 'This machine'): Promise<void> => {
+  /** Launch Study on the tiny config: none and linear (picked by default), `seeds` seeds, `steps` a run. */
+  const launchTinyStudy = async (page: Page, steps: number, where: 'This machine' | 'Slurm' = 'This machine', seeds = 1): Promise<void> => {
     await runCommand(page, 'Immiscible: Launch Study...');
     await pickRow(page, 'Launch Study', 'tiny.immiscible.json');
     const modes = await quickInput(page, /^Modes to compare/);
     await modes.locator('input.input').press('Enter');
-    assert.equal(await fillInputBox(page, /^Seeds/, '1'), '3');
+    assert.equal(await fillInputBox(page, /^Seeds/, String(seeds)), '3');
     assert.equal(await fillInputBox(page, 'Training steps per run', String(steps)), '300');
     if (sbatchOnPath) await pickRow(page, "Where the study's runs train", where);
     if (where === 'Slurm') assert.equal(await fillInputBox(page, /^sbatch options/, '--time=10'), '');
   };
 
   // After the light theme scenario (code-server does not switch back): this one asserts no colours.
-  scenario('Launch Study: none vs linear, one seed; progress for the whole study, then its runs compared and its report', TIMEOUTS.run + 60_000, async () => {
+  scenario('Launch Study: none vs linear, two seeds; progress for the whole study, then its runs compared (and averaged over seeds) and its report', TIMEOUTS.run + 60_000, async () => {
     const { page, workspace } = h;
     const studies = path.join(workspace, 'studies');
     const before = fs.existsSync(studies) ? fs.readdirSync(studies) : [];
     await page.evaluate(RECORD_TOASTS);
-    await launchTinyStudy(page, 100);
+    await launchTinyStudy(page, 150, 'This machine', 2);
 
     // The end: the report beside the dashboard comparing the study's two runs.
     await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: TIMEOUTS.run });
@@ -971,13 +971,13 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.match(JSON.stringify(study), /"none"/);
     assert.match(JSON.stringify(study), /"linear"/);
     const toasts = await page.evaluate(() => (window as unknown as { __immToasts?: string[] }).__immToasts ?? []);
-    assert.ok(toasts.some((t) => /Study toy2d-gaussians8/.test(t) && /of 2/.test(t)), `progress notifications: ${JSON.stringify(toasts)}`);
+    assert.ok(toasts.some((t) => /Study toy2d-gaussians8/.test(t) && /of 4/.test(t)), `progress notifications: ${JSON.stringify(toasts)}`);
     const f = await dashboardFrame(page, '.config-table tbody tr');
-    const st = await waitFor('the study\'s two runs compared', async () => {
+    const st = await waitFor('the study\'s four runs compared', async () => {
       const s2 = await dashboardState(f);
-      return s2.title === 'Compare 2 runs' && (s2.datasets.loss ?? []).length >= 2 ? s2 : null;
+      return s2.title === 'Compare 4 runs' && (s2.datasets.loss ?? []).length >= 4 ? s2 : null;
     }, 20_000);
-    assert.deepEqual(st.configKeys, ['assignment.mode']);
+    assert.deepEqual([...st.configKeys].sort(), ['assignment.mode', 'seed']);
     // The report rendered in the Markdown preview (a webview of its own): its title and a table.
     const preview = await waitFor('the report rendered in the Markdown preview', async () => {
       for (const fr of page.frames()) {
@@ -993,6 +993,19 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.ok((await preview.$$('table')).length > 0, 'the rendered report has no table');
     await page.mouse.move(1100, 85);
     await h.screenshot('study-report');
+
+    // Mean over seeds: one loss line per mode, each the mean of its two seeds over their range.
+    // The report's preview closed (middle click), the dashboard has the editor's width.
+    await page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().click({ button: 'middle' });
+    await f.locator('label', { hasText: 'mean over seeds' }).locator('input').check();
+    const means = await waitFor('one loss line per mode, averaged over its seeds', async () => {
+      const labels = (await dashboardState(f)).datasets.loss ?? [];
+      return labels.length === 2 && labels.every((l) => /: mean of 2$/.test(l)) ? labels : null;
+    }, 15_000);
+    assert.deepEqual(means.map((l) => /none|linear/.exec(l)?.[0]).sort(), ['linear', 'none']);
+    await f.evaluate(() => document.querySelector('.chart-card')?.scrollIntoView({ block: 'start' }));
+    await page.waitForTimeout(700);
+    await h.screenshot('dashboard-seed-mean');
   });
 
   scenario('Reload Window during a study: its notification comes back and the study still ends in its report', TIMEOUTS.run + 210_000, async () => {
