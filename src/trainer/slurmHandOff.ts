@@ -36,15 +36,27 @@ export function slurmHandOff(run: RunWriter, controller: AbortController, o: Slu
   process.on(RESUBMIT_SIGNAL, () => trigger(`${RESUBMIT_SIGNAL}: Slurm job ${job.jobId} nears its time limit`));
   jobTimeLeft(job.jobId, o).then(
     (secondsLeft) => {
-      if (secondsLeft === null || triggered) return;
-      const wait = Math.max(0, secondsLeft - warnSeconds);
+      const wait = secondsLeft === null ? null : handOffDelayMs(secondsLeft, warnSeconds);
+      if (secondsLeft === null || wait === null || triggered) return;
       if (wait === 0) run.log(`[warn] Slurm job ${job.jobId} has ${secondsLeft} s left, within its ${warnSeconds}-s warning: the run is handed on after this step; give the job a time limit well above the warning`);
-      timer = setTimeout(() => trigger(`Slurm job ${job.jobId} is ${warnSeconds} s from its time limit (${secondsLeft} s left at start, by squeue)`), wait * 1000);
+      timer = setTimeout(() => trigger(`Slurm job ${job.jobId} is ${warnSeconds} s from its time limit (${secondsLeft} s left at start, by squeue)`), wait);
       timer.unref();
     },
     (e: Error) => run.log(`[warn] the time left to Slurm job ${job.jobId} is unknown (${e.message}); the run is handed on at Slurm's ${RESUBMIT_SIGNAL} alone`),
   );
   return async () => (triggered ? queueNextJob(run, o) : null);
+}
+
+/** Node's timers hold at most 2^31 - 1 ms (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * How long after start to hand on by the timer: `warn` seconds before the limit, at once when the
+ * limit is already that close, or null (Slurm's signal alone) when it lies beyond a timer's reach.
+ */
+export function handOffDelayMs(secondsLeft: number, warnSeconds: number): number | null {
+  const ms = Math.max(0, secondsLeft - warnSeconds) * 1000;
+  return ms > MAX_TIMER_MS ? null : ms;
 }
 
 /** A SIGUSR1 that came before the trainer listened opened Node's inspector on a port: close it. */

@@ -10,6 +10,7 @@ import { jobSbatchArgs } from '../../src/core/slurm/queueJob';
 import { jobMayRun, parseSbatchOutput, parseSlurmDuration } from '../../src/core/slurm/slurmCommands';
 import { jobNotYetSettled, settleQueuedRun, settleStoppedRun } from '../../src/core/slurm/slurmRun';
 import { RunWriter } from '../../src/core/run/writer';
+import { handOffDelayMs } from '../../src/trainer/slurmHandOff';
 import { readRunRecord } from '../../src/core/run/reader';
 import { validateConfig } from '../../src/core/config/validate';
 import type { RunConfig } from '../../src/core/config/types';
@@ -162,4 +163,12 @@ test("parseSlurmDuration reads squeue's %L in each of its shapes, and null for n
     ['1:2:3:4', null],
   ];
   for (const [text, seconds] of cases) assert.equal(parseSlurmDuration(text), seconds, JSON.stringify(text));
+});
+
+test('handOffDelayMs: the warning before the limit, at once within it, none beyond a timer\'s reach', () => {
+  assert.equal(handOffDelayMs(60, 50), 10_000);
+  assert.equal(handOffDelayMs(2 * 3600, 120), (2 * 3600 - 120) * 1000);
+  assert.equal(handOffDelayMs(40, 50), 0);
+  assert.equal(handOffDelayMs(24 * 86400, 120), (24 * 86400 - 120) * 1000, 'under 24.8 days');
+  assert.equal(handOffDelayMs(30 * 86400, 120), null, 'a 30-day limit: Slurm\'s signal alone');
 });
