@@ -36,8 +36,9 @@ export function slurmHandOff(run: RunWriter, controller: AbortController, o: Slu
   process.on(RESUBMIT_SIGNAL, () => trigger(`${RESUBMIT_SIGNAL}: Slurm job ${job.jobId} nears its time limit`));
   jobTimeLeft(job.jobId, o).then(
     (secondsLeft) => {
-      const wait = secondsLeft === null ? null : handOffDelayMs(secondsLeft, warnSeconds);
-      if (secondsLeft === null || wait === null || triggered) return;
+      if (secondsLeft === null || triggered) return;
+      const wait = handOffDelayMs(secondsLeft, warnSeconds);
+      if (wait === null) return;
       if (wait === 0) run.log(`[warn] Slurm job ${job.jobId} has ${secondsLeft} s left, within its ${warnSeconds}-s warning: the run is handed on after this step; give the job a time limit well above the warning`);
       timer = setTimeout(() => trigger(`Slurm job ${job.jobId} is ${warnSeconds} s from its time limit (${secondsLeft} s left at start, by squeue)`), wait);
       timer.unref();

@@ -13,6 +13,8 @@ import { faded, readPalette } from './theme';
 
 type PointDataset = ChartDataset<'line', (ScatterDataPoint & { name: string })[]>;
 
+const runPoints = (series: ParamPlot['series'][number]): (ScatterDataPoint & { name: string })[] => series.points.map((q) => ({ x: q.x, y: q.y, name: q.name }));
+
 /**
  * Each mode's points averaged per setting (the charts' seed groups), so only seeds of one config
  * are averaged, never runs that differ in a key other than the plotted one; ascending in x.
@@ -123,10 +125,10 @@ export class ParamChart {
       ? // Mean over seeds: a line through each setting's mean, its seeds as faint points around it.
         plot.series.flatMap((s, i): PointDataset[] => [
           { label: `${s.mode}: mean over seeds`, data: (means[i]?.points ?? []).map((q) => ({ x: q.x, y: q.y, name: `mean of ${q.n} (${q.lo.toPrecision(4)} to ${q.hi.toPrecision(4)})` })), borderColor: p.series(i), backgroundColor: p.series(i), showLine: plot.axis === 'linear' },
-          { label: `${s.mode} seeds`, data: s.points.map((q) => ({ x: q.x, y: q.y, name: q.name })), borderColor: faded(p.series(i), '66'), backgroundColor: faded(p.series(i), '66'), pointRadius: 2.5, showLine: false },
+          { label: `${s.mode} seeds`, data: runPoints(s), borderColor: faded(p.series(i), '66'), backgroundColor: faded(p.series(i), '66'), pointRadius: 2.5, showLine: false },
         ])
       : plot.series.map(
-          (s, i): PointDataset => ({ label: s.mode, data: s.points.map((q) => ({ x: q.x, y: q.y, name: q.name })), borderColor: p.series(i), backgroundColor: p.series(i), showLine: plot.axis === 'linear' }),
+          (s, i): PointDataset => ({ label: s.mode, data: runPoints(s), borderColor: p.series(i), backgroundColor: p.series(i), showLine: plot.axis === 'linear' }),
         );
     chart.update('none');
   }

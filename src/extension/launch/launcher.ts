@@ -616,7 +616,7 @@ export class RunLauncher {
       .state(job.slurmJobId as string)
       .then((state) => {
         if (job.state === 'finished' || this.disposed) return;
-        if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, job.stoppedBySlurm, state);
+        if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, state);
         const r = settleQueuedRun(job.runDir as string, state);
         if (!r || r.status === 'queued' || r.status === 'running') return;
         // The trainer may have started and ended between two checks: its events say so.
@@ -631,7 +631,7 @@ export class RunLauncher {
         },
         (e: Error) => {
           // Slurm cannot say whether it requeued the job: the trainer's word stands.
-          if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, job.stoppedBySlurm, null);
+          if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, null);
           if (job.slurmError === e.message) return;
           job.slurmError = e.message;
           this.emit('stderr', job, `${e.message} (the run stays queued until Slurm can be asked)`);
@@ -642,8 +642,9 @@ export class RunLauncher {
       });
   }
 
-  private settleStoppedBySlurm(job: Job, e: EventOf<'finished'>, state: SlurmJobState | null): void {
-    if (job.state === 'finished' || this.disposed) return;
+  private settleStoppedBySlurm(job: Job, state: SlurmJobState | null): void {
+    const e = job.stoppedBySlurm;
+    if (!e || job.state === 'finished' || this.disposed) return;
     const r = settleStoppedRun(job.runDir as string, state);
     if (r?.status === 'stopped' && jobNotYetSettled(state)) return; // asked again at the next check
     job.stoppedBySlurm = null;
