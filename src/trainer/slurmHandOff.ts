@@ -8,11 +8,14 @@
  *   about every 30 s and may signal up to that much early, so with a short limit the signal can
  *   come in the first second, before Node listens for it; Node then takes it as a request to
  *   start its inspector and the signal is spent. The timer hands on regardless.
+ *
+ * A stop (SIGTERM, SIGINT) asked for during the hand-off wins: no next job is queued, or the one
+ * being queued is cancelled, and the run stops at its checkpoint.
  */
 import * as inspector from 'node:inspector';
 import type { RunWriter } from '../core/run/writer';
 import { queueNextJob, RESUBMIT_SIGNAL } from '../core/slurm/queueJob';
-import { jobTimeLeft, type SlurmEnv } from '../core/slurm/slurmCommands';
+import { jobTimeLeft, scancel, type SlurmEnv } from '../core/slurm/slurmCommands';
 import { slurmJobOf } from '../core/slurm/slurmRun';
 
 /** Returns the trainer's hand-off (the next job's id once triggered, else null), or null when this process is not the run's job. */
@@ -23,6 +26,7 @@ export function slurmHandOff(run: RunWriter, controller: AbortController, o: Slu
   const { left, warnSeconds } = job.resubmit;
   const plan = `writing a checkpoint and queueing the run's next job (${left} resubmission${left === 1 ? '' : 's'} left)`;
   let triggered = false;
+  let stopAsked = false;
   let timer: NodeJS.Timeout | null = null;
   const trigger = (why: string): void => {
     // A stop asked for first (SIGTERM, SIGINT) stays a stop.
@@ -34,6 +38,13 @@ export function slurmHandOff(run: RunWriter, controller: AbortController, o: Slu
     controller.abort();
   };
   process.on(RESUBMIT_SIGNAL, () => trigger(`${RESUBMIT_SIGNAL}: Slurm job ${job.jobId} nears its time limit`));
+  const onStop = (sig: NodeJS.Signals): void => {
+    if (!triggered || stopAsked) return;
+    stopAsked = true;
+    run.log(`[info] ${sig} during the hand-off: the run stops at its checkpoint instead of going on in a next job`);
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
   jobTimeLeft(job.jobId, o).then(
     (secondsLeft) => {
       if (secondsLeft === null || triggered) return;
@@ -45,7 +56,20 @@ export function slurmHandOff(run: RunWriter, controller: AbortController, o: Slu
     },
     (e: Error) => run.log(`[warn] the time left to Slurm job ${job.jobId} is unknown (${e.message}); the run is handed on at Slurm's ${RESUBMIT_SIGNAL} alone`),
   );
-  return async () => (triggered ? queueNextJob(run, o) : null);
+  return async () => {
+    if (!triggered || stopAsked) return null;
+    const next = await queueNextJob(run, o);
+    if (!stopAsked) return next;
+    // The stop came while sbatch ran: the job that would resume the run leaves the queue.
+    try {
+      await scancel(next, false, o);
+    } catch (e) {
+      run.log(`[warn] Slurm job ${next} could not be cancelled (${(e as Error).message}): it continues the run; cancel it with scancel ${next}`);
+      return next;
+    }
+    run.log(`[info] Slurm job ${next} cancelled: the stop came while it was being queued`);
+    return null;
+  };
 }
 
 /** Node's timers hold at most 2^31 - 1 ms (about 24.8 days); a longer one would fire at once. */

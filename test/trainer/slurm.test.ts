@@ -205,6 +205,34 @@ test('--resubmit: without Slurm\'s signal the trainer hands on by the time left 
   spawnSync('scancel', [jobId], { env: cluster.env });
 });
 
+test('--resubmit: a stop during the hand-off wins: the next job, queued meanwhile, is cancelled and the run stops at its checkpoint', { skip, timeout: 120_000 }, async () => {
+  // As above, the trainer runs here under a pending job's id and hands on by its timer. Its
+  // sbatch takes 3 s, as a busy controller's may: the stop lands while the next job is queued.
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=1000000', '--sbatch=--time=1', '--sbatch=--begin=now+3600', '--resubmit', '1', '--resubmit-warning', '55']);
+  const realSbatch = spawnSync('bash', ['-c', 'command -v sbatch'], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
+  const slowBin = fs.mkdtempSync(path.join(dir, 'slow-sbatch-'));
+  fs.writeFileSync(path.join(slowBin, 'sbatch'), `#!/bin/bash\nsleep 3\nexec ${realSbatch} "$@"\n`, { mode: 0o755 });
+  const env = { ...cluster.env, SLURM_JOB_ID: jobId, PATH: `${slowBin}:${cluster.env.PATH ?? process.env.PATH ?? ''}` };
+  const trainer = spawn(process.execPath, [cli, 'train', '--resume', runDir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  trainer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => trainer.on('exit', (code) => resolve(code)));
+  const log = (): string => fs.readFileSync(path.join(runDir, 'train.log'), 'utf8');
+  await until('the hand-off to begin', () => /queueing the run's next job/.test(log()), 60_000);
+  trainer.kill('SIGTERM');
+  assert.equal(await exited, 0, stderr);
+  const rec = readRunRecord(runDir).record;
+  assert.equal(rec?.status, 'stopped');
+  assert.ok(!rec?.error, 'no error: a stop, not a failed hand-off');
+  const next = rec?.scheduler?.jobId as string;
+  assert.notEqual(next, jobId, 'the next job was queued before the stop took it off');
+  assert.deepEqual(rec?.scheduler?.previousJobs, [jobId]);
+  assert.equal(spawnSync('squeue', ['-h', '-t', 'all', '-j', next, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim(), 'CANCELLED');
+  assert.match(log(), new RegExp(`SIGTERM during the hand-off: the run stops at its checkpoint[\\s\\S]*Slurm job ${next} cancelled: the stop came while it was being queued`));
+  assert.deepEqual(listCheckpoints(runDir).map((c) => c.step), [rec?.step]);
+  spawnSync('scancel', [jobId], { env: cluster.env });
+});
+
 test('--resubmit: a next job that sbatch refuses leaves the run stopped at its checkpoint, saying why and how to continue', { skip, timeout: 180_000 }, async () => {
   const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=100000', '--sbatch=--time=10', '--resubmit', '2']);
   assert.deepEqual(readRunRecord(runDir).record?.scheduler?.resubmit, { left: 2, warnSeconds: 120 });
