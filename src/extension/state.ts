@@ -99,7 +99,10 @@ export class ExtensionState implements vscode.Disposable {
     });
   }
 
-  /** After a reload: follow runs whose trainer still lives (or whose Slurm job waits); settle those that died. */
+  /**
+   * After a reload: follow runs whose trainer still lives (or whose Slurm job waits, requeued
+   * ones included); settle those that died.
+   */
   private reattachLiveRuns(): void {
     for (const run of this.model.runs) {
       if (run.record?.status !== 'running' && run.record?.status !== 'queued') continue;
@@ -109,6 +112,9 @@ export class ExtensionState implements vscode.Disposable {
         this.channel(run.id, run.label).appendLine(`cannot reattach: ${(e as Error).message}`);
       }
     }
+    const stoppedOnSlurm = this.model.runs.filter((r) => r.record?.status === 'stopped' && r.record.scheduler?.kind === 'slurm').map((r) => r.dir);
+    // Where Slurm cannot be asked (runs copied off the cluster), they stay as run.json says.
+    if (stoppedOnSlurm.length) this.launcher.reattachRequeued(stoppedOnSlurm).catch(() => undefined);
   }
 
   /** Starts (or queues) a trainer with progress in a notification; tracks its config in git. */

@@ -249,6 +249,38 @@ test('after a reload a queued run is followed again; sbatch\'s refusal fails the
   assert.deepEqual(fs.readdirSync(runs()).sort(), before);
 });
 
+test('after a reload a stopped run whose job Slurm requeued meanwhile is followed again through its restart; an ended one is left stopped', { skip, timeout: 180_000 }, async () => {
+  const first = launcher();
+  const job = first.submit({ config, runsDir: runs(), name: 'requeued-unwatched', set: ['training.steps=100000'], sbatchArgs: [] });
+  const e = await submitted(first, job);
+  await until('30 steps on the cluster', () => readMetrics(e.runDir).metrics.length > 30);
+  // The window closes; Slurm then requeues the job and holds it (as a preemption waits for room).
+  first.dispose();
+  assert.equal(spawnSync('scontrol', ['requeuehold', e.jobId], { env: cluster.env }).status, 0);
+  const state = (): string => spawnSync('squeue', ['-h', '-t', 'all', '-j', e.jobId, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
+  await until('the trainer to stop and the job to wait again', () => readRunRecord(e.runDir).record?.status === 'stopped' && /PENDING|REQUEUE/.test(state()));
+  const second = launcher();
+  const [followed, ...others] = await second.reattachRequeued([e.runDir]);
+  assert.equal(others.length, 0);
+  assert.equal(followed?.state, 'running', `followed while its job is ${state()}`);
+  assert.equal(followed.slurmJobId, e.jobId);
+  assert.equal(readRunRecord(e.runDir).record?.status, 'queued');
+  const resumed = new Promise<EventOf<'started'>>((resolve) => second.on('started', (j, ev) => j === followed && ev.resumed && resolve(ev)));
+  assert.equal(spawnSync('scontrol', ['release', e.jobId], { env: cluster.env }).status, 0);
+  const at = (await resumed).step;
+  await until('20 steps past the restart', () => readMetrics(e.runDir).metrics.length > at + 20);
+  assert.equal(second.stop(e.runDir), true);
+  const out = await followed.done;
+  assert.equal(out.status, 'stopped');
+  const steps = readMetrics(e.runDir).metrics.map((m) => m.step);
+  assert.deepEqual(steps, Array.from({ length: out.step ?? 0 }, (_, i) => i + 1), 'each step once');
+  // Stopped by the user, its job ended: another reload leaves it as it is.
+  await until('the job to end', () => /COMPLETED|CANCELLED/.test(state()));
+  second.dispose();
+  assert.deepEqual(await launcher().reattachRequeued([e.runDir]), []);
+  assert.equal(readRunRecord(e.runDir).record?.status, 'stopped');
+});
+
 test('a job that fails before its trainer starts fails the run, naming the job and its output', { skip, timeout: 120_000 }, async () => {
   // Submitted from a folder that is gone by the time the job starts (a scratch space cleaned up).
   const from = fs.mkdtempSync(path.join(work, 'gone-'));

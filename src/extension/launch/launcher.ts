@@ -312,6 +312,33 @@ export class RunLauncher {
    * whose trainer is gone and whose heartbeat is stale is marked `failed`, never left `running`.
    */
   reattach(runDir: string): RunJob {
+    return this.reattachRun(runDir, false);
+  }
+
+  /**
+   * After a reload: the stopped Slurm runs among `dirs` whose jobs Slurm requeued while no window
+   * followed them (preemption, `scontrol requeue`) are queued again and followed; one whose job
+   * is still ending, or has started again before its trainer says so, is followed until Slurm
+   * tells which. One squeue call for them all; rejects when Slurm cannot be asked.
+   */
+  async reattachRequeued(dirs: readonly string[]): Promise<RunJob[]> {
+    const jobs = await Promise.all(
+      dirs.map(async (d): Promise<RunJob | null> => {
+        const dir = path.resolve(d);
+        const r = readRunRecord(dir).record;
+        const slurmJob = slurmJobOf(r);
+        if (r?.status !== 'stopped' || !slurmJob || this.jobFor(dir)) return null;
+        const state = await this.slurm.state(slurmJob.jobId);
+        if (this.disposed || this.jobFor(dir)) return null;
+        if (settleStoppedRun(dir, state)?.status === 'queued') return this.reattachRun(dir, false);
+        return jobNotYetSettled(state) ? this.reattachRun(dir, true) : null;
+      }),
+    );
+    return jobs.filter((j): j is RunJob => j !== null);
+  }
+
+  /** `stoppedBySlurm`: a `stopped` run is followed too, its stop held until Slurm says whether it requeued the job. */
+  private reattachRun(runDir: string, stoppedBySlurm: boolean): RunJob {
     const dir = path.resolve(runDir);
     const existing = this.jobFor(dir);
     if (existing) return existing;
@@ -325,7 +352,9 @@ export class RunLauncher {
     job.pid = s.record.pid;
     job.slurmJobId = slurmJobOf(s.record)?.jobId ?? null;
     job.remote = job.slurmJobId !== null;
-    const followed = s.record.status === 'running' || (s.record.status === 'queued' && slurmJobOf(s.record) !== null);
+    const heldStop = stoppedBySlurm && s.record.status === 'stopped' && job.slurmJobId !== null;
+    const followed = s.record.status === 'running' || (s.record.status === 'queued' && job.slurmJobId !== null) || heldStop;
+    if (heldStop) job.stoppedBySlurm = makeEvent('finished', s.record.id, { status: 'stopped', step: s.record.step, error: null }) as EventOf<'finished'>;
     if (!followed) {
       job.state = 'finished';
       job.resolve({ status: s.record.status, step: s.record.step, error: s.record.error?.message ?? null, exitCode: null, signal: null, cancelled: false });
