@@ -57,6 +57,9 @@ export const USER_SETTINGS: Record<string, unknown> = {
   'github.gitAuthentication': false,
   'git.autofetch': false,
   'git.openRepositoryInParentFolders': 'never',
+  // Read at startup only (code-server does not apply later writes to this file): the Slurm
+  // scenarios check that runs launched on Slurm carry it.
+  'immiscible.slurm.resubmits': 1,
 };
 
 export interface Tools {

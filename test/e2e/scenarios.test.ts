@@ -130,7 +130,7 @@ interface RunRecordLike {
   step: number;
   totalSteps: number;
   pid: number | null;
-  scheduler?: { jobId: string; sbatchArgs: string[] } | null;
+  scheduler?: { jobId: string; sbatchArgs: string[]; resubmit?: { left: number; warnSeconds: number } } | null;
   [k: string]: unknown;
 }
 
@@ -1071,6 +1071,7 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     const queued = await waitStatus(runDir, 'queued');
     const job = queued.scheduler?.jobId ?? '';
     assert.ok(job, 'run.json names the job');
+    assert.deepEqual(queued.scheduler?.resubmit, { left: 1, warnSeconds: 120 }, 'immiscible.slurm.resubmits, set in the user settings');
     const row = runRow(page, name);
     await row.locator('.codicon-clock').waitFor({ state: 'visible', timeout: 15_000 });
     await waitFor(`the row description "Slurm job ${job}"`, async () => (await row.innerText()).includes(`Slurm job ${job}`), 10_000);
@@ -1086,8 +1087,9 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     // Resume sends it back to Slurm with the options it had; the cluster then starts it.
     await inlineAction(page, row, 'Resume Run');
     const again = await waitStatus(runDir, 'queued', 30_000, (r) => r.scheduler?.jobId !== job);
-    const second = again.scheduler as { jobId: string; sbatchArgs: string[] };
+    const second = again.scheduler as { jobId: string; sbatchArgs: string[]; resubmit?: unknown };
     assert.deepEqual(second.sbatchArgs, ['--begin=now+1hour']);
+    assert.deepEqual(second.resubmit, { left: 1, warnSeconds: 120 }, 'Resume gives the run the setting\'s resubmissions again');
     assert.equal(state(second.jobId), 'PENDING');
     assert.equal(spawnSync('scontrol', ['update', `JobId=${second.jobId}`, 'StartTime=now'], { env: process.env }).status, 0);
     await row.locator('.codicon-pass').waitFor({ state: 'visible', timeout: TIMEOUTS.run });
@@ -1112,10 +1114,12 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     const study = readJson(path.join(studies, created[0], 'study.json')) as { status: string; argv: string[]; runs: { runDir: string }[] };
     assert.equal(study.status, 'completed');
     assert.ok(study.argv.includes('--slurm') && study.argv.includes('--sbatch=--time=10'), `argv: ${study.argv.join(' ')}`);
+    assert.equal(study.argv[study.argv.indexOf('--resubmit') + 1], '1', `immiscible.slurm.resubmits in the argv: ${study.argv.join(' ')}`);
     for (const e of study.runs) {
       const r = runRecord(e.runDir);
       assert.equal(r.status, 'completed');
       assert.deepEqual(r.scheduler?.sbatchArgs, ['--time=10'], `${e.runDir}: trained by a Slurm job`);
+      assert.deepEqual(r.scheduler?.resubmit, { left: 1, warnSeconds: 120 }, `${e.runDir}: with the setting's resubmissions`);
     }
   });
 });
