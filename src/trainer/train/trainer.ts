@@ -3,6 +3,7 @@
  * step budget or a stop request. Everything random comes from saved Rng states, so a resumed
  * run reproduces the losses of an uninterrupted one on the same backend.
  */
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -233,6 +234,8 @@ export async function train(o: TrainOptions): Promise<RunStatus> {
     run.update({
       status: 'running',
       pid: process.pid,
+      // A run made on one machine (a login node) is trained on another (a compute node): the pid is this host's.
+      host: os.hostname(),
       startedAt: run.current.startedAt ?? new Date().toISOString(),
       endedAt: null,
       error: null,
