@@ -10,6 +10,7 @@ import { DashboardPanel } from '../dashboard/panel';
 import type { ExtensionState } from '../state';
 import type { StudyEvent } from '../../core/protocol/studyEvents';
 import { findRunningStudies, StudyFollower } from '../study/studyFollower';
+import { StudyProgress } from '../study/studyProgress';
 import { progressMessage, StudyProcess, type StudyOutcome, type StudyProcessOptions, type StudyRequest } from '../study/studyProcess';
 import { pickConfig } from './configPicker';
 import { askInteger, askMany, askOne } from './prompts';
@@ -114,20 +115,21 @@ function followStudy(state: ExtensionState, name: string, outDir: string, start:
   // Until the notification exists, the latest message waits: a follower replays a study's events at once.
   let waiting: [string, number] | null = null;
   let report: (m: string, fraction: number) => void = (m, fraction) => (waiting = [m, fraction]);
+  const progress = new StudyProgress();
   const proc = start((e) => {
     const msg = progressMessage(e);
     if (e.type === 'run-started') state.tree.refresh([e.runDir]);
     if (e.type !== 'run-progress' && msg) channel.appendLine(msg);
-    if (msg && 'index' in e) report(msg, (e.index + (e.type === 'run-progress' ? e.step / Math.max(1, e.totalSteps) : e.type === 'run-finished' ? 1 : 0)) / e.total);
-    else if (msg) report(msg, -1);
+    const shown = progress.update(e);
+    if (shown) report(shown.message, shown.fraction);
   });
   channel.appendLine(`study ${outDir} (pid ${proc.pid ?? '?'})`);
-  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Study ${name}`, cancellable: true }, (progress, token) => {
+  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Study ${name}`, cancellable: true }, (bar, token) => {
     token.onCancellationRequested(() => proc.stop());
     let last = 0;
     report = (message, fraction) => {
-      const pct = fraction < 0 ? last : 100 * fraction;
-      progress.report({ message, increment: Math.max(0, pct - last) });
+      const pct = 100 * fraction;
+      bar.report({ message, increment: Math.max(0, pct - last) });
       last = Math.max(last, pct);
     };
     if (waiting) report(...waiting);
