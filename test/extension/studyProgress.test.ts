@@ -5,13 +5,14 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeStudyEvent, type StudyEvent } from '../../src/core/protocol/studyEvents';
+import type { StudyMode } from '../../src/core/study/format';
 import { StudyProgress, type StudyProgressReport } from '../../src/extension/study/studyProgress';
 import { progressMessage } from '../../src/extension/study/studyProcess';
 
 const S = 'toy';
 const total = 4;
-const modes = ['none', 'linear', 'none', 'linear'];
-const ref = (index: number): { index: number; total: number; mode: string; seed: number } => ({ index, total, mode: modes[index], seed: index >> 1 });
+const modes: StudyMode[] = ['none', 'linear', 'none', 'linear'];
+const ref = (index: number): { index: number; total: number; mode: StudyMode; seed: number } => ({ index, total, mode: modes[index], seed: index >> 1 });
 const started = (i: number): StudyEvent => makeStudyEvent('run-started', S, { ...ref(i), runDir: `/runs/r${i}`, resumed: false });
 const step = (i: number, s: number): StudyEvent => makeStudyEvent('run-progress', S, { ...ref(i), step: s, totalSteps: 200, loss: 0.5 });
 const finished = (i: number): StudyEvent => makeStudyEvent('run-finished', S, { ...ref(i), runDir: `/runs/r${i}`, status: 'completed', metric: 'fd_lenet', value: 1, seconds: 3 });

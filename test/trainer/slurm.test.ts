@@ -14,6 +14,8 @@ import { listCheckpoints, readMetrics, readRunRecord } from '../../src/core/run/
 import { parseEvent } from '../../src/core/protocol/events';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
 import { jobState, JobStatePoller } from '../../src/core/slurm/slurmCommands';
+import type { StudyEvent } from '../../src/core/protocol/studyEvents';
+import { StudyProgress } from '../../src/extension/study/studyProgress';
 
 const root = path.resolve(__dirname, '../..');
 const cli = path.join(root, 'dist/trainer.js');
@@ -289,10 +291,34 @@ test('study --slurm: every run a job, all queued at once, and the same results a
   }
   // Seeded runs: the cluster changes where they train, not what they learn.
   assert.deepEqual(s.results.thresholds, read('study-here').results.thresholds);
-  const events = onSlurm.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  const events = onSlurm.stdout.trim().split('\n').map((l) => JSON.parse(l) as StudyEvent);
   assert.equal(events.filter((e) => e.type === 'run-started').length, 4);
   assert.equal(events.filter((e) => e.type === 'run-finished').length, 4);
   assert.equal(events.at(-1)?.type, 'study-finished');
+  // VS Code's notification of these events: while several runs train, all of them, in order.
+  const progress = new StudyProgress();
+  const training = new Set<number>();
+  let finished = 0;
+  let last = 0;
+  let together = 0;
+  for (const e of events) {
+    if (e.type === 'run-started') training.add(e.index);
+    if (e.type === 'run-finished') {
+      training.delete(e.index);
+      finished += 1;
+    }
+    const shown = progress.update(e);
+    if (!shown || !('index' in e)) continue;
+    assert.ok(shown.fraction >= last, `the bar does not go back: ${shown.fraction} after ${last}`);
+    last = shown.fraction;
+    if (training.size < 2) continue;
+    together += 1;
+    const listed = [...shown.message.matchAll(/run (\d+) \(/g)].map((m) => Number(m[1]) - 1);
+    assert.match(shown.message, new RegExp(`^${finished} of 4 finished; training `));
+    assert.deepEqual(listed, [...training].sort((a, b) => a - b), shown.message);
+  }
+  assert.ok(together > 0, 'two jobs of this study trained at once on the two-CPU node');
+  assert.equal(last, 1);
 });
 
 test('study --slurm: a run whose job Slurm requeues (preemption) is followed through its restart, and the study completes', { skip, timeout: 240_000 }, async () => {
