@@ -35,7 +35,6 @@ export interface EarlierTrainerWait {
 export async function openRunToContinue(dir: string, ownJobId: string | undefined, verb: string, wait: EarlierTrainerWait = {}): Promise<RunWriter> {
   const s = readRunRecord(dir);
   if (!s.record) throw new UsageError(`cannot ${verb}: ${s.recordError}`);
-  if (s.record.status === 'completed') throw new UsageError(`${dir}: run already completed`);
   let record = s.record;
   let waited: string | null = null;
   const live = (r: RunRecord): boolean => isRunBeingTrained(r, { staleMs: wait.staleMs });

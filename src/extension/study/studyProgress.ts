@@ -6,6 +6,7 @@
  * sums each run's own.
  */
 import type { StudyEvent } from '../../core/protocol/studyEvents';
+import type { StudyMode } from '../../core/study/format';
 import { progressMessage } from './studyProcess';
 
 export interface StudyProgressReport {
@@ -15,7 +16,7 @@ export interface StudyProgressReport {
 }
 
 interface RunProgress {
-  mode: string;
+  mode: StudyMode;
   step: number;
   totalSteps: number | null;
   ended: boolean;
