@@ -12,7 +12,7 @@ import { RUN_FILES, slurmOutputName, type AutoResubmit } from '../core/run/forma
 import { writeFileAtomic } from '../core/run/fsAtomic';
 import { RunWriter } from '../core/run/writer';
 import { resubmitProblem, sbatchArgProblem, slurmJobScript } from '../core/slurm/jobScript';
-import { queueRunJob } from '../core/slurm/queueJob';
+import { outputDirProblem, queueRunJob } from '../core/slurm/queueJob';
 import { settleQueuedRun, slurmJobOf } from '../core/slurm/slurmRun';
 import { intOption, UsageError } from './cliOptions';
 import { createRunFromConfig, openRunToContinue, RUN_TARGET_OPTIONS } from './runTarget';
@@ -59,6 +59,9 @@ export async function submitCommand(argv: string[]): Promise<number> {
     const conflict = resubmitProblem(sbatchArgs, resubmitOption(values, null));
     if (conflict) throw new UsageError(conflict);
   }
+
+  const outputProblem = outputDirProblem(path.resolve(values.resume ?? values.runs ?? 'runs'));
+  if (outputProblem) throw new UsageError(outputProblem);
 
   let run: RunWriter;
   let fresh = false;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { resubmitProblem, sbatchArgProblem, shellQuote, slurmJobScript } from '../../src/core/slurm/jobScript';
-import { jobSbatchArgs } from '../../src/core/slurm/queueJob';
+import { jobOutputPattern, jobSbatchArgs, outputDirProblem } from '../../src/core/slurm/queueJob';
 import { jobMayRun, parseSbatchOutput, parseSlurmDuration } from '../../src/core/slurm/slurmCommands';
 import { jobNotYetSettled, settleQueuedRun, settleStoppedRun } from '../../src/core/slurm/slurmRun';
 import { RunWriter } from '../../src/core/run/writer';
@@ -72,6 +72,13 @@ test('automatic resubmission: the warning signal only while resubmissions are le
   assert.match(resubmitProblem(['--time=5', '--signal=USR2@60'], { left: 1 }) ?? '', /--signal is set by --resubmit/);
   assert.equal(resubmitProblem(['--signal=USR2@60'], { left: 0 }), null, 'without resubmissions the user\'s --signal is theirs');
   assert.equal(resubmitProblem(['--time=5'], { left: 3 }), null);
+});
+
+test('the job output pattern: a % of the folder doubled (sbatch\'s %% is a literal %), %j for the job; a backslash refused', () => {
+  assert.equal(jobOutputPattern('/runs 100%j %x/r1'), '/runs 100%%j %%x/r1/slurm-%j.out');
+  assert.equal(jobOutputPattern('/plain/r1'), '/plain/r1/slurm-%j.out');
+  assert.equal(outputDirProblem('/plain/r1'), null);
+  assert.throws(() => jobOutputPattern('/a\\b/r1'), /\/a\\b\/r1: sbatch cannot write a job's output into a folder whose path has a backslash/);
 });
 
 test('sbatch --parsable output: a job id, with or without its cluster', () => {

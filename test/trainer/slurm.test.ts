@@ -250,6 +250,18 @@ test('--resubmit: a next job that sbatch refuses leaves the run stopped at its c
   assert.equal(rec?.scheduler?.jobId, jobId, 'no other job recorded');
 });
 
+test('a runs folder with % in its path gets the job output beside the run; one with a backslash, which sbatch cannot write to, is refused before anything', { skip, timeout: 120_000 }, async () => {
+  // Unescaped, sbatch would read `%j` and `%x` in the folder's name as the job's id and name.
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs 100%j %x', '--set', 'training.steps=30']);
+  assert.ok(runDir.includes('runs 100%j %x'), runDir);
+  await until('the job to complete the run', () => status(runDir) === 'completed');
+  await until('the job output', () => fs.existsSync(path.join(runDir, `slurm-${jobId}.out`)));
+  const refused = immiscible(['submit', '--config', 'toy.json', '--runs', 'back\\slash']);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /back\\slash: sbatch cannot write a job's output into a folder whose path has a backslash/);
+  assert.equal(fs.existsSync(path.join(dir, 'back\\slash')), false, 'no runs folder made');
+});
+
 test('sbatch refusing the job leaves no run behind and says why; our own options are refused before anything', { skip, timeout: 60_000 }, async () => {
   const before = fs.existsSync(path.join(dir, 'runs')) ? fs.readdirSync(path.join(dir, 'runs')) : [];
   const r = immiscible(['submit', '--config', 'toy.json', '--runs', 'runs', '--sbatch=--cpus-per-task=4096']);

@@ -3,6 +3,7 @@
  * (`queued`). Shared by `immiscible submit` and by a trainer that, near its job's time limit,
  * hands its run on to the next job (automatic resubmission).
  */
+import * as path from 'node:path';
 import { RUN_FILES, slurmOutputName, type AutoResubmit } from '../run/format';
 import type { RunWriter } from '../run/writer';
 import { releaseJob, sbatch, scancel, type SlurmEnv } from './slurmCommands';
@@ -38,6 +39,21 @@ export function jobSbatchArgs(runName: string, outputPattern: string, r: JobRequ
 }
 
 /**
+ * Why sbatch cannot write a job's output into `dir`, or null. Its `--output` is a pattern whose
+ * backslashes turn its replacements off and are not kept, so `slurm-%j.out` would not name the job.
+ */
+export function outputDirProblem(dir: string): string | null {
+  return dir.includes('\\') ? `${dir}: sbatch cannot write a job's output into a folder whose path has a backslash (its --output pattern does not keep them); use a runs folder without one` : null;
+}
+
+/** `dir/slurm-%j.out` as sbatch's --output pattern: a `%` of the path doubled, so `runs-100%` or `%x` stay as written. */
+export function jobOutputPattern(dir: string): string {
+  const problem = outputDirProblem(dir);
+  if (problem) throw new Error(problem);
+  return path.join(dir.replace(/%/g, '%%'), slurmOutputName('%j'));
+}
+
+/**
  * Submits the run's job script, records the job (`queued`, the earlier job moved to
  * `previousJobs`) and lets it start. The job is held until run.json names it: a job that started
  * at once would otherwise race this write. If recording or releasing fails the job is cancelled
@@ -45,7 +61,7 @@ export function jobSbatchArgs(runName: string, outputPattern: string, r: JobRequ
  */
 export async function queueRunJob(run: RunWriter, r: JobRequest, o: SlurmEnv = {}): Promise<string> {
   const previous = slurmJobOf(run.current);
-  const args = jobSbatchArgs(run.current.name, run.path(slurmOutputName('%j')), r);
+  const args = jobSbatchArgs(run.current.name, jobOutputPattern(run.dir), r);
   const jobId = await sbatch(run.path(RUN_FILES.slurmScript), ['--hold', ...args], o);
   try {
     const previousJobs = previous ? [...(previous.previousJobs ?? []), previous.jobId] : [];
