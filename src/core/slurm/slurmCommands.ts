@@ -1,5 +1,5 @@
 /**
- * Slurm's client commands (sbatch, squeue, scontrol, scancel), run as processes. Every call names
+ * Slurm's client commands (sbatch, squeue, sacct, scontrol, scancel), run as processes. Every call names
  * the command and passes its own error text on, so a missing client or a refused job reads as
  * such. SLURM_CONF and the like come from the environment, as for the user's own commands.
  */
@@ -61,7 +61,10 @@ export async function jobState(jobId: string, o: SlurmEnv = {}): Promise<SlurmJo
   return (await jobStates([jobId], o)).get(jobId) ?? null;
 }
 
-/** The states of several jobs in one squeue call; a job Slurm no longer knows maps to null. */
+/**
+ * The states of several jobs in one squeue call. A job squeue no longer lists (ended more than
+ * MinJobAge ago, 300 s by default) is looked up in sacct; a job neither knows maps to null.
+ */
 export async function jobStates(jobIds: readonly string[], o: SlurmEnv = {}): Promise<Map<string, SlurmJobState | null>> {
   const out = new Map<string, SlurmJobState | null>(jobIds.map((id) => [id, null]));
   if (!jobIds.length) return out;
@@ -70,6 +73,32 @@ export async function jobStates(jobIds: readonly string[], o: SlurmEnv = {}): Pr
   for (const line of r.stdout.split('\n')) {
     const [id, state] = line.trim().split(/\s+/);
     if (id && state && out.has(id)) out.set(id, state);
+  }
+  const purged = jobIds.filter((id) => out.get(id) === null);
+  if (purged.length) for (const [id, state] of await endedJobStates(purged, o)) out.set(id, state);
+  return out;
+}
+
+/** The states a job ends in: only these are taken from sacct, whose record of a job the controller lost may stay PENDING or RUNNING. */
+const ENDED = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE']);
+
+/**
+ * How jobs squeue no longer lists ended, from Slurm's accounting (`sacct`) or, on a cluster
+ * without it, the job completion log (`sacct -c`, jobcomp/filetxt). Null for a job neither
+ * records, for one recorded as not ended, and for all where sacct is missing or fails.
+ */
+export async function endedJobStates(jobIds: readonly string[], o: SlurmEnv = {}): Promise<Map<string, SlurmJobState | null>> {
+  const out = new Map<string, SlurmJobState | null>(jobIds.map((id) => [id, null]));
+  for (const source of ['-X', '-c']) {
+    const r = await run('sacct', [source, '-n', '-P', '-o', 'JobID,State', '-j', jobIds.join(',')], o).catch(() => null);
+    if (!r || r.code !== 0) continue;
+    for (const line of r.stdout.split('\n')) {
+      const [id, state] = line.trim().split('|');
+      // "CANCELLED by 1000": the state is the first word.
+      const word = state?.split(/\s+/)[0];
+      if (id && word && out.has(id) && ENDED.has(word)) out.set(id, word);
+    }
+    break;
   }
   return out;
 }
