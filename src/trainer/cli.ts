@@ -22,6 +22,7 @@ import { evalCommand, EVAL_USAGE } from './eval/evalCommand';
 import { lsaCommand } from './assignment/lsaCommand';
 import { studyCommand, STUDY_USAGE, StudyUsageError } from './study/studyCommand';
 import { submitCommand, SUBMIT_USAGE } from './submitCommand';
+import { runsCommand, RUNS_USAGE } from './runsCommand';
 import { stopCommand } from './stopCommand';
 import { SlurmError } from '../core/slurm/slurmCommands';
 import { slurmHandOff } from './slurmHandOff';
@@ -32,6 +33,7 @@ const USAGE = `usage:
   immiscible train --resume RUN_DIR
   ${SUBMIT_USAGE}
   immiscible stop RUN_DIR
+  ${RUNS_USAGE}
   immiscible sample --run RUN_DIR [--out FILE.png] [--count N] [--steps N] [--sampler ddim|ddpm|euler|dopri5|onestep|multistep] [--eta E] [--seed S] [--checkpoint STEP]
   immiscible lsa --cost FILE --n B
   ${EVAL_USAGE}
@@ -96,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
         return await submitCommand(rest);
       case 'stop':
         return await stopCommand(rest);
+      case 'runs':
+        return await runsCommand(rest);
       case 'sample':
         return await sampleCommand(rest);
       case 'eval':

@@ -92,6 +92,10 @@ export interface MetricsLine {
   time: string;
 }
 
+/** A metrics.jsonl line as far as readers of its newest line need it (step and loss). */
+export const isMetricsLine = (v: unknown): v is MetricsLine =>
+  typeof v === 'object' && v !== null && typeof (v as MetricsLine).step === 'number' && typeof (v as MetricsLine).loss === 'number';
+
 /** One metric value of one evaluation (eval.jsonl). */
 export interface EvalLine {
   step: number;

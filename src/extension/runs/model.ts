@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RunConfig } from '../../core/config/types';
 import {
+  isMetricsLine,
   RUN_FILES,
   slurmOutputName,
   type CheckpointInfo,
@@ -120,9 +121,6 @@ interface Entry {
   checkpoints: Lazy<CheckpointInfo[]> | null;
   node: RunNode;
 }
-
-const isMetricsLine = (v: unknown): v is MetricsLine =>
-  typeof v === 'object' && v !== null && typeof (v as MetricsLine).step === 'number' && typeof (v as MetricsLine).loss === 'number';
 
 /**
  * The best (lowest) value of the run's headline evaluation metric: `fid` when the run has it,

@@ -1,12 +1,8 @@
 /** Short human-readable texts for the runs tree: a run's one-line description and its tooltip. */
 import type { RunConfig } from '../../core/config/types';
 import type { MetricsLine, RunRecord } from '../../core/run/format';
+import { formatLoss } from '../../core/run/describe';
 
-export function formatLoss(loss: number): string {
-  if (!Number.isFinite(loss)) return String(loss);
-  // Three significant digits, switching to exponent form where fixed notation would hide them.
-  return Math.abs(loss) >= 0.001 || loss === 0 ? String(Number(loss.toPrecision(3))) : loss.toExponential(2);
-}
 
 const truncate = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
 

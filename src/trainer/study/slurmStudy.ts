@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { parseEvent } from '../../core/protocol/events';
 import { makeStudyEvent } from '../../core/protocol/studyEvents';
-import { RUN_FILES, type MetricsLine, type RunRecord } from '../../core/run/format';
+import { isMetricsLine, RUN_FILES, type RunRecord } from '../../core/run/format';
 import { isDeadRun } from '../../core/run/liveness';
 import { readRunRecord } from '../../core/run/reader';
 import { readLastJsonLine } from '../../core/run/tail';
@@ -32,7 +32,6 @@ interface Followed {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const isMetricsLine = (v: unknown): v is MetricsLine => typeof v === 'object' && v !== null && typeof (v as MetricsLine).step === 'number';
 
 /** `immiscible submit` as a child process: the run directory and job, or why sbatch refused. */
 function submit(args: string[]): Promise<{ runDir: string; jobId: string } | { error: string }> {
