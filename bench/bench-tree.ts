@@ -1,7 +1,8 @@
 /**
  * Runs-tree benchmark: 1,000 generated run directories (metrics.jsonl of 1,000 lines each), a cold
  * full build and a warm refresh after one run changed, and the dashboard's run list (every run's
- * config read, validated and flattened once), against the 200 ms budget.
+ * config read, validated and flattened once), against the 200 ms budget; and `immiscible runs` over
+ * the same folder against the process's own start.
  *   node --import tsx bench/bench-tree.ts [--runs N] [--lines N] [--keep]
  */
 import * as fs from 'node:fs';
@@ -87,6 +88,25 @@ try {
   console.log(fmt(`dashboard run list, ${runs} configs read and validated`, listFirst) + `; again (cached) ${listAgain.toFixed(1)} ms`);
   console.log(fmt('warm, one run changed, watcher hint', median(hinted)));
   console.log(fmt('warm, one run changed, full stat check', median(full)));
+
+  // `immiscible runs` over the same folder, a process each time, against the anchor of the same
+  // process doing nothing with runs (`immiscible schema`): what listing them adds to its start.
+  const cli = path.resolve(__dirname, '..', 'dist', 'trainer.js');
+  if (fs.existsSync(cli)) {
+    const timed = (args: string[]): number => {
+      const t = performance.now();
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(`immiscible ${args.join(' ')}: ${r.stderr}`);
+      return performance.now() - t;
+    };
+    const listing: number[] = [];
+    const anchor: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      listing.push(timed(['runs', '--runs', root]));
+      anchor.push(timed(['schema']));
+    }
+    console.log(`immiscible runs over the ${runs} runs: ${median(listing).toFixed(0)} ms; anchor, immiscible schema (the process alone): ${median(anchor).toFixed(0)} ms; ratio ${(median(listing) / median(anchor)).toFixed(2)}`);
+  } else console.log(`immiscible runs not timed: ${cli} missing (npm run build)`);
 } finally {
   if (!values.keep) fs.rmSync(root, { recursive: true, force: true });
 }
