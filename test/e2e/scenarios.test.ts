@@ -24,6 +24,7 @@ import { RUN_FILES } from '../../src/core/run/format';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../fixtures/slurmCluster';
 import {
   ACTIVITY_ICON,
+  ROOT,
   TIMEOUTS,
   acceptActiveRow,
   acceptInputBox,
@@ -1097,6 +1098,44 @@ describe('Immiscible Lab in a real VS Code', { skip: skipReason() }, () => {
     assert.equal(done.status, 'completed');
     assert.equal(done.step, 300);
     assert.ok(fs.existsSync(path.join(runDir, `slurm-${second.jobId}.out`)), 'the job output beside the run');
+  });
+  scenario('Reload Window while Slurm holds a requeued job: the stopped run shows queued again and is followed through its restart', TIMEOUTS.run + 60_000, async () => {
+    if (noSlurm) {
+      process.stderr.write(`[e2e] Slurm requeue scenario skipped: ${noSlurm}\n`);
+      return;
+    }
+    const { page, workspace } = h;
+    const name = 'requeued-on-slurm';
+    // Submitted from a terminal: this window shows the run but does not follow it.
+    const submit = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'trainer.js'), 'submit', '--config', 'configs/tiny.immiscible.json', '--runs', 'runs', '--name', name, '--set', `training.steps=${LONG_STEPS}`], { cwd: workspace, env: process.env, encoding: 'utf8' });
+    assert.equal(submit.status, 0, submit.stderr);
+    const { runDir, jobId } = JSON.parse(submit.stdout) as { runDir: string; jobId: string };
+    await waitFor('30 steps on the cluster', () => runRecord(runDir).status === 'running' && fs.readFileSync(path.join(runDir, RUN_FILES.metrics), 'utf8').split('\n').length > 30, TIMEOUTS.run);
+    // Slurm requeues the job (as a preemption does) and holds it: the trainer stops with a checkpoint.
+    assert.equal(spawnSync('scontrol', ['requeuehold', jobId], { env: process.env }).status, 0);
+    await waitStatus(runDir, 'stopped');
+    await runCommand(page, 'View: Close All Editors');
+    await runCommand(page, 'Immiscible Lab: Focus on Runs View');
+    await runRow(page, name).locator('.codicon-debug-pause').waitFor({ state: 'visible', timeout: 15_000 });
+
+    await reloadWindow(page);
+    await recordStatusBar(page);
+    const runsHeader = page.locator('.part.sidebar .pane-header h3.title', { hasText: 'Runs' }).first();
+    if (!(await runsHeader.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false))) await runCommand(page, 'Immiscible Lab: Focus on Runs View');
+    const row = runRow(page, name);
+    // The new window asked squeue, found the job waiting again and follows the run as queued.
+    await row.locator('.codicon-clock').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(runRecord(runDir).status, 'queued');
+    assert.match(fs.readFileSync(path.join(runDir, RUN_FILES.log), 'utf8'), new RegExp(`Slurm requeued job ${jobId} \\(\\w+\\): it continues the run from its checkpoint`));
+
+    assert.equal(spawnSync('scontrol', ['release', jobId], { env: process.env }).status, 0);
+    // Followed: its progress reaches the status bar, which only a followed run's does.
+    const at = runRecord(runDir).step;
+    await waitFor('the restarted job\'s progress in the status bar', async () => progressSteps(await recordedStatusBar(page), LONG_STEPS).some((s) => s > at), TIMEOUTS.run, 100);
+    await row.locator('.codicon-sync').waitFor({ state: 'visible', timeout: 15_000 });
+    await stopFromRow(page, row, name, runDir);
+    await waitStatus(runDir, 'stopped');
+    await noProgressInStatusBar();
   });
   scenario('Launch Study on Slurm: both runs queued as jobs at once, trained on the cluster, the report opens', TIMEOUTS.run + 60_000, async () => {
     if (noSlurm || !sbatchOnPath) {
