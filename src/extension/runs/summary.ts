@@ -3,7 +3,6 @@ import type { RunConfig } from '../../core/config/types';
 import type { MetricsLine, RunRecord } from '../../core/run/format';
 import { formatLoss } from '../../core/run/describe';
 
-
 const truncate = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…');
 
 function dataLine(c: RunConfig): string {
