@@ -281,6 +281,44 @@ test('after a reload a stopped run whose job Slurm requeued meanwhile is followe
   assert.equal(readRunRecord(e.runDir).record?.status, 'stopped');
 });
 
+test('a Slurm run whose trainer falls silent stays followed while its job runs (a lost node\'s job may start again); once the job has ended it fails', { skip, timeout: 180_000 }, async () => {
+  const l = new RunLauncher({ trainerJs: TRAINER, cwd: work, env: cluster.env, checkIntervalMs: 200, staleMs: 1500 });
+  launchers.push(l);
+  const logs: string[] = [];
+  l.on('log', (_j, e) => logs.push(e.message));
+  const job = l.submit({ config, runsDir: runs(), name: 'silent', set: ['training.steps=100000'], sbatchArgs: [] });
+  const e = await submitted(l, job);
+  await until('20 steps on the cluster', () => readRunRecord(e.runDir).record?.status === 'running' && readMetrics(e.runDir).metrics.length > 20);
+  const pid = readRunRecord(e.runDir).record?.pid as number;
+  // The trainer stalls, and run.json says it trains on another node: only its heartbeat and its
+  // job can tell about it now.
+  process.kill(pid, 'SIGSTOP');
+  const file = path.join(e.runDir, 'run.json');
+  fs.writeFileSync(file + '.tmp', JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), host: 'node-that-failed' }));
+  fs.renameSync(file + '.tmp', file);
+  await until('the launcher to note the silence', () => logs.some((m) => m.includes(`but Slurm job ${e.jobId} is RUNNING: still followed`)), 30_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(job.state, 'running', 'followed on while the job runs');
+  assert.equal(readRunRecord(e.runDir).record?.status, 'running', 'not marked failed');
+  assert.match(logs.find((m) => m.includes('still followed')) ?? '', /^no heartbeat from the trainer for \d+ s, but Slurm job \d+ is RUNNING: still followed$/);
+  // It trains on; a stop reaches it.
+  process.kill(pid, 'SIGCONT');
+  const at = readMetrics(e.runDir).metrics.length;
+  await until('10 more steps', () => readMetrics(e.runDir).metrics.length > at + 10);
+  assert.equal(l.stop(e.runDir), true);
+  assert.equal((await job.done).status, 'stopped');
+
+  // A trainer killed outright ends its job: its run fails at the first check after the heartbeat goes stale.
+  const job2 = l.submit({ config, runsDir: runs(), name: 'killed', set: ['training.steps=100000'], sbatchArgs: [] });
+  const e2 = await submitted(l, job2);
+  await until('20 steps on the cluster', () => readRunRecord(e2.runDir).record?.status === 'running' && readMetrics(e2.runDir).metrics.length > 20);
+  process.kill(readRunRecord(e2.runDir).record?.pid as number, 'SIGKILL');
+  const out = await job2.done;
+  assert.equal(out.status, 'failed');
+  assert.match(out.error ?? '', /trainer process \d+ ended without finishing/);
+  assert.equal(readRunRecord(e2.runDir).record?.status, 'failed');
+});
+
 test('a job that fails before its trainer starts fails the run, naming the job and its output', { skip, timeout: 120_000 }, async () => {
   // Submitted from a folder that is gone by the time the job starts (a scratch space cleaned up).
   const from = fs.mkdtempSync(path.join(work, 'gone-'));

@@ -14,7 +14,7 @@ import { readRunRecord } from '../../core/run/reader';
 import { RunWriter } from '../../core/run/writer';
 import { beingTrained, DEFAULT_STALE_MS, heartbeatAgeMs, isPidAlive, isRunBeingTrained } from '../../core/run/liveness';
 import { EventsFollower, LineBuffer, fileSize } from './follow';
-import { JobStatePoller, type SlurmJobState } from '../../core/slurm/slurmCommands';
+import { jobMayRun, JobStatePoller, type SlurmJobState } from '../../core/slurm/slurmCommands';
 import { jobNotYetSettled, settleQueuedRun, settleStoppedRun, slurmJobOf, stopSlurmRun } from '../../core/slurm/slurmRun';
 
 export type EventOf<T extends TrainerEventType> = Extract<TrainerEvent, { type: T }>;
@@ -131,6 +131,8 @@ interface Job extends RunJob {
   stoppedBySlurm: EventOf<'finished'> | null;
   /** Stop asked through this launcher: a `stopped` needs no asking Slurm. */
   stopAsked: boolean;
+  /** A Slurm run's silent trainer was reported once as still followed while its job runs. */
+  silenceNoted: boolean;
   stderrTail: string[];
   gotEvent: boolean;
   stopPending: boolean;
@@ -411,6 +413,7 @@ export class RunLauncher {
       slurmJobId: null,
       remote: false,
       asking: false,
+      silenceNoted: false,
       slurmError: null,
       eventsOffset: 0,
       done,
@@ -619,8 +622,15 @@ export class RunLauncher {
         this.askSlurm(job);
         return;
       }
-      // Its trainer started: on this host its pid tells, elsewhere its heartbeat.
-      if (r?.status === 'running') job.pid = r.host === os.hostname() ? r.pid : null;
+      // Its trainer started: on this host its pid tells, elsewhere its heartbeat; once that is
+      // stale, its job does (Slurm may start a trainer lost with its node again: not failed yet).
+      if (r?.status === 'running') {
+        job.pid = r.host === os.hostname() ? r.pid : null;
+        if (!(job.pid !== null && this.isAlive(job.pid)) && heartbeatAgeMs(r, Date.now()) > this.staleMs) {
+          this.askSlurm(job);
+          return;
+        }
+      }
     }
     if (job.pid !== null && this.isAlive(job.pid)) return;
     // The process is gone; anything it wrote is read above. Settle from run.json.
@@ -646,6 +656,7 @@ export class RunLauncher {
       .then((state) => {
         if (job.state === 'finished' || this.disposed) return;
         if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, state);
+        if (readRunRecord(job.runDir as string).record?.status === 'running') return this.settleSilentRun(job, state);
         const r = settleQueuedRun(job.runDir as string, state);
         if (!r || r.status === 'queued' || r.status === 'running') return;
         // The trainer may have started and ended between two checks: its events say so.
@@ -661,6 +672,8 @@ export class RunLauncher {
         (e: Error) => {
           // Slurm cannot say whether it requeued the job: the trainer's word stands.
           if (job.stoppedBySlurm) return this.settleStoppedBySlurm(job, null);
+          // Nor whether a silent trainer's job still runs: the stale heartbeat decides, as for a local run.
+          if (readRunRecord(job.runDir as string).record?.status === 'running') return this.settleSilentRun(job, 'unknown');
           if (job.slurmError === e.message) return;
           job.slurmError = e.message;
           this.emit('stderr', job, `${e.message} (the run stays queued until Slurm can be asked)`);
@@ -669,6 +682,28 @@ export class RunLauncher {
       .finally(() => {
         job.asking = false;
       });
+  }
+
+  /**
+   * A `running` Slurm run whose trainer has gone silent (heartbeat stale): followed on while its
+   * job may still run (a node lost and the job requeued, a trainer stalled), else settled from
+   * run.json like a dead local run. `unknown`: Slurm could not be asked.
+   */
+  private settleSilentRun(job: Job, state: SlurmJobState | null | 'unknown'): void {
+    if (state !== 'unknown' && jobMayRun(state)) {
+      if (!job.silenceNoted) {
+        job.silenceNoted = true;
+        const r = readRunRecord(job.runDir as string).record;
+        const age = r ? Math.round(heartbeatAgeMs(r, Date.now()) / 1000) : '?';
+        this.emit('log', job, makeEvent('log', job.runId ?? '', { level: 'warn', message: `no heartbeat from the trainer for ${age} s, but Slurm job ${job.slurmJobId} is ${state}: still followed` }) as EventOf<'log'>);
+      }
+      return;
+    }
+    job.silenceNoted = false;
+    const outcome = this.settleDeadRun(job, job.pid, state !== 'unknown');
+    if (outcome.status === 'running' || (outcome.status === 'queued' && job.slurmJobId !== null)) return;
+    this.emitFinished(job, outcome.status, outcome.step, outcome.error);
+    this.finish(job, { ...outcome, exitCode: null, signal: null, cancelled: false });
   }
 
   private settleStoppedBySlurm(job: Job, state: SlurmJobState | null): void {
