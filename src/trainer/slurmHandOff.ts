@@ -13,6 +13,7 @@
  * being queued is cancelled, and the run stops at its checkpoint.
  */
 import * as inspector from 'node:inspector';
+import { readRunRecord } from '../core/run/reader';
 import type { RunWriter } from '../core/run/writer';
 import { queueNextJob, RESUBMIT_SIGNAL } from '../core/slurm/queueJob';
 import { jobTimeLeft, scancel, type SlurmEnv } from '../core/slurm/slurmCommands';
@@ -58,7 +59,16 @@ export function slurmHandOff(run: RunWriter, controller: AbortController, o: Slu
   );
   return async () => {
     if (!triggered || stopAsked) return null;
-    const next = await queueNextJob(run, o);
+    let next: string;
+    try {
+      next = await queueNextJob(run, o);
+    } catch (e) {
+      // A stop from elsewhere (`immiscible stop`, VS Code) found run.json naming the job being
+      // queued, took it off the queue and marked the run stopped: a stop, not a failed hand-off.
+      if (readRunRecord(run.dir).record?.status !== 'stopped') throw e;
+      run.log(`[info] the run was stopped while its next job was being queued (${(e as Error).message})`);
+      return null;
+    }
     if (!stopAsked) return next;
     // The stop came while sbatch ran: the job that would resume the run leaves the queue.
     try {

@@ -235,6 +235,31 @@ test('--resubmit: a stop during the hand-off wins: the next job, queued meanwhil
   spawnSync('scancel', [jobId], { env: cluster.env });
 });
 
+test('--resubmit: a stop from elsewhere while the next job is being released takes that job off the queue; the run is stopped, not failed', { skip, timeout: 120_000 }, async () => {
+  // As above, with `scontrol` (which releases the held next job) taking 3 s: `immiscible stop`
+  // comes while run.json already names the next job.
+  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=1000000', '--sbatch=--time=1', '--sbatch=--begin=now+3600', '--resubmit', '1', '--resubmit-warning', '55']);
+  const realScontrol = spawnSync('bash', ['-c', 'command -v scontrol'], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
+  const slowBin = fs.mkdtempSync(path.join(dir, 'slow-scontrol-'));
+  fs.writeFileSync(path.join(slowBin, 'scontrol'), `#!/bin/bash\nsleep 3\nexec ${realScontrol} "$@"\n`, { mode: 0o755 });
+  const env = { ...cluster.env, SLURM_JOB_ID: jobId, PATH: `${slowBin}:${cluster.env.PATH ?? process.env.PATH ?? ''}` };
+  const trainer = spawn(process.execPath, [cli, 'train', '--resume', runDir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  trainer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => trainer.on('exit', (code) => resolve(code)));
+  await until('run.json to name the next job', () => readRunRecord(runDir).record?.scheduler?.jobId !== jobId, 60_000);
+  const next = readRunRecord(runDir).record?.scheduler?.jobId as string;
+  const stop = immiscible(['stop', runDir]);
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.equal(await exited, 0, stderr);
+  const rec = readRunRecord(runDir).record;
+  assert.equal(rec?.status, 'stopped');
+  assert.ok(!rec?.error, `no error: ${JSON.stringify(rec?.error)}`);
+  assert.equal(spawnSync('squeue', ['-h', '-t', 'all', '-j', next, '-o', '%T'], { env: cluster.env, encoding: 'utf8' }).stdout.trim(), 'CANCELLED');
+  assert.match(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'), /the run was stopped while its next job was being queued/);
+  spawnSync('scancel', [jobId], { env: cluster.env });
+});
+
 test('--resubmit: a next job that sbatch refuses leaves the run stopped at its checkpoint, saying why and how to continue', { skip, timeout: 180_000 }, async () => {
   const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=100000', '--sbatch=--time=10', '--resubmit', '2']);
   assert.deepEqual(readRunRecord(runDir).record?.scheduler?.resubmit, { left: 2, warnSeconds: 120 });
