@@ -207,22 +207,32 @@ test('--resubmit: without Slurm\'s signal the trainer hands on by the time left 
   spawnSync('scancel', [jobId], { env: cluster.env });
 });
 
-test('--resubmit: a stop during the hand-off wins: the next job, queued meanwhile, is cancelled and the run stops at its checkpoint', { skip, timeout: 120_000 }, async () => {
-  // As above, the trainer runs here under a pending job's id and hands on by its timer. Its
-  // sbatch takes 3 s, as a busy controller's may: the stop lands while the next job is queued.
+/**
+ * A run with one resubmission whose job waits an hour, and a trainer on it here under that job's
+ * id (it hands on by its timer, about 4 s in) with Slurm's `slowCommand` taking 3 s, as a busy
+ * controller's may: a stop can then land in the middle of the hand-off.
+ */
+function trainerWithSlowSlurm(slowCommand: 'sbatch' | 'scontrol'): { runDir: string; jobId: string; trainer: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; stderr: string }> } {
   const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=1000000', '--sbatch=--time=1', '--sbatch=--begin=now+3600', '--resubmit', '1', '--resubmit-warning', '55']);
-  const realSbatch = spawnSync('bash', ['-c', 'command -v sbatch'], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
-  const slowBin = fs.mkdtempSync(path.join(dir, 'slow-sbatch-'));
-  fs.writeFileSync(path.join(slowBin, 'sbatch'), `#!/bin/bash\nsleep 3\nexec ${realSbatch} "$@"\n`, { mode: 0o755 });
+  const real = spawnSync('bash', ['-c', `command -v ${slowCommand}`], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
+  const slowBin = fs.mkdtempSync(path.join(dir, `slow-${slowCommand}-`));
+  fs.writeFileSync(path.join(slowBin, slowCommand), `#!/bin/bash\nsleep 3\nexec ${real} "$@"\n`, { mode: 0o755 });
   const env = { ...cluster.env, SLURM_JOB_ID: jobId, PATH: `${slowBin}:${cluster.env.PATH ?? process.env.PATH ?? ''}` };
   const trainer = spawn(process.execPath, [cli, 'train', '--resume', runDir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  trainer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => trainer.on('exit', (code) => resolve(code)));
+  trainer.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => trainer.on('exit', (code) => resolve({ code, stderr })));
+  return { runDir, jobId, trainer, exited };
+}
+
+test('--resubmit: a stop during the hand-off wins: the next job, queued meanwhile, is cancelled and the run stops at its checkpoint', { skip, timeout: 120_000 }, async () => {
+  // The stop lands while sbatch queues the next job.
+  const { runDir, jobId, trainer, exited } = trainerWithSlowSlurm('sbatch');
   const log = (): string => fs.readFileSync(path.join(runDir, 'train.log'), 'utf8');
   await until('the hand-off to begin', () => /queueing the run's next job/.test(log()), 60_000);
   trainer.kill('SIGTERM');
-  assert.equal(await exited, 0, stderr);
+  const { code, stderr } = await exited;
+  assert.equal(code, 0, stderr);
   const rec = readRunRecord(runDir).record;
   assert.equal(rec?.status, 'stopped');
   assert.ok(!rec?.error, 'no error: a stop, not a failed hand-off');
@@ -236,22 +246,15 @@ test('--resubmit: a stop during the hand-off wins: the next job, queued meanwhil
 });
 
 test('--resubmit: a stop from elsewhere while the next job is being released takes that job off the queue; the run is stopped, not failed', { skip, timeout: 120_000 }, async () => {
-  // As above, with `scontrol` (which releases the held next job) taking 3 s: `immiscible stop`
-  // comes while run.json already names the next job.
-  const { runDir, jobId } = submit(['--config', 'toy.json', '--runs', 'runs', '--set', 'training.steps=1000000', '--sbatch=--time=1', '--sbatch=--begin=now+3600', '--resubmit', '1', '--resubmit-warning', '55']);
-  const realScontrol = spawnSync('bash', ['-c', 'command -v scontrol'], { env: cluster.env, encoding: 'utf8' }).stdout.trim();
-  const slowBin = fs.mkdtempSync(path.join(dir, 'slow-scontrol-'));
-  fs.writeFileSync(path.join(slowBin, 'scontrol'), `#!/bin/bash\nsleep 3\nexec ${realScontrol} "$@"\n`, { mode: 0o755 });
-  const env = { ...cluster.env, SLURM_JOB_ID: jobId, PATH: `${slowBin}:${cluster.env.PATH ?? process.env.PATH ?? ''}` };
-  const trainer = spawn(process.execPath, [cli, 'train', '--resume', runDir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  trainer.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => trainer.on('exit', (code) => resolve(code)));
+  // `scontrol`, which releases the held next job, is the slow one: `immiscible stop` comes while
+  // run.json already names that job.
+  const { runDir, jobId, exited } = trainerWithSlowSlurm('scontrol');
   await until('run.json to name the next job', () => readRunRecord(runDir).record?.scheduler?.jobId !== jobId, 60_000);
   const next = readRunRecord(runDir).record?.scheduler?.jobId as string;
   const stop = immiscible(['stop', runDir]);
   assert.equal(stop.status, 0, stop.stderr);
-  assert.equal(await exited, 0, stderr);
+  const { code, stderr } = await exited;
+  assert.equal(code, 0, stderr);
   const rec = readRunRecord(runDir).record;
   assert.equal(rec?.status, 'stopped');
   assert.ok(!rec?.error, `no error: ${JSON.stringify(rec?.error)}`);
