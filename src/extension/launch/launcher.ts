@@ -634,7 +634,12 @@ export class RunLauncher {
     }
     if (job.pid !== null && this.isAlive(job.pid)) return;
     // The process is gone; anything it wrote is read above. Settle from run.json.
-    const outcome = this.settleDeadRun(job, job.pid, false);
+    this.finishIfDead(job, false);
+  }
+
+  /** Settles a followed run whose trainer is gone (or, unless `processKnownGone`, whose heartbeat is stale) and finishes its job. */
+  private finishIfDead(job: Job, processKnownGone: boolean): void {
+    const outcome = this.settleDeadRun(job, job.pid, processKnownGone);
     if (outcome.status === 'running') return; // heartbeat still fresh: wait for it to go stale
     // Its trainer handed the run on to its next job between the two reads of run.json (its
     // `submitted` event, read at the next check, names the job): followed on, as a queued run.
@@ -700,10 +705,7 @@ export class RunLauncher {
       return;
     }
     job.silenceNoted = false;
-    const outcome = this.settleDeadRun(job, job.pid, state !== 'unknown');
-    if (outcome.status === 'running' || (outcome.status === 'queued' && job.slurmJobId !== null)) return;
-    this.emitFinished(job, outcome.status, outcome.step, outcome.error);
-    this.finish(job, { ...outcome, exitCode: null, signal: null, cancelled: false });
+    this.finishIfDead(job, state !== 'unknown');
   }
 
   private settleStoppedBySlurm(job: Job, state: SlurmJobState | null): void {
