@@ -1,10 +1,12 @@
 /**
  * Line charts as PNG for study reports, with no font or canvas library: axes, a grid, numeric
  * tick labels in a built-in 3x5 pixel font (digits, '.', '-', 'e', 'k'), one line per series and
- * an optional band (e.g. min-max over seeds). Series names go in the report's text next to the
- * colour (the colours are fixed: `SERIES_COLOURS`).
+ * an optional band (e.g. min-max over seeds). With `names`, a legend (in the 5x9 font of
+ * ./pixelFont) in the corner of the plot the data leaves emptiest, so the image reads on its own
+ * when shared; the colours are fixed (`SERIES_COLOURS`) and the report's text names them too.
  */
 import { PNG } from 'pngjs';
+import { drawText, FONT_HEIGHT, textWidth } from './pixelFont';
 
 export type Rgb = readonly [number, number, number];
 
@@ -28,6 +30,52 @@ export interface PlotOptions {
   width?: number;
   height?: number;
   logY?: boolean;
+  /** One per series, in order: drawn as a legend. */
+  names?: readonly string[];
+  /** Axis titles: the x title under the x axis' right end, the y title above the y axis. */
+  xLabel?: string;
+  yLabel?: string;
+}
+
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+const LEGEND_ROW = FONT_HEIGHT + 4;
+const LEGEND_SWATCH = 16;
+
+/** The legend's size for these names: a swatch and a name per row, with a margin. */
+export function legendSize(names: readonly string[]): { w: number; h: number } {
+  return { w: 6 + LEGEND_SWATCH + 5 + Math.max(0, ...names.map(textWidth)) + 6, h: 4 + names.length * LEGEND_ROW + 2 };
+}
+
+/**
+ * Where a legend of `size` goes inside `area`: the corner (top right, top left, bottom right,
+ * bottom left, in that order of preference) covering the fewest of the drawn `points`.
+ */
+export function placeLegend(size: { w: number; h: number }, area: Rect, points: readonly (readonly [number, number])[]): Rect {
+  const m = 6;
+  const left = area.x + m;
+  const right = area.x + area.w - m - size.w;
+  const top = area.y + m;
+  const bottom = area.y + area.h - m - size.h;
+  const corners: Rect[] = [
+    { x: right, y: top, ...size },
+    { x: left, y: top, ...size },
+    { x: right, y: bottom, ...size },
+    { x: left, y: bottom, ...size },
+  ];
+  const covered = (r: Rect): number => points.filter(([x, y]) => x >= r.x && x <= r.x + r.w && y >= r.y && y <= r.y + r.h).length;
+  let best = corners[0];
+  let bestCount = covered(best);
+  for (const c of corners.slice(1)) {
+    const n = covered(c);
+    if (n < bestCount) [best, bestCount] = [c, n];
+  }
+  return best;
 }
 
 /** 3x5 glyphs, one row per 3-bit number (most significant bit left). */
@@ -76,8 +124,8 @@ export function plotLines(series: readonly PlotSeries[], o: PlotOptions = {}): B
   png.data.fill(255);
   const L = 44;
   const R = 12;
-  const T = 12;
-  const B = 24;
+  const T = o.yLabel ? 24 : 12;
+  const B = o.xLabel ? 38 : 24;
   const ty = (v: number): number => (o.logY ? Math.log10(v) : v);
   let x0 = Infinity;
   let x1 = -Infinity;
@@ -162,12 +210,42 @@ export function plotLines(series: readonly PlotSeries[], o: PlotOptions = {}): B
       }
     }
   });
+  // What the legend should not hide: every pixel column of each line and of its band's edges.
+  const drawn: [number, number][] = [];
+  const trace = (xa: number, ya: number, xb: number, yb: number): void => {
+    if (!Number.isFinite(ya) || !Number.isFinite(yb)) return;
+    const n = Math.max(1, Math.ceil(Math.abs(xb - xa)));
+    for (let t = 0; t <= n; t++) drawn.push([xa + ((xb - xa) * t) / n, ya + ((yb - ya) * t) / n]);
+  };
   series.forEach((s, k) => {
     const c = SERIES_COLOURS[k % SERIES_COLOURS.length].rgb;
     for (let i = 0; i + 1 < s.x.length; i++) {
       const [ya, yb] = [py(s.y[i]), py(s.y[i + 1])];
       if (Number.isFinite(ya) && Number.isFinite(yb)) line(px(s.x[i]), ya, px(s.x[i + 1]), yb, c, 1, 2);
+      trace(px(s.x[i]), ya, px(s.x[i + 1]), yb);
+      if (s.low && s.high) {
+        trace(px(s.x[i]), py(s.low[i]), px(s.x[i + 1]), py(s.low[i + 1]));
+        trace(px(s.x[i]), py(s.high[i]), px(s.x[i + 1]), py(s.high[i + 1]));
+      }
     }
   });
+  const ink = (c: Rgb) => (x: number, y: number): void => blend(x, y, c, 1);
+  if (o.yLabel) drawText(o.yLabel, 4, 4, ink(dark));
+  if (o.xLabel) drawText(o.xLabel, W - R - textWidth(o.xLabel), H - FONT_HEIGHT - 3, ink(dark));
+  const names = o.names?.slice(0, series.length) ?? [];
+  if (names.length > 0) {
+    const box = placeLegend(legendSize(names), { x: L, y: T, w: W - L - R, h: H - T - B }, drawn);
+    for (let y = box.y; y <= box.y + box.h; y++) for (let x = box.x; x <= box.x + box.w; x++) blend(x, y, [255, 255, 255], 0.9);
+    line(box.x, box.y, box.x + box.w, box.y, grey);
+    line(box.x, box.y + box.h, box.x + box.w, box.y + box.h, grey);
+    line(box.x, box.y, box.x, box.y + box.h, grey);
+    line(box.x + box.w, box.y, box.x + box.w, box.y + box.h, grey);
+    names.forEach((name, k) => {
+      const top = box.y + 4 + k * LEGEND_ROW;
+      const mid = top + 3;
+      line(box.x + 6, mid, box.x + 6 + LEGEND_SWATCH, mid, SERIES_COLOURS[k % SERIES_COLOURS.length].rgb, 1, 2);
+      drawText(name, box.x + 6 + LEGEND_SWATCH + 5, top, ink(dark));
+    });
+  }
   return PNG.sync.write(png);
 }

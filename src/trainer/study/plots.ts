@@ -28,10 +28,14 @@ function seriesFor(r: StudyResults, pick: (c: RunCurve) => { steps: number[]; va
 }
 
 export function studyPlots(r: StudyResults): { metric: Buffer; loss: Buffer } {
-  const metric = plotLines(seriesFor(r, (c) => ({ steps: c.metric.map((p) => p[0]), values: c.metric.map((p) => p[1]) })));
+  const names = r.modes;
+  const metric = plotLines(
+    seriesFor(r, (c) => ({ steps: c.metric.map((p) => p[0]), values: c.metric.map((p) => p[1]) })),
+    { names, xLabel: 'step', yLabel: r.metric },
+  );
   const loss = plotLines(
     seriesFor(r, (c) => ({ steps: c.loss.map((p) => p[0]), values: smoothEma(c.loss.map((p) => p[1]), LOSS_SMOOTHING) })),
-    { logY: true },
+    { logY: true, names, xLabel: 'step', yLabel: `loss (ema ${LOSS_SMOOTHING}, log scale)` },
   );
   return { metric, loss };
 }
