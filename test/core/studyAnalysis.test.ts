@@ -22,6 +22,8 @@ interface RunSpec {
   secondsPerStep?: number;
   evalSeconds?: number;
   assignMs?: number;
+  /** Training loss by step (1 / step by default, the same for every run). */
+  loss?: (step: number) => number;
 }
 
 /** A run directory as the trainer leaves it: eval.jsonl every `evalEvery` steps, metrics every step. */
@@ -41,7 +43,7 @@ function makeRun(spec: RunSpec): string {
   const sps = spec.secondsPerStep ?? 0.1;
   for (let s = 1; s <= steps; s++) {
     const evalsSoFar = evals.filter((e) => !e.onDemand && e.step < s).length;
-    metrics.push({ step: s, loss: 1 / s, lr: 1e-3, gradNorm: 1, assign: { mode: 'x', distBefore: 1, distAfter: 1, ms: spec.assignMs ?? 0 }, imagesPerSec: 1, wallTime: s * sps + evalsSoFar * evalSeconds, time: '' });
+    metrics.push({ step: s, loss: spec.loss ? spec.loss(s) : 1 / s, lr: 1e-3, gradNorm: 1, assign: { mode: 'x', distBefore: 1, distAfter: 1, ms: spec.assignMs ?? 0 }, imagesPerSec: 1, wallTime: s * sps + evalsSoFar * evalSeconds, time: '' });
   }
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m)).join('\n') + '\n');
   return dir;
@@ -140,6 +142,23 @@ describe('study analysis on constructed runs', () => {
     assert.match(r.conclusion[0], /^With 2 seeds the bootstrap interval is just the range of the two ratios, too rough to show a difference/);
     assert.equal(r.conclusion[1], "linear: none's steps / linear's, mean of 2 seeds (each seed's): 2 at 60 (2 and 2).");
     assert.doesNotMatch(r.conclusion.join(' '), /needed fewer steps|no measurable difference/);
+  });
+
+  it('a mode with the lower training loss but the worse metric in every seed: the conclusion says they disagree', () => {
+    const none = [0.4, 0.5, 0.6].map((a) => ({ curve: linear(a) }));
+    const slower = (scale: number) => [0.4, 0.5, 0.6].map((a) => ({ curve: linear(a, 40), loss: (s: number) => scale / s }));
+    const r = study({ none, linear: slower(0.6) });
+    const said = r.conclusion.filter((c) => c.startsWith('Training loss'));
+    assert.equal(said.length, 1, r.conclusion.join('\n'));
+    assert.match(said[0], /^Training loss and fd_lenet disagree for linear: its loss was lower than none's in every seed \(3\) \(mean over the last 10% of steps [\d.e-]+ against [\d.e-]+\) while its fd_lenet was worse \(final 40 against 20\)\./);
+    // Lower loss and a better (or equal) metric agree; so does a lower loss in only some seeds.
+    const agree = study({ none, linear: [0.8, 1, 1.2].map((a) => ({ curve: linear(a), loss: (s: number) => 0.6 / s })) });
+    assert.equal(agree.conclusion.filter((c) => c.startsWith('Training loss')).length, 0);
+    const mixed = [0.4, 0.5, 0.6].map((a, i) => ({ curve: linear(a, 40), loss: (s: number) => (i === 1 ? 1.4 : 0.6) / s }));
+    assert.equal(study({ none, linear: mixed }).conclusion.filter((c) => c.startsWith('Training loss')).length, 0);
+    // The reverse: a higher loss with a better metric.
+    const better = study({ none: [0.4, 0.5, 0.6].map((a) => ({ curve: linear(a, 40) })), knn: [0.4, 0.5, 0.6].map((a) => ({ curve: linear(a, 20), loss: (s: number) => 1.5 / s })) });
+    assert.match(better.conclusion.join('\n'), /Training loss and fd_lenet disagree for knn: its loss was higher than none's in every seed .* while its fd_lenet was better \(final 20 against 40\)/);
   });
 
   it('overhead: training seconds per step without the evaluations, its ratio to none, the mean assignment time', () => {

@@ -24,6 +24,46 @@ function sentenceFor(r: StudyResults, c: ModeComparison, t: number): string {
   return `${c.mode} needed more steps than ${BASELINE_MODE} to reach ${level(r, t)}: ${BASELINE_MODE}'s steps / ${c.mode}'s = ${fmt(mean)} (${ci}, ${seeds}), about ${fmt(1 / mean)}x the steps.`;
 }
 
+/** Mean training loss over a run's last `fraction` of logged steps (null without loss). */
+export function lateLoss(loss: readonly (readonly [number, number])[], fraction = 0.1): number | null {
+  if (loss.length === 0) return null;
+  const last = loss[loss.length - 1][0];
+  const first = loss[0][0];
+  const from = last - (last - first) * fraction;
+  const tail = loss.filter(([s]) => s >= from).map(([, v]) => v);
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+}
+
+/**
+ * Where a mode's training loss and sample metric disagree with the baseline's in every seed (lower
+ * loss but a worse metric, or the reverse): a sentence saying so. With assignment the training
+ * noise is partly predictable from the image, so a loss curve alone would mislead.
+ */
+function lossDisagreement(r: StudyResults, mode: string): string | null {
+  if (r.metric === 'loss') return null;
+  const pairs = r.seeds.map((seed) => {
+    const m = r.curves.find((c) => c.mode === mode && c.seed === seed);
+    const b = r.curves.find((c) => c.mode === BASELINE_MODE && c.seed === seed);
+    const ml = m ? lateLoss(m.loss) : null;
+    const bl = b ? lateLoss(b.loss) : null;
+    return m?.final && b?.final && ml !== null && bl !== null ? { ml, bl, mv: m.final.value, bv: b.final.value } : null;
+  });
+  if (pairs.length === 0 || pairs.some((p) => p === null)) return null;
+  const ps = pairs as { ml: number; bl: number; mv: number; bv: number }[];
+  const worse = (v: number, than: number): boolean => (r.goal === 'below' ? v > than : v < than);
+  const lowerLossWorse = ps.every((p) => p.ml < p.bl && worse(p.mv, p.bv));
+  const higherLossBetter = ps.every((p) => p.ml > p.bl && worse(p.bv, p.mv));
+  if (!lowerLossWorse && !higherLossBetter) return null;
+  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const seeds = ps.length === 1 ? 'its seed' : `every seed (${ps.length})`;
+  return (
+    `Training loss and ${r.metric} disagree for ${mode}: its loss was ${lowerLossWorse ? 'lower' : 'higher'} than ${BASELINE_MODE}'s in ${seeds} ` +
+    `(mean over the last 10% of steps ${fmt(avg(ps.map((p) => p.ml)))} against ${fmt(avg(ps.map((p) => p.bl)))}) while its ${r.metric} was ${lowerLossWorse ? 'worse' : 'better'} ` +
+    `(final ${fmt(avg(ps.map((p) => p.mv)))} against ${fmt(avg(ps.map((p) => p.bv)))}). With assignment the training noise is partly predictable from the image, ` +
+    `so the loss does not compare across modes; ${r.metric} does.`
+  );
+}
+
 export function studyConclusion(r: StudyResults): string[] {
   const out: string[] = [];
   const nSeeds = r.seeds.length;
@@ -61,6 +101,10 @@ export function studyConclusion(r: StudyResults): string[] {
     }
     for (const x of noCi.filter((y) => !missed.includes(y)))
       out.push(`${mode} at ${level(r, x.t)}: fewer than 2 seeds have a ratio, so no interval can be computed.`);
+  }
+  for (const mode of others) {
+    const s = lossDisagreement(r, mode);
+    if (s) out.push(s);
   }
   return out;
 }
