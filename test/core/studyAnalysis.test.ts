@@ -144,6 +144,17 @@ describe('study analysis on constructed runs', () => {
     assert.doesNotMatch(r.conclusion.join(' '), /needed fewer steps|no measurable difference/);
   });
 
+  it('a threshold only 2 of 3 baseline seeds reach: its ratios are listed, no speedup is claimed there', () => {
+    const none = [0.4, 0.5, 0.6].map((a, i) => ({ curve: linear(a, i === 0 ? 50 : 20) }));
+    const r = study({ none, linear: [0.4, 0.5, 0.6].map((a) => ({ curve: linear(2 * a) })) }, [60, 40]);
+    const at40 = r.comparisons[1].modes[0];
+    assert.equal(at40.ratio.n, 2);
+    const text = r.conclusion.join('\n');
+    assert.match(text, /linear needed fewer steps than none to reach fd_lenet <= 60: .*3 seeds/);
+    assert.doesNotMatch(text, /to reach fd_lenet <= 40/);
+    assert.match(text, /linear at fd_lenet <= 40: only 2 seeds have a ratio \(2 and 2\), too few for an interval: a measurement, not a conclusion\./);
+  });
+
   it('a mode with the lower training loss but the worse metric in every seed: the conclusion says they disagree', () => {
     const none = [0.4, 0.5, 0.6].map((a) => ({ curve: linear(a) }));
     const slower = (scale: number) => [0.4, 0.5, 0.6].map((a) => ({ curve: linear(a, 40), loss: (s: number) => scale / s }));

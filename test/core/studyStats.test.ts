@@ -1,6 +1,7 @@
 /** Study statistics on constructed curves, against values worked out by hand or by brute force. */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { stepsToReach } from '../../src/core/compare/threshold';
 import { bootstrapMean, defaultThresholds, pairedRatios, quantile, seededRandom, valueAt } from '../../src/core/study/stats';
 
 const close = (a: number, b: number, tol = 1e-12): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -78,5 +79,19 @@ describe('study statistics', () => {
     ];
     // first = 100, worst best = 30: fractions 0.5 and 1 give 65 and 30.
     assert.deepEqual(defaultThresholds(base, [0.5, 1]), [65, 30]);
+  });
+
+  it('every baseline seed reaches the last default threshold, also where float rounding would put it beyond the worst best', () => {
+    // A study's numbers (flow matching on MNIST): 57.99... + (8.63... - 57.99...) is an ulp below 8.63...
+    const first = 57.990716488331344;
+    const bests = [7.7732998607745625, 8.634537705407244, 7.95576872856614];
+    const base = bests.map((b) => ({ steps: [0, 750, 1500], values: [first, (first + b) / 2, b] }));
+    const below = defaultThresholds(base);
+    for (const c of base) assert.notEqual(stepsToReach(c.steps, c.values, below[below.length - 1], 'below'), null, `${below}`);
+    assert.equal(below[below.length - 1], 8.634537705407244);
+    // The same for a metric to raise (its negatives).
+    const up = base.map((c) => ({ steps: c.steps, values: c.values.map((v) => -v) }));
+    const above = defaultThresholds(up, undefined, 'above');
+    for (const c of up) assert.notEqual(stepsToReach(c.steps, c.values, above[above.length - 1], 'above'), null, `${above}`);
   });
 });

@@ -89,16 +89,20 @@ export function studyConclusion(r: StudyResults): string[] {
       continue;
     }
     // Where the mode missed in some seeds, the ratio of the other seeds would flatter it: no claim.
-    const withCi = rows.filter((x) => x.c.ratio.low !== null && x.c.ratio.high !== null && !missed.includes(x));
+    // A 2-seed interval is just the two ratios' range (as in a 2-seed study): listed, not concluded.
+    const withCi = rows.filter((x) => x.c.ratio.low !== null && x.c.ratio.high !== null && x.c.ratio.n >= 3 && !missed.includes(x));
+    const twoSeeds = rows.filter((x) => x.c.ratio.n === 2 && !missed.includes(x));
     const noCi = rows.filter((x) => x.c.ratio.low === null && x.c.reached >= x.c.baselineReached);
     const differs = withCi.filter((x) => (x.c.ratio.low as number) > 1 || (x.c.ratio.high as number) < 1);
     const same = withCi.filter((x) => !differs.includes(x));
-    if (differs.length === 0 && missed.length === 0 && noCi.length === 0)
+    if (differs.length === 0 && missed.length === 0 && noCi.length === 0 && twoSeeds.length === 0)
       out.push(`${mode} vs ${BASELINE_MODE}: no measurable difference: the 95% interval of the step ratio includes 1 at every threshold (${rows.map((x) => fmt(x.t)).join(', ')}).`);
     else {
       for (const x of differs) out.push(sentenceFor(r, x.c, x.t));
       if (same.length) out.push(`${mode} vs ${BASELINE_MODE} at ${r.metric} ${same.map((x) => fmt(x.t)).join(', ')}: the 95% interval includes 1, no measurable difference there.`);
     }
+    for (const x of twoSeeds)
+      out.push(`${mode} at ${level(r, x.t)}: only 2 seeds have a ratio (${x.c.ratios.filter((v) => v !== null).map(fmt).join(' and ')}), too few for an interval: a measurement, not a conclusion.`);
     for (const x of noCi.filter((y) => !missed.includes(y)))
       out.push(`${mode} at ${level(r, x.t)}: fewer than 2 seeds have a ratio, so no interval can be computed.`);
   }

@@ -120,6 +120,10 @@ export function defaultThresholds(baseline: readonly Curve[], fractions: readonl
   const mean = Array.from(steps, (s) => baseline.reduce((a, c) => a + valueAt(c, s), 0) / baseline.length);
   const first = mean[0];
   const best = goal === 'below' ? Math.max(...baseline.map((c) => Math.min(...Array.from(c.values)))) : Math.min(...baseline.map((c) => Math.max(...Array.from(c.values))));
-  // The worst run's best: every baseline seed reaches every threshold.
-  return fractions.map((f) => first + f * (best - first));
+  // The worst run's best: every baseline seed reaches every threshold. In floats first + 1 * (best
+  // - first) can land an ulp beyond best, which that seed would then never reach: clamp to it.
+  return fractions.map((f) => {
+    const t = first + f * (best - first);
+    return goal === 'below' ? Math.max(t, best) : Math.min(t, best);
+  });
 }
