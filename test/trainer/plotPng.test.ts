@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import { FONT_HEIGHT, FONT_WIDTH, glyphOf, textWidth } from '../../src/trainer/report/pixelFont';
-import { legendSize, niceTicks, placeLegend, plotLines, SERIES_COLOURS, tickLabel } from '../../src/trainer/report/plotPng';
+import { legendSize, logTicks, niceTicks, placeLegend, plotLines, SERIES_COLOURS, tickLabel } from '../../src/trainer/report/plotPng';
 
 const pixels = (buf: Buffer): { at: (x: number, y: number) => string; width: number; height: number } => {
   const png = PNG.sync.read(buf);
@@ -18,6 +18,13 @@ describe('report plots', () => {
     assert.equal(tickLabel(0.25), '0.25');
     assert.equal(tickLabel(0.00012), '1.2e-4');
     assert.equal(tickLabel(0), '0');
+  });
+
+  it('labels a log axis within one decade by 1, 2 and 5 times powers of ten, a wide one by the powers', () => {
+    // A loss between 0.17 and 1.9 (log10 -0.77 to 0.28).
+    assert.deepEqual(logTicks(Math.log10(0.17), Math.log10(1.9)), [0.2, 0.5, 1]);
+    assert.deepEqual(logTicks(Math.log10(0.03), Math.log10(0.09)), [0.05]);
+    assert.deepEqual(logTicks(-4.2, 0.1), [1e-4, 1e-3, 0.01, 0.1, 1]);
   });
 
   it('draws each series in its colour at the right height, the band shaded around it', () => {

@@ -117,6 +117,24 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/**
+ * Ticks for a log axis spanning log10 values [lo, hi]: the powers of ten where there are at least
+ * three, else 1, 2 and 5 times them (a curve within one decade would otherwise get one tick or none).
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  const powers: number[] = [];
+  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) powers.push(Number(Math.pow(10, e).toPrecision(12)));
+  if (powers.length >= 3) return powers;
+  const out: number[] = [];
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++)
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * Math.pow(10, e)).toPrecision(12));
+      const l = Math.log10(v);
+      if (l >= lo - 1e-12 && l <= hi + 1e-12) out.push(v);
+    }
+  return out;
+}
+
 export function plotLines(series: readonly PlotSeries[], o: PlotOptions = {}): Buffer {
   const W = o.width ?? 640;
   const H = o.height ?? 400;
@@ -178,7 +196,7 @@ export function plotLines(series: readonly PlotSeries[], o: PlotOptions = {}): B
   const grey: Rgb = [200, 200, 200];
   const dark: Rgb = [60, 60, 60];
   // Grid and tick labels.
-  const yTicks = o.logY ? niceTicks(y0, y1, 4).filter((t) => Number.isInteger(t)).map((t) => Math.pow(10, t)) : niceTicks(y0, y1, 5);
+  const yTicks = o.logY ? logTicks(y0, y1) : niceTicks(y0, y1, 5);
   for (const t of yTicks) {
     const y = py(t);
     if (y < T || y > H - B) continue;
