@@ -111,6 +111,17 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     ]);
     const metric = await d.page.$eval('.speedup-controls select', (s) => (s as HTMLSelectElement).value);
     assert.equal(metric, 'fd_lenet', 'an evaluation metric is preferred over the loss');
+    const noteShown = (): Promise<boolean> => d.page.$eval('.speedup-note', (p) => !(p as HTMLElement).hidden && (p as HTMLElement).offsetHeight > 0);
+    assert.equal(await noteShown(), false, 'no warning while an evaluation metric compares them');
+    // The loss across assignment modes: the warning shows (it misleads there: docs/results).
+    await d.page.selectOption('.speedup-controls select', 'loss');
+    await d.drawn();
+    assert.equal(await noteShown(), true, 'the loss of runs with different assignment modes is flagged');
+    assert.match(await d.page.$eval('.speedup-note', (p) => p.textContent ?? ''), /differ in assignment\.mode/);
+    // Back to the evaluation metric (the setting is kept for the next scenario): no warning.
+    await d.page.selectOption('.speedup-controls select', 'fd_lenet');
+    await d.drawn();
+    assert.equal(await noteShown(), false);
   });
 
   it('plots each run\'s best metric against the swept parameter, a line per mode; a category key; runs without a value named', async () => {

@@ -43,6 +43,13 @@ export class SpeedupSummary {
   private readonly threshold = el('input', { type: 'number', step: 'any', title: 'Threshold', className: 'threshold' });
   private readonly baseline = el('select', { title: 'Baseline run' });
   private readonly table = el('table', { className: 'speedup-table' });
+  /** Shown when the loss would compare runs of different assignment modes (docs/results: it misleads there). */
+  private readonly lossNote = el('p', {
+    className: 'speedup-note',
+    hidden: true,
+    textContent:
+      'These runs differ in assignment.mode: with assignment the training noise is partly predictable from the image, so a run can reach a lower loss with worse samples. Compare them by an evaluation metric (evaluation.every > 0).',
+  });
 
   constructor(private readonly onSettings: (patch: Partial<ViewSettings>) => void) {
     this.metric.addEventListener('change', () => onSettings({ speedupMetric: this.metric.value, threshold: null }));
@@ -52,6 +59,7 @@ export class SpeedupSummary {
       el('header', {}, el('h3', { textContent: 'Steps to reach a threshold' })),
       el('div', { className: 'speedup-controls' }, el('label', { textContent: 'metric ' }, this.metric), el('label', { textContent: ' reaches ' }, this.threshold), el('label', { textContent: ' baseline ' }, this.baseline)),
       this.table,
+      this.lossNote,
     );
   }
 
@@ -61,6 +69,7 @@ export class SpeedupSummary {
     clear(this.metric);
     this.metric.append(...metrics.map((m) => option(m, m, m === metric)));
     const runs = runIds.map((id) => store.runById.get(id)).filter((r) => r !== undefined);
+    this.lossNote.hidden = !(metric === 'loss' && new Set(runs.map((r) => r.mode)).size > 1);
     const baselineId = runIds.includes(s.baseline) ? s.baseline : (runs.find((r) => r.mode === 'none')?.id ?? runIds[0] ?? '');
     clear(this.baseline);
     this.baseline.append(...runs.map((r) => option(r.id, r.name, r.id === baselineId)));
