@@ -24,14 +24,17 @@ function sentenceFor(r: StudyResults, c: ModeComparison, t: number): string {
   return `${c.mode} needed more steps than ${BASELINE_MODE} to reach ${level(r, t)}: ${BASELINE_MODE}'s steps / ${c.mode}'s = ${fmt(mean)} (${ci}, ${seeds}), about ${fmt(1 / mean)}x the steps.`;
 }
 
-/** Mean training loss over a run's last `fraction` of logged steps (null without loss). */
-export function lateLoss(loss: readonly (readonly [number, number])[], fraction = 0.1): number | null {
+/** The share of a run's logged steps, at its end, whose loss stands for its loss. */
+const LATE_FRACTION = 0.1;
+
+const average = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Mean training loss over a run's last LATE_FRACTION of logged steps (null without loss). */
+function lateLoss(loss: readonly (readonly [number, number])[]): number | null {
   if (loss.length === 0) return null;
   const last = loss[loss.length - 1][0];
-  const first = loss[0][0];
-  const from = last - (last - first) * fraction;
-  const tail = loss.filter(([s]) => s >= from).map(([, v]) => v);
-  return tail.reduce((a, b) => a + b, 0) / tail.length;
+  const from = last - (last - loss[0][0]) * LATE_FRACTION;
+  return average(loss.filter(([s]) => s >= from).map(([, v]) => v));
 }
 
 /**
@@ -54,12 +57,12 @@ function lossDisagreement(r: StudyResults, mode: string): string | null {
   const lowerLossWorse = ps.every((p) => p.ml < p.bl && worse(p.mv, p.bv));
   const higherLossBetter = ps.every((p) => p.ml > p.bl && worse(p.bv, p.mv));
   if (!lowerLossWorse && !higherLossBetter) return null;
-  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const avg = (pick: (p: (typeof ps)[number]) => number): string => fmt(average(ps.map(pick)));
   const seeds = ps.length === 1 ? 'its seed' : `every seed (${ps.length})`;
   return (
     `Training loss and ${r.metric} disagree for ${mode}: its loss was ${lowerLossWorse ? 'lower' : 'higher'} than ${BASELINE_MODE}'s in ${seeds} ` +
-    `(mean over the last 10% of steps ${fmt(avg(ps.map((p) => p.ml)))} against ${fmt(avg(ps.map((p) => p.bl)))}) while its ${r.metric} was ${lowerLossWorse ? 'worse' : 'better'} ` +
-    `(final ${fmt(avg(ps.map((p) => p.mv)))} against ${fmt(avg(ps.map((p) => p.bv)))}). With assignment the training noise is partly predictable from the image, ` +
+    `(mean over the last ${LATE_FRACTION * 100}% of steps ${avg((p) => p.ml)} against ${avg((p) => p.bl)}) while its ${r.metric} was ${lowerLossWorse ? 'worse' : 'better'} ` +
+    `(final ${avg((p) => p.mv)} against ${avg((p) => p.bv)}). With assignment the training noise is partly predictable from the image, ` +
     `so the loss does not compare across modes; ${r.metric} does.`
   );
 }
