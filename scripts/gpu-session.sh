@@ -5,7 +5,9 @@
 # submits merged, the default, and with all the captured ones), kNN k = 64 with its
 # candidates on the GPU and on the CPU, kNN k = 4 with and without the noise threads, consistency training with and without the replay, and last the
 # forward convolutions by our tile GEMM (IMMISCIBLE_WEBGPU_CONV_MM) against tfjs's. Each part
-# runs only if the budget left allows it; logs, run directories and summary.txt go to $OUT.
+# runs only if the budget left allows it. $OUT gets summary.txt, the benches' logs and
+# details.tar.gz (every part's log, and the runs without their checkpoints): the device tool brings
+# back 8 files at most, and a run's checkpoint is 38 MB.
 #   OUT=/path BUDGET=540 bash scripts/gpu-session.sh          on a bare server (scripts/gpu-bare-pack.sh first)
 #   LOCAL=1 NULL_DEVICE=1 bash scripts/gpu-session.sh         a dry run here, from dist/, on Dawn's null device
 #   GL_ROOT=/tmp/gl NULL_DEVICE=1 bash scripts/gpu-session.sh  a dry run of the pack itself
@@ -14,7 +16,8 @@ cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-session}
 budget=${BUDGET:-540}
 steps=${STEPS:-300}
-mkdir -p "$out"
+mkdir -p "$out/logs"
+runs=$(mktemp -d /tmp/gpu-session-runs.XXXXXX)
 start=$SECONDS
 left() { echo $((budget - (SECONDS - start))); }
 
@@ -29,6 +32,11 @@ else
   rm -rf "$dest" && mkdir -p "$dest"
   python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" .gpu/pack.tar.xz "$dest"
   export PATH="$dest:$PATH"
+  # Some images put NVIDIA's Vulkan manifest only under the driver's mount.
+  nvicd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  if ! ls /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json >/dev/null 2>&1 && [ -f "$nvicd" ]; then
+    export VK_DRIVER_FILES=$nvicd
+  fi
   bench=(node "$dest/gpu-bench/bench-gpu.js")
   trainer=(node "$dest/gpu-bench/trainer.js")
 fi
@@ -43,6 +51,7 @@ else
   size=(--set training.batchSize=128)
 fi
 echo "gpu session $(date -u +%FT%TZ), budget ${budget} s, out ${out}" | tee "$out/summary.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.used --format=csv 2>&1 | tee -a "$out/summary.txt"
 
 # part NAME SECONDS_NEEDED COMMAND...: runs COMMAND if that many seconds are left.
 part() {
@@ -54,11 +63,11 @@ part() {
   fi
   echo "== $name ($(left) s left)"
   local t0=$SECONDS
-  timeout "$(($(left) - 5))" "$@" >"$out/$name.log" 2>&1
+  timeout "$(($(left) - 5))" "$@" >"$out/logs/$name.log" 2>&1
   echo "$name: exit $? after $((SECONDS - t0)) s" | tee -a "$out/summary.txt"
 }
 
-standard=(--config configs/mnist-immiscible.json --runs "$out/runs" --set backend=webgpu --set data.imageSize=32 --set model.baseChannels=32 --set 'model.channelMults=[1,2,4]' --set "training.steps=$steps" --set training.sampleEvery=0 --set training.checkpointEvery=0 --set evaluation.every=0 --set sampling.count=8)
+standard=(--config configs/mnist-immiscible.json --runs "$runs" --set backend=webgpu --set data.imageSize=32 --set model.baseChannels=32 --set 'model.channelMults=[1,2,4]' --set "training.steps=$steps" --set training.sampleEvery=0 --set training.checkpointEvery=0 --set evaluation.every=0 --set sampling.count=8)
 part bench 240 "${bench[@]}" "${benchArgs[@]}"
 part ddpm-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay
 part ddpm-replay-allsubmits 60 env IMMISCIBLE_WEBGPU_MERGE_SUBMITS=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay-allsubmits
@@ -74,10 +83,14 @@ part consistency-recorded 60 env IMMISCIBLE_WEBGPU_REPLAY=0 "${trainer[@]}" trai
 # flag's default), replayed, without PyTorch.
 part bench-convmm 150 "${bench[@]}" "${benchArgs[@]/%on,off/on}" --no-torch --variants IMMISCIBLE_WEBGPU_CONV_MM=true
 
-grep -h '"bench":"gpu"' "$out/bench.log" 2>/dev/null | node -e '
+grep -h '"bench":"gpu"' "$out/logs/bench.log" 2>/dev/null | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
     if (!s.trim()) return;
     const r = JSON.parse(s);
     console.log("bench ratios to PyTorch (replay on):", JSON.stringify(r.replayRatios ?? r.ratios));
   });' | tee -a "$out/summary.txt"
-node scripts/runs-throughput.mjs "$out/runs" | tee -a "$out/summary.txt"
+node scripts/runs-throughput.mjs "$runs" | tee -a "$out/summary.txt"
+cp "$out"/logs/bench*.log "$out/" 2>/dev/null
+tar -czf "$out/details.tar.gz" --exclude=checkpoints -C "$out" logs -C "$(dirname "$runs")" "$(basename "$runs")"
+rm -rf "$out/logs"
+echo "done after $((SECONDS - start)) s: $(ls "$out" | tr '\n' ' ')" | tee -a "$out/summary.txt"
