@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Every measurement a GPU session owes issue #9, in one call under a time budget: bench:gpu at
+# The GPU measurements of bench:gpu and the trainer, in one call under a time budget: bench:gpu at
 # batches 64, 128 and 256 with the step replayed and not (and PyTorch where it is installed), then
-# the trainer at the standard UNet's size with and without the replay (DDPM; replayed with its
-# submits merged, the default, and with all the captured ones), kNN k = 64 with its
-# candidates on the GPU and on the CPU, kNN k = 4 with and without the noise threads, consistency training with and without the replay, and last the
-# forward convolutions by our tile GEMM (IMMISCIBLE_WEBGPU_CONV_MM) against tfjs's. Each part
+# the trainer at the standard UNet's size with and without the replay (DDPM; replayed with every
+# captured submit, the default, and with them merged), kNN k = 64 with its
+# candidates on the GPU and on the CPU, kNN k = 4 with and without the noise threads, consistency
+# training with and without the replay, and last the forward convolutions by tfjs's shader against
+# our tile GEMM (IMMISCIBLE_WEBGPU_CONV_MM, the default on a GPU). Each part
 # runs only if the budget left allows it. $OUT gets summary.txt, the benches' logs and
 # details.tar.gz (every part's log, and the runs without their checkpoints): the device tool brings
 # back 8 files at most, and a run's checkpoint is 38 MB.
@@ -34,9 +35,9 @@ else
   export PATH="$dest:$PATH"
   # Some images put NVIDIA's Vulkan manifest only under the driver's mount.
   nvicd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  if ! ls /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json >/dev/null 2>&1 && [ -f "$nvicd" ]; then
-    export VK_DRIVER_FILES=$nvicd
-  fi
+  found=0
+  for f in /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json; do [ -f "$f" ] && found=1; done
+  if [ "$found" = 0 ] && [ -f "$nvicd" ]; then export VK_DRIVER_FILES=$nvicd; fi
   bench=(node "$dest/gpu-bench/bench-gpu.js")
   trainer=(node "$dest/gpu-bench/trainer.js")
 fi
@@ -70,7 +71,7 @@ part() {
 standard=(--config configs/mnist-immiscible.json --runs "$runs" --set backend=webgpu --set data.imageSize=32 --set model.baseChannels=32 --set 'model.channelMults=[1,2,4]' --set "training.steps=$steps" --set training.sampleEvery=0 --set training.checkpointEvery=0 --set evaluation.every=0 --set sampling.count=8)
 part bench 240 "${bench[@]}" "${benchArgs[@]}"
 part ddpm-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay
-part ddpm-replay-allsubmits 60 env IMMISCIBLE_WEBGPU_MERGE_SUBMITS=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay-allsubmits
+part ddpm-replay-merged 60 env IMMISCIBLE_WEBGPU_MERGE_SUBMITS=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-replay-merged
 part ddpm-recorded 60 env IMMISCIBLE_WEBGPU_REPLAY=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --name ddpm-recorded
 # kNN with the paper's large k: its candidates drawn on the CPU against on the GPU (knnOn).
 part knn64-backend 45 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=64 --set assignment.knnOn=backend --name knn64-backend
@@ -79,9 +80,9 @@ part knn4-threads 60 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set a
 part knn4-nothreads 60 env IMMISCIBLE_NOISE_THREADS=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --set assignment.mode=knn --set assignment.k=4 --name knn4-nothreads
 part consistency-replay 60 env IMMISCIBLE_WEBGPU_REPLAY=1 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --config configs/mnist-consistency.json --name consistency-replay
 part consistency-recorded 60 env IMMISCIBLE_WEBGPU_REPLAY=0 "${trainer[@]}" train "${standard[@]}" "${size[@]}" --config configs/mnist-consistency.json --name consistency-recorded
-# Last, if time is left: our tile GEMM in the forward convolutions against tfjs's (decides the
-# flag's default), replayed, without PyTorch.
-part bench-convmm 150 "${bench[@]}" "${benchArgs[@]/%on,off/on}" --no-torch --variants IMMISCIBLE_WEBGPU_CONV_MM=true
+# Last, if time is left: tfjs's shader in the forward convolutions against our tile GEMM (the
+# default on a GPU since the H200 run of 2026-11-28), replayed, without PyTorch.
+part bench-convmm 150 "${bench[@]}" "${benchArgs[@]/%on,off/on}" --no-torch --variants IMMISCIBLE_WEBGPU_CONV_MM=false
 
 grep -h '"bench":"gpu"' "$out/logs/bench.log" 2>/dev/null | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {

@@ -105,6 +105,31 @@ describe('WGSL kernels on webgpu', async () => {
     }
   });
 
+  it('the forward convolutions are our GEMM on a GPU and tfjs\'s on a software adapter, unless the environment names one', { skip }, () => {
+    const saved = process.env[CONV_MM_FLAG];
+    try {
+      delete process.env[CONV_MM_FLAG];
+      assert.ok(registerWebgpuKernels({ software: false }).ok);
+      assert.equal(tf.env().getBool(CONV_MM_FLAG), true);
+      assert.ok(registerWebgpuKernels({ software: true }).ok);
+      assert.equal(tf.env().getBool(CONV_MM_FLAG), false);
+      assert.ok(registerWebgpuKernels().ok);
+      assert.equal(tf.env().getBool(CONV_MM_FLAG), false, 'kept when not given');
+      process.env[CONV_MM_FLAG] = 'false';
+      assert.ok(registerWebgpuKernels({ software: false }).ok);
+      assert.equal(tf.env().getBool(CONV_MM_FLAG), false, 'the environment wins on a GPU');
+      process.env[CONV_MM_FLAG] = 'true';
+      tf.env().set(CONV_MM_FLAG, true);
+      assert.ok(registerWebgpuKernels({ software: true }).ok);
+      assert.equal(tf.env().getBool(CONV_MM_FLAG), true, 'the environment wins on a software adapter');
+    } finally {
+      if (saved === undefined) delete process.env[CONV_MM_FLAG];
+      else process.env[CONV_MM_FLAG] = saved;
+      tf.env().set(CONV_MM_FLAG, false);
+      registerWebgpuKernels(probe.ok ? probe.adapter : undefined);
+    }
+  });
+
   it('the filter gradient is the same whatever number of splits its invocation target gives', { skip }, async () => {
     const shape: [number, number, number, number] = [4, 16, 16, 8];
     const x = () => tf.tensor4d(seeded(4 * 16 * 16 * 8, 70), shape);

@@ -472,8 +472,9 @@ tf.env().registerFlag(FLIPPED_CONV_DX_FLAG, () => envSwitch(FLIPPED_CONV_DX_FLAG
  * tfjs flag: forward convolutions (conv + bias, and the stride-1 input gradient) by our implicit
  * GEMM in tiles of 4,096 outputs (convMmWgsl: 64 x 64, or narrower for few output channels)
  * instead of tfjs's 32 x 32 tiles; the input gradient then reads the filter flipped in place (no
- * flip dispatch). Off by default until a GPU measures it (`bench:gpu --variants
- * IMMISCIBLE_WEBGPU_CONV_MM=true`); its environment variable sets the default.
+ * flip dispatch). registerWebgpuKernels sets it from the adapter: on for a GPU (the step 1.2x
+ * faster at batches 128 and 256 on the H200, docs/benchmarks.md), off for a software adapter
+ * (at par with tfjs's shader on lavapipe). Its environment variable, where set, wins.
  */
 export const CONV_MM_FLAG = 'IMMISCIBLE_WEBGPU_CONV_MM';
 tf.env().registerFlag(CONV_MM_FLAG, () => envSwitch(CONV_MM_FLAG, false));
@@ -571,11 +572,15 @@ let stock: tf.KernelConfig[] = [];
 /**
  * Registers the fused kernels on 'webgpu' (call after the backend is registered). Idempotent;
  * restores them if something re-registered the stock ones. `adapter.software` picks the kernels'
- * tiles where they depend on it (kept from the last call when not given).
+ * tiles and the forward convolutions' shader where they depend on it (kept from the last call
+ * when not given).
  */
 export function registerWebgpuKernels(adapter?: { software: boolean }): WebgpuKernelLoad {
   if (!envSwitch('IMMISCIBLE_WEBGPU_KERNELS', true)) return { ok: false, reason: `IMMISCIBLE_WEBGPU_KERNELS=${process.env.IMMISCIBLE_WEBGPU_KERNELS}` };
-  if (adapter) adapterTile = adapter.software ? 32 : 64;
+  if (adapter) {
+    adapterTile = adapter.software ? 32 : 64;
+    if ((process.env[CONV_MM_FLAG] ?? '') === '') tf.env().set(CONV_MM_FLAG, !adapter.software);
+  }
   const fusedConv = tf.getKernel(tf.FusedConv2D, BACKEND)?.kernelFunc;
   if (!fusedConv) return { ok: false, reason: "tfjs-backend-webgpu has no FusedConv2D kernel" };
   if (tf.getBackend() === BACKEND) {

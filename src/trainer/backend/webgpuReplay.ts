@@ -105,7 +105,7 @@ export function buildReplay(backend: object, a: Trace, c: Trace, outs: tf.Tensor
   const kept1 = (op: Op): boolean => op.k === 'write' && !op.staged && op.tag == null && writesTo.get(op.dst) === 1 && (op.dst.usage & UNIFORM) !== 0;
   const unmerged = dedicated.ops.filter((op) => !kept1(op));
   const buffersOf = (g: object): Buf[] => (dedicated.groups.get(g)?.entries ?? []).map((e) => e.resource.buffer);
-  const replayed = envSwitch(MERGE_SUBMITS_FLAG, true) ? mergeSubmits(unmerged, buffersOf) : unmerged;
+  const replayed = envSwitch(MERGE_SUBMITS_FLAG, false) ? mergeSubmits(unmerged, buffersOf) : unmerged;
   let disposed = false;
 
   const replay: StepReplay = {

@@ -1,5 +1,5 @@
 /**
- * Fewer queue submits in a replayed step. tfjs submits every 15 dispatches, so a captured step
+ * Fewer queue submits in a replayed step, on request (IMMISCIBLE_WEBGPU_MERGE_SUBMITS=1). tfjs submits every 15 dispatches, so a captured step
  * holds about 40 submits, and on a GPU server a Dawn submit has cost about 0.3 ms of CPU
  * (docs/compute-backends.md). A replay needs a submit only where WebGPU's ordering does: a
  * queue.writeBuffer takes effect before the next submitted command buffer, so a write must not
@@ -11,7 +11,12 @@
  */
 import type { Buf, Op } from './webgpuCapture';
 
-/** 0 or false: replay every captured submit. */
+/**
+ * 1 or true: merge the submits; by default every captured submit is replayed. On the H200 the
+ * trainer's replayed step was 1.08-1.26x faster with every submit (three pairs of runs,
+ * docs/benchmarks.md), presumably because the GPU starts on the step's first commands while the
+ * CPU still replays the rest, where one merged submit leaves it idle until the end.
+ */
 export const MERGE_SUBMITS_FLAG = 'IMMISCIBLE_WEBGPU_MERGE_SUBMITS';
 
 /** `ops` with the submits that no later write needs dropped. `buffersOf` gives a bind group's buffers. */
