@@ -52,11 +52,11 @@ function makeRun(spec: RunSpec): string {
 /** Falls linearly from 100 at `slope` per step and stays at `floor`. */
 const linear = (slope: number, floor = 20) => (s: number) => Math.max(floor, 100 - slope * s);
 
-function study(specs: Partial<Record<StudyMode, RunSpec[]>>, thresholds?: number[]) {
+function study(specs: Partial<Record<StudyMode, RunSpec[]>>, thresholds?: number[], metric = 'fd_lenet') {
   const modes = Object.keys(specs) as StudyMode[];
   const seeds = (specs.none ?? []).map((_, i) => i);
   const runs: StudyRunRef[] = modes.flatMap((mode) => (specs[mode] ?? []).map((s, seed) => ({ mode, seed, runDir: makeRun(s) })));
-  return analyzeStudy({ metric: 'fd_lenet', modes, seeds, runs, thresholds });
+  return analyzeStudy({ metric, modes, seeds, runs, thresholds });
 }
 
 describe('study analysis on constructed runs', () => {
@@ -153,6 +153,19 @@ describe('study analysis on constructed runs', () => {
     assert.match(text, /linear needed fewer steps than none to reach fd_lenet <= 60: .*3 seeds/);
     assert.doesNotMatch(text, /to reach fd_lenet <= 40/);
     assert.match(text, /linear at fd_lenet <= 40: only 2 seeds have a ratio \(2 and 2\), too few for an interval: a measurement, not a conclusion\./);
+  });
+
+  it('with the training loss as the metric, the conclusion says the loss does not compare across assignment modes', () => {
+    const none = [0.5, 0.6, 0.7].map((a) => ({ curve: linear(1), loss: (s: number) => a / s }));
+    const faster = [0.5, 0.6, 0.7].map((a) => ({ curve: linear(1), loss: (s: number) => (0.5 * a) / s }));
+    const r = study({ none, linear: faster, knn: faster }, undefined, 'loss');
+    assert.equal(r.metric, 'loss');
+    const said = r.conclusion.filter((c) => c.startsWith('The metric here is the training loss'));
+    assert.equal(said.length, 1, r.conclusion.join('\n'));
+    assert.match(said[0], /so linear and knn can reach a lower loss with samples no better, or worse/);
+    // Not with an evaluation metric, nor with the baseline alone.
+    assert.equal(study({ none, linear: faster }).conclusion.filter((c) => c.startsWith('The metric here')).length, 0);
+    assert.equal(study({ none }, undefined, 'loss').conclusion.filter((c) => c.startsWith('The metric here')).length, 0);
   });
 
   it('a mode with the lower training loss but the worse metric in every seed: the conclusion says they disagree', () => {

@@ -113,5 +113,10 @@ export function studyConclusion(r: StudyResults): string[] {
     const s = lossDisagreement(r, mode);
     if (s) out.push(s);
   }
+  if (r.metric === 'loss' && others.length > 0)
+    out.push(
+      `The metric here is the training loss, which does not compare across assignment modes: assignment makes the training noise partly predictable from the image, ` +
+        `so ${others.join(' and ')} can reach a lower loss with samples no better, or worse. With image data, an evaluation metric (--metric fd_lenet, or fid) compares the samples.`,
+    );
   return out;
 }
