@@ -22,8 +22,9 @@
  * the trainer does by default, or run normally, or both in turn; default on)
  * --variants 'FLAG=V,FLAG=V;FLAG=V' (extra timed runs, and profiles with --profile, with TF.js
  * flags, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=60, IMMISCIBLE_WEBGPU_FLIPPED_CONV_DX=false for
- * tfjs's own conv input gradient, or IMMISCIBLE_WEBGPU_CONV_MM=true for our tile GEMM in the
- * forward convolutions). Ends with one JSON line.
+ * tfjs's own conv input gradient, or IMMISCIBLE_WEBGPU_CONV_MM=false for tfjs's forward
+ * convolutions; an IMMISCIBLE_ switch that is no TF.js flag, such as
+ * IMMISCIBLE_WEBGPU_MERGE_SUBMITS=1, is set in the environment for its pass). Ends with one JSON line.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -190,6 +191,37 @@ function parseFlags(s: string): Record<string, number | boolean> {
   return out;
 }
 
+/**
+ * How a variant's flags are set: a TF.js flag through tf.env(); an IMMISCIBLE_* switch that is
+ * no TF.js flag (IMMISCIBLE_WEBGPU_MERGE_SUBMITS, read when a step is captured) in the
+ * environment. `defaults`: the TF.js flags' values before any variant.
+ */
+function variantFlags(variants: readonly Record<string, number | boolean>[]): { defaults: Record<string, number | boolean>; apply: (flags: Record<string, number | boolean>) => void } {
+  const keys = Object.keys(Object.assign({}, ...variants) as object);
+  const isTfFlag = (k: string): boolean => {
+    try {
+      tf.env().get(k);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const envKeys = keys.filter((k) => !isTfFlag(k));
+  const unknown = envKeys.filter((k) => !k.startsWith('IMMISCIBLE_'));
+  if (unknown.length) throw new Error(`--variants: ${unknown.join(', ')}: neither a TF.js flag nor an IMMISCIBLE_ environment switch`);
+  const defaults = Object.fromEntries(keys.filter((k) => !envKeys.includes(k)).map((k) => [k, tf.env().get(k) as number | boolean]));
+  const envBefore = Object.fromEntries(envKeys.map((k) => [k, process.env[k]]));
+  const apply = (flags: Record<string, number | boolean>): void => {
+    tf.env().setFlags({ ...defaults, ...Object.fromEntries(Object.entries(flags).filter(([k]) => !envKeys.includes(k))) });
+    for (const k of envKeys) {
+      const v = k in flags ? String(flags[k]) : envBefore[k];
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  return { defaults, apply };
+}
+
 /** PyTorch with CUDA: the first of the given / usual interpreters whose torch sees a GPU. */
 function timeTorchCuda(spec: ModelSpec, batch: number, warmup: number, steps: number, python: string | undefined): TorchTiming | string {
   const candidates = python ? [python] : ['python3', '/usr/bin/python3', 'python'];
@@ -320,8 +352,8 @@ async function main(): Promise<void> {
     console.log(`webgpu device: ${device}`);
     const gpuDevice = (tf.backend() as unknown as { device: { limits: Record<string, number> } }).device;
     console.log(`storage buffers per shader stage: ${gpuDevice.limits.maxStorageBuffersPerShaderStage}; Adam updates ${adamGroupSize(asBackend(tf.backend()), false)} tensors per dispatch (${adamGroupSize(asBackend(tf.backend()), true)} with the EMA)`);
-    const defaults = Object.fromEntries(Object.keys(Object.assign({}, ...variants) as object).map((k) => [k, tf.env().get(k) as number | boolean]));
-    Object.assign(defaultFlags, defaults);
+    const setFlags = variantFlags(variants);
+    Object.assign(defaultFlags, setFlags.defaults);
     const cache = bindGroupCacheOf((tf.backend() as unknown as { device: object }).device);
     const callTimes = values['call-times'] ? instrumentDawnCalls((tf.backend() as unknown as { device: object }).device) : null;
     if (settleSeconds > 0) {
@@ -336,7 +368,7 @@ async function main(): Promise<void> {
         if (bindCache === 'on' && !cache) throw new Error('--bind-cache on: the bind group cache is not installed (IMMISCIBLE_WEBGPU_BIND_CACHE=0?)');
         cache?.setEnabled(bindCache === 'on');
         for (const flags of [{}, ...variants]) {
-          tf.env().setFlags({ ...defaults, ...flags });
+          setFlags.apply(flags);
           for (const batch of batches) for (const ema of emaModes) for (const replay of replaySets) {
             const before = cache?.stats() ?? null;
             const r = await timeWebgpu(spec, batch, warmup, steps, ema, replay === 'on', callTimes);
@@ -360,7 +392,7 @@ async function main(): Promise<void> {
       cache?.setEnabled(true);
       // One profile per set of flags, so that a variant's kernels can be compared with the default's.
       for (const flags of values.profile ? [{}, ...variants] : []) {
-        tf.env().setFlags({ ...defaults, ...flags });
+        setFlags.apply(flags);
         for (const batch of batches) {
           const measured = await medianProfile(spec, batch, emaModes[0], profileSteps);
           const p = nullDevice ? countsOnly(measured) : measured;
@@ -370,7 +402,7 @@ async function main(): Promise<void> {
           for (const line of formatGpuProfile(p, 16, !nullDevice)) console.log(line);
         }
       }
-      tf.env().setFlags(defaults);
+      setFlags.apply({});
     }
   }
 
