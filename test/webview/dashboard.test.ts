@@ -122,6 +122,14 @@ describe('dashboard page in Chromium', { skip: skip ?? false }, () => {
     await d.page.selectOption('.speedup-controls select', 'fd_lenet');
     await d.drawn();
     assert.equal(await noteShown(), false);
+    // The loss chart itself carries the same warning while the runs differ in mode, and not once they agree.
+    const chartNoteShown = (): Promise<boolean> => d.page.$eval('[data-chart="loss"] .chart-note', (p) => !(p as HTMLElement).hidden && (p as HTMLElement).offsetHeight > 0);
+    assert.equal(await chartNoteShown(), true, 'the loss chart of runs with different assignment modes is flagged');
+    assert.match(await d.page.$eval('[data-chart="loss"] .chart-note', (p) => p.textContent ?? ''), /differ in assignment\.mode/);
+    assert.equal(await d.page.$$eval('[data-chart^="eval:"] .chart-note', (ps) => ps.filter((p) => !(p as HTMLElement).hidden).length), 0, 'the evaluation charts carry none');
+    await d.send(runsMessage([makeRun('base', { mode: 'none' }), makeRun('imm', { mode: 'none' })]));
+    await d.drawn();
+    assert.equal(await chartNoteShown(), false, 'runs of one mode: no warning');
   });
 
   it('plots each run\'s best metric against the swept parameter, a line per mode; a category key; runs without a value named', async () => {

@@ -23,6 +23,7 @@ import { meanOverRuns, seedGroups, type SeedGroup } from '../../src/core/compare
 import { smoothEma } from '../../src/core/compare/smooth';
 import type { MetricColumns } from '../../src/core/webview/messages';
 import { el } from './dom';
+import { LOSS_ACROSS_MODES, modesDiffer } from './lossNote';
 import type { HeldSeries, Store, ViewSettings } from './store';
 import { faded, readPalette, type Palette } from './theme';
 
@@ -56,6 +57,8 @@ interface ChartDef {
   /** Lines drawn per run (sets the decimation budget). */
   linesPerRun: number;
   lines(s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[];
+  /** A caption under the chart for these runs, or null. */
+  note?: (runIds: readonly string[], store: Store) => string | null;
 }
 
 const metricLine =
@@ -63,7 +66,7 @@ const metricLine =
   (s: HeldSeries, xAxis: ViewSettings['xAxis']): Line[] => [{ label, step: s.metrics.step.view(), x: s.metrics[xAxis].view(), y: s.metrics[col].view() }];
 
 export const BASE_CHARTS: ChartDef[] = [
-  { id: 'loss', title: 'Loss', log: true, smooth: true, linesPerRun: 1, lines: metricLine('loss') },
+  { id: 'loss', title: 'Loss', log: true, smooth: true, linesPerRun: 1, lines: metricLine('loss'), note: (runIds, store) => (modesDiffer(runIds, store) ? LOSS_ACROSS_MODES : null) },
   { id: 'lr', title: 'Learning rate', log: false, smooth: false, linesPerRun: 1, lines: metricLine('lr') },
   {
     id: 'dist',
@@ -109,6 +112,7 @@ type LineDataset = ChartDataset<'line', ScatterDataPoint[]> & { runId: string };
 class ChartCard {
   readonly root: HTMLElement;
   private readonly canvas = el('canvas');
+  private readonly note = el('p', { className: 'chart-note', hidden: true });
   /** Made on the first update, once the card is in the page: a chart made detached measures 0x0 and draws again on resize. */
   private chartOrNull: Chart<'line', ScatterDataPoint[]> | null = null;
   private versions = new Map<string, number>();
@@ -122,7 +126,14 @@ class ChartCard {
   ) {
     const exportBtn = el('button', { className: 'icon-button', textContent: 'PNG', title: `Save the ${def.title} chart as PNG` });
     exportBtn.addEventListener('click', () => this.onExport(def.id.replace(/[^a-z0-9_-]/gi, '_'), this.chart.toBase64Image('image/png', 1)));
-    this.root = el('section', { className: 'card chart-card', dataset: { chart: def.id } }, el('header', {}, el('h3', { textContent: def.title }), exportBtn), el('div', { className: 'chart-box' }, this.canvas));
+    this.root = el('section', { className: 'card chart-card', dataset: { chart: def.id } }, el('header', {}, el('h3', { textContent: def.title }), exportBtn), el('div', { className: 'chart-box' }, this.canvas), this.note);
+  }
+
+  /** Shows the definition's caption for these runs, if any. */
+  private updateNote(runIds: readonly string[], store: Store): void {
+    const text = this.def.note?.(runIds, store) ?? null;
+    this.note.hidden = text === null;
+    if (text !== null && this.note.textContent !== text) this.note.textContent = text;
   }
 
   private get chart(): Chart<'line', ScatterDataPoint[]> {
@@ -172,6 +183,7 @@ class ChartCard {
    * new data. With `groups` (mean over seeds) one line per group, redrawn when a member's data moved.
    */
   update(runIds: readonly string[], store: Store, s: ViewSettings, palette: Palette, groups: readonly SeedGroup[] | null = null): void {
+    this.updateNote(runIds, store);
     const key = JSON.stringify([runIds, s.xAxis, s.smoothing, s.logScale, groups]);
     const all = key !== this.key;
     if (groups) {

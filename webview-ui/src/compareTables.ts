@@ -3,6 +3,7 @@ import { differingKeys } from '../../src/core/compare/configDiff';
 import { meanOverRuns, seedGroups } from '../../src/core/compare/seedMean';
 import { speedupSummary, type Goal } from '../../src/core/compare/threshold';
 import { clear, el, option } from './dom';
+import { LOSS_ACROSS_MODES, modesDiffer } from './lossNote';
 import type { Store, ViewSettings } from './store';
 
 /** Keys that name a run rather than configure it: the table's column headers already show them. */
@@ -44,12 +45,7 @@ export class SpeedupSummary {
   private readonly baseline = el('select', { title: 'Baseline run' });
   private readonly table = el('table', { className: 'speedup-table' });
   /** Shown when the loss would compare runs of different assignment modes (docs/results: it misleads there). */
-  private readonly lossNote = el('p', {
-    className: 'speedup-note',
-    hidden: true,
-    textContent:
-      'These runs differ in assignment.mode: with assignment the training noise is partly predictable from the image, so a run can reach a lower loss with worse samples. Compare them by an evaluation metric (evaluation.every > 0).',
-  });
+  private readonly lossNote = el('p', { className: 'speedup-note', hidden: true, textContent: LOSS_ACROSS_MODES });
 
   constructor(private readonly onSettings: (patch: Partial<ViewSettings>) => void) {
     this.metric.addEventListener('change', () => onSettings({ speedupMetric: this.metric.value, threshold: null }));
@@ -69,7 +65,7 @@ export class SpeedupSummary {
     clear(this.metric);
     this.metric.append(...metrics.map((m) => option(m, m, m === metric)));
     const runs = runIds.map((id) => store.runById.get(id)).filter((r) => r !== undefined);
-    this.lossNote.hidden = !(metric === 'loss' && new Set(runs.map((r) => r.mode)).size > 1);
+    this.lossNote.hidden = !(metric === 'loss' && modesDiffer(runIds, store));
     const baselineId = runIds.includes(s.baseline) ? s.baseline : (runs.find((r) => r.mode === 'none')?.id ?? runIds[0] ?? '');
     clear(this.baseline);
     this.baseline.append(...runs.map((r) => option(r.id, r.name, r.id === baselineId)));
