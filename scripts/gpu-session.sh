@@ -33,11 +33,6 @@ else
   rm -rf "$dest" && mkdir -p "$dest"
   python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" .gpu/pack.tar.xz "$dest"
   export PATH="$dest:$PATH"
-  # Some images put NVIDIA's Vulkan manifest only under the driver's mount.
-  nvicd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  found=0
-  for f in /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json; do [ -f "$f" ] && found=1; done
-  if [ "$found" = 0 ] && [ -f "$nvicd" ]; then export VK_DRIVER_FILES=$nvicd; fi
   bench=(node "$dest/gpu-bench/bench-gpu.js")
   trainer=(node "$dest/gpu-bench/trainer.js")
 fi
